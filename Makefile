@@ -1,0 +1,48 @@
+# The Makefile is the interface: every target is one line a newcomer can read.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CDK    := node_modules/.bin/cdk
+
+.PHONY: setup demo test lint format synth deploy bench bench-burst clean
+
+setup: $(STAMP)  ## create .venv and install everything (Python and the pinned CDK CLI)
+
+$(STAMP): pyproject.toml package.json package-lock.json
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(STAMP)
+
+demo: $(STAMP)  ## the whole automation, locally, event by event
+	$(BIN)/registrar demo
+
+test: $(STAMP)  ## unit, integration, infrastructure and e2e tests
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff check, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+synth: $(STAMP)  ## synthesize cdk.out/ offline, with cdk-nag, then cfn-lint every template
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) synth --quiet
+	$(BIN)/cfn-lint cdk.out/*.template.json
+
+deploy: synth  ## cdk deploy (needs AWS credentials)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) deploy --app cdk.out
+
+bench: $(STAMP)  ## benchmarks: figures printed beside their budgets
+	$(BIN)/python -m bench
+
+bench-burst: $(STAMP)  ## 1,000 events with duplicates, faults and 4 workers through the local topology
+	$(BIN)/python -m bench.burst
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .build .pytest_cache .mypy_cache .ruff_cache

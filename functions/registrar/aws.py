@@ -1,0 +1,54 @@
+"""Botocore clients, created once per process and only when first needed.
+
+botocore-level clients (no boto3 resources, no s3transfer) keep a Lambda cold start short; adaptive
+retries absorb throttling. The endpoint comes from ``AWS_ENDPOINT_URL`` (honoured by botocore
+itself) unless one is passed, so the same code runs against AWS and the embedded emulator.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+MAX_ATTEMPTS = 5
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 20
+
+
+@functools.cache
+def _session() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session()
+
+
+@functools.cache
+def client(service: str, endpoint_url: str | None = None, region: str | None = None) -> BaseClient:
+    """Return the process-wide client for ``service``, creating it on first use.
+
+    Parameters
+    ----------
+    service
+        The botocore service name (``sagemaker``, ``s3``, ``events``, ``dynamodb``, ``sqs``).
+    endpoint_url
+        Overrides ``AWS_ENDPOINT_URL``; used by the CLI's ``--endpoint-url``.
+    region
+        Overrides the session's region (``AWS_REGION`` / ``AWS_DEFAULT_REGION``).
+    """
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+    )
+    return _session().create_client(service, endpoint_url=endpoint_url, region_name=region, config=config)  # type: ignore[no-any-return]
+
+
+def reset_clients() -> None:
+    """Forget every cached client (tests that change endpoints or credentials between cases)."""
+    client.cache_clear()
+    _session.cache_clear()

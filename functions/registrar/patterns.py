@@ -1,0 +1,43 @@
+"""EventBridge rule patterns, defined once: the CDK app and the local topology both use these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registrar.events import (
+    COMPILATION_JOB_STATE_CHANGE,
+    MODEL_PACKAGE_STATE_CHANGE,
+    PROCESSING_JOB_STATE_CHANGE,
+    REGISTRAR_SOURCE,
+    SAGEMAKER_SOURCE,
+)
+
+# A registered version that awaits a decision: SageMaker Pipelines' evaluate-then-register flow.
+EVALUATED_PACKAGE: dict[str, Any] = {
+    "source": [SAGEMAKER_SOURCE],
+    "detail-type": [MODEL_PACKAGE_STATE_CHANGE],
+    "detail": {
+        "ModelPackageStatus": ["Completed"],
+        "ModelApprovalStatus": ["PendingManualApproval"],
+    },
+}
+
+# An evaluation job that ended; only jobs tagged with a package are acted on, which the handler checks.
+FINISHED_PROCESSING_JOB: dict[str, Any] = {
+    "source": [SAGEMAKER_SOURCE],
+    "detail-type": [PROCESSING_JOB_STATE_CHANGE],
+    "detail": {"ProcessingJobStatus": ["Completed", "Failed", "Stopped"]},
+}
+
+# registrar's own event for a finished Neo compilation (see docs/events.md).
+FINISHED_COMPILATION_JOB: dict[str, Any] = {
+    "source": [REGISTRAR_SOURCE],
+    "detail-type": [COMPILATION_JOB_STATE_CHANGE],
+    "detail": {"CompilationJobStatus": ["COMPLETED", "FAILED", "STOPPED"]},
+}
+
+# flow name -> the patterns of the rules that feed its queue
+FLOWS: dict[str, tuple[dict[str, Any], ...]] = {
+    "approval": (EVALUATED_PACKAGE, FINISHED_PROCESSING_JOB),
+    "neo": (FINISHED_COMPILATION_JOB,),
+}

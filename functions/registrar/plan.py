@@ -1,0 +1,77 @@
+"""plan: the smallest UpdateModelPackage request that brings a package to a desired state, or nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registrar.package import ModelPackage
+from registrar.updates import PackageUpdate
+
+
+def plan(desired: PackageUpdate, package: ModelPackage) -> PackageUpdate | None:
+    """Diff a desired change against the package's current state.
+
+    Members the package already has are dropped: the same approval status, the same description,
+    metadata entries with the same value, metadata keys already absent, specifications whose name is
+    already attached, and an identical life cycle, model card, source URI or inference specification.
+    Planning the result again against the updated package yields ``None``.
+
+    Parameters
+    ----------
+    desired
+        The change a decision asks for (its ClientToken, if any, is ignored and derived again).
+    package
+        The package as DescribeModelPackage returned it.
+
+    Returns
+    -------
+    PackageUpdate or None
+        The minimal request, validated against the package and carrying its deterministic
+        ClientToken; ``None`` when the package already is as desired.
+
+    Raises
+    ------
+    InvalidUpdateError
+        When the minimal request breaks a rule that depends on the package (see
+        :meth:`PackageUpdate.check_against`).
+    """
+    changes: dict[str, Any] = {}
+    if desired.ModelApprovalStatus is not None and desired.ModelApprovalStatus != package.ModelApprovalStatus:
+        changes["ModelApprovalStatus"] = desired.ModelApprovalStatus
+    if desired.ApprovalDescription is not None and desired.ApprovalDescription != (package.ApprovalDescription or ""):
+        changes["ApprovalDescription"] = desired.ApprovalDescription
+    current_metadata = package.CustomerMetadataProperties
+    metadata = {
+        key: value
+        for key, value in (desired.CustomerMetadataProperties or {}).items()
+        if current_metadata.get(key) != value
+    }
+    if metadata:
+        changes["CustomerMetadataProperties"] = metadata
+    removals = [key for key in desired.CustomerMetadataPropertiesToRemove or [] if key in current_metadata]
+    if removals:
+        changes["CustomerMetadataPropertiesToRemove"] = removals
+    attached = package.specification_names
+    specifications = [
+        spec.model_dump(exclude_none=True)
+        for spec in desired.AdditionalInferenceSpecificationsToAdd or []
+        if spec.Name not in attached
+    ]
+    if specifications:
+        changes["AdditionalInferenceSpecificationsToAdd"] = specifications
+    for member in ("ModelLifeCycle", "InferenceSpecification", "ModelCard"):
+        wanted = getattr(desired, member)
+        if wanted is not None and not _contains(getattr(package, member) or {}, wanted.model_dump(exclude_none=True)):
+            changes[member] = wanted.model_dump(exclude_none=True)
+    if desired.SourceUri is not None and desired.SourceUri != package.SourceUri:
+        changes["SourceUri"] = desired.SourceUri
+    if not changes:
+        return None
+    update = PackageUpdate(ModelPackageArn=desired.ModelPackageArn, **changes)
+    update.check_against(package)
+    return update.with_client_token()
+
+
+def _contains(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether every member of ``wanted`` is already present in ``current`` with the same value."""
+    return all(current.get(key) == value for key, value in wanted.items())

@@ -1,0 +1,43 @@
+"""Test levels: unit tests run with the network blocked; the others may reach loopback only."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+import pytest
+from pytest_socket import disable_socket, socket_allow_hosts
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+
+
+@pytest.fixture(autouse=True)
+def _network_policy(request: pytest.FixtureRequest) -> None:
+    if "unit" in pathlib.Path(str(request.node.fspath)).relative_to(ROOT / "tests").parts[:1]:
+        disable_socket(allow_unix_socket=True)
+    else:
+        socket_allow_hosts(["127.0.0.1", "localhost", "::1"], allow_unix_socket=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test can reach a real account by accident: fake credentials, a fixed region."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "registrar-tests")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "registrar")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    from registrar import aws
+
+    aws.reset_clients()
+
+
+def load_event(relative: str) -> dict[str, Any]:
+    """A sample event from ``events/``."""
+    return json.loads((EVENTS / relative).read_text())  # type: ignore[no-any-return]
