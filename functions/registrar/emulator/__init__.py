@@ -15,6 +15,9 @@ The fixes, each in the module that holds it:
   ClientToken), processing jobs that end at once, instance types from the service model.
 - :mod:`registrar.emulator.neo`: compilation jobs that look like Neo's.
 - :mod:`registrar.emulator.events`: SageMaker's EventBridge events, and TestEventPattern.
+
+Helpers: :mod:`registrar.emulator.outcome` (the ``emulator:outcome`` tag that makes a job fail or stop),
+:mod:`registrar.emulator.clock` (times to the millisecond), :mod:`registrar.emulator.server` (start/serve).
 """
 
 from registrar.emulator.server import (

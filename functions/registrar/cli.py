@@ -1,0 +1,204 @@
+"""The ``registrar`` command line.
+
+Exit status: 0 when an event was updated, unchanged or skipped; 2 for an invalid event, policy or
+argument (one line on stderr); 1 for an AWS failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from registrar.errors import RegistrarError
+
+EXIT_OK, EXIT_AWS, EXIT_INVALID = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="registrar", description="Keeps the SageMaker Model Registry up to date.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def aws_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL, else AWS)")
+        command.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)")
+
+    for name, text in (
+        ("plan", "print the UpdateModelPackage request an event leads to, without writing anything"),
+        ("apply", "handle an event and write the update"),
+    ):
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("event_file", metavar="EVENT_FILE", type=pathlib.Path, help="an EventBridge event (JSON)")
+        command.add_argument("--policy", help="approval policy file (default: REGISTRAR_POLICY)")
+        aws_options(command)
+
+    sweep = commands.add_parser("sweep", help="register every Neo compilation job finished since the watermark")
+    sweep.add_argument("--since", type=_timestamp, help="ISO-8601 time to sweep from (default: the lookback)")
+    aws_options(sweep)
+
+    policy = commands.add_parser("policy", help="policy tools")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
+    check = policy_commands.add_parser("check", help="validate a policy file and say what each rule means")
+    check.add_argument("file", metavar="FILE", type=pathlib.Path)
+
+    emulator = commands.add_parser("emulator", help="run the embedded AWS emulator on loopback")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=0, help="0 picks a free port")
+
+    demo = commands.add_parser("demo", help="run the whole automation locally against the embedded emulator")
+    demo.add_argument("--keep", action="store_true", help="leave the emulator running and print its endpoint")
+
+    redrive = commands.add_parser("redrive", help="move a dead-letter queue's messages back to their source queue")
+    redrive.add_argument("queue", metavar="QUEUE", help="the dead-letter queue's name or URL")
+    aws_options(redrive)
+    return parser
+
+
+def _timestamp(text: str) -> datetime:
+    from registrar.events import parse_timestamp
+
+    try:
+        parsed = parse_timestamp(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from error
+    if parsed is None:
+        raise argparse.ArgumentTypeError("an empty time")
+    return parsed
+
+
+def _print_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _fail(message: str, status: int) -> int:
+    sys.stderr.write(f"registrar: {message}\n")
+    return status
+
+
+def _plan_or_apply(args: argparse.Namespace, *, apply: bool) -> int:
+    from registrar.errors import EventError, PolicyError
+    from registrar.events import parse_event
+    from registrar.registry import Registry
+    from registrar.runtime import Runtime
+    from registrar.settings import Settings
+
+    try:
+        raw = json.loads(args.event_file.read_text())
+        event = parse_event(raw)
+        settings = Settings.from_environment()
+        if args.policy:
+            settings = settings.model_copy(update={"policy_file": args.policy})
+    except OSError as error:
+        return _fail(f"cannot read {args.event_file}: {error.strerror}", EXIT_INVALID)
+    except json.JSONDecodeError as error:
+        return _fail(f"{args.event_file}: not JSON: {error}", EXIT_INVALID)
+    except (EventError, RegistrarError) as error:
+        _print_json({"outcome": "invalid", "model_package_arn": None, "request": None, "reasons": [str(error)]})
+        return _fail(str(error), EXIT_INVALID)
+    runtime = Runtime(settings=settings, registry=Registry(endpoint_url=args.endpoint_url, region=args.region))
+    if args.endpoint_url or args.region:
+        from registrar.reports import ReportStore
+
+        runtime.reports = ReportStore(
+            endpoint_url=args.endpoint_url, region=args.region, allowed_locations=settings.report_locations
+        )
+    try:
+        outcome = runtime.handle_event(event, apply=apply)
+    except PolicyError as error:
+        return _fail(str(error), EXIT_INVALID)
+    except RegistrarError as error:
+        return _fail(str(error), EXIT_INVALID)
+    except Exception as error:  # botocore's errors: the AWS call failed
+        if _is_aws_error(error):
+            return _fail(f"AWS call failed: {error}", EXIT_AWS)
+        raise
+    _print_json(outcome.to_json_dict())
+    return EXIT_INVALID if outcome.outcome == "invalid" else EXIT_OK
+
+
+def _is_aws_error(error: Exception) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return isinstance(error, ClientError | BotoCoreError)
+
+
+def _policy_check(args: argparse.Namespace) -> int:
+    from registrar.approval.policy import describe_policy, load_policy
+
+    try:
+        policy = load_policy(args.file)
+    except RegistrarError as error:
+        return _fail(str(error), EXIT_INVALID)
+    for line in describe_policy(policy):
+        sys.stdout.write(line + "\n")
+    return EXIT_OK
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from registrar.neo.sweep import sweep_and_register
+    from registrar.registry import Registry
+    from registrar.settings import Settings
+
+    settings = Settings.from_environment()
+    registry = Registry(endpoint_url=args.endpoint_url, region=args.region)
+    try:
+        for job_name, outcome in sweep_and_register(registry=registry, settings=settings, since=args.since):
+            payload = {"compilation_job": job_name, **outcome.to_json_dict()}
+            payload.pop("request")
+            _print_json(payload)
+    except RegistrarError as error:
+        return _fail(str(error), EXIT_INVALID)
+    except Exception as error:
+        if _is_aws_error(error):
+            return _fail(f"AWS call failed: {error}", EXIT_AWS)
+        raise
+    return EXIT_OK
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    from registrar.queues import redrive
+
+    try:
+        moved = redrive(args.queue, endpoint_url=args.endpoint_url, region=args.region)
+    except RegistrarError as error:
+        return _fail(str(error), EXIT_INVALID)
+    except Exception as error:
+        if _is_aws_error(error):
+            return _fail(f"AWS call failed: {error}", EXIT_AWS)
+        raise
+    for message in moved:
+        _print_json(message)
+    sys.stderr.write(f"registrar: moved {len(moved)} message(s)\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command in ("plan", "apply"):
+        return _plan_or_apply(args, apply=args.command == "apply")
+    if args.command == "policy":
+        return _policy_check(args)
+    if args.command == "sweep":
+        return _sweep(args)
+    if args.command == "redrive":
+        return _redrive(args)
+    if args.command == "emulator":
+        from registrar.emulator import serve
+
+        serve(args.host, args.port)
+        return EXIT_OK
+    if args.command == "demo":
+        from registrar.demo import run_demo
+
+        return run_demo(keep=args.keep)
+    raise AssertionError(args.command)  # argparse's `required=True` makes this unreachable
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""SageMaker's EventBridge events, published in-process on the emulator's default event bus.
+
+Departures corrected (sagemaker-facts.md §5):
+
+6. moto emits no EventBridge event when a model package or a job changes state. :func:`publish`
+   hands an ``aws.sagemaker`` entry to moto's own ``EventsBackend.put_events`` of the same account and
+   region, so the emulator's rules and targets (SQS queues, log groups, other buses) route it exactly
+   as they route a ``PutEvents`` call. It is not sent over HTTP: the emulator is SageMaker here, and
+   real EventBridge refuses ``aws.*`` sources from customers.
+7. Server mode answers ``TestEventPattern`` with an empty body (moto's handler is ``pass``).
+   :class:`EmulatorEventsHandler` answers it with moto's own in-process matcher
+   (``moto.events.models.EventPattern``), the one that routes events to rule targets.
+
+Emission is process-wide, like moto's state: :func:`set_emission` turns it off for tests that do not
+want events.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, cast
+
+from moto.core.utils import unix_time
+from moto.events import urls as moto_events_urls
+from moto.events.exceptions import ValidationException
+from moto.events.models import EventPattern, EventsBackend, events_backends
+from moto.events.responses import EventsHandler
+
+SOURCE = "aws.sagemaker"
+MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
+PROCESSING_JOB_STATE_CHANGE = "SageMaker Processing Job State Change"
+
+# TestEventPattern's documented mandatory members of the event.
+_MANDATORY_EVENT_FIELDS = ("id", "account", "source", "time", "region", "resources", "detail-type")
+
+_emission = threading.Event()
+_emission.set()
+
+
+def set_emission(enabled: bool) -> None:
+    """Turn the publication of SageMaker events on or off, for the whole process.
+
+    Parameters
+    ----------
+    enabled
+        ``True`` to publish (the default), ``False`` to drop every event.
+    """
+    if enabled:
+        _emission.set()
+    else:
+        _emission.clear()
+
+
+def emission_enabled() -> bool:
+    """Tell whether SageMaker events are being published.
+
+    Returns
+    -------
+    bool
+        The value last given to :func:`set_emission`.
+    """
+    return _emission.is_set()
+
+
+def publish(
+    account_id: str, region: str, detail_type: str, resources: list[str], detail: dict[str, Any], at: datetime
+) -> None:
+    """Put one ``aws.sagemaker`` event on the default event bus of ``account_id``/``region``.
+
+    Parameters
+    ----------
+    account_id, region
+        Where the SageMaker resource lives; its events go to that account's default bus there.
+    detail_type
+        The event's ``detail-type``, e.g. :data:`MODEL_PACKAGE_STATE_CHANGE`.
+    resources
+        The ARNs the event is about.
+    detail
+        The event's ``detail``: JSON-serialisable.
+    at
+        The event's ``time`` (naive UTC, as moto keeps time).
+    """
+    if not emission_enabled():
+        return
+    entry = {
+        "Source": SOURCE,
+        "DetailType": detail_type,
+        "Resources": resources,
+        "Detail": json.dumps(detail),
+        # moto keeps an entry's Time as epoch seconds and renders it as ISO-8601 for the targets.
+        "Time": unix_time(at),
+    }
+    events_backends[account_id][region].put_events([entry])
+
+
+class EmulatorEventsHandler(EventsHandler):
+    """moto's EventBridge handler, with ``TestEventPattern`` answered."""
+
+    def test_event_pattern(self) -> str:  # type: ignore[override]
+        """Match ``Event`` against ``EventPattern`` with moto's rule matcher.
+
+        Returns
+        -------
+        str
+            ``{"Result": true|false}``, as EventBridge answers.
+        """
+        pattern = EventPattern.load(self._get_param("EventPattern"))
+        try:
+            event = json.loads(self._get_param("Event") or "")
+        except json.JSONDecodeError as error:
+            raise ValidationException("Parameter Event is not valid: it is not JSON.") from error
+        if not isinstance(event, dict):
+            raise ValidationException("Parameter Event is not valid: it is not a JSON object.")
+        missing = [field for field in _MANDATORY_EVENT_FIELDS if field not in event]
+        if missing:
+            raise ValidationException(f"Parameter Event is not valid: missing {', '.join(missing)}.")
+        return json.dumps({"Result": pattern.matches_event(cast(Any, event))})
+
+
+class EmulatorEventsBackend(EventsBackend):
+    """moto's EventBridge backend, routing its HTTP requests to :class:`EmulatorEventsHandler`."""
+
+    @property
+    def _url_module(self) -> Any:
+        # BaseBackend derives the URL module from the class's module; ours lives outside moto.
+        return SimpleNamespace(
+            url_bases=moto_events_urls.url_bases,
+            url_paths=dict.fromkeys(moto_events_urls.url_paths, EmulatorEventsHandler.dispatch),
+        )
