@@ -52,3 +52,18 @@ def reset_clients() -> None:
     """Forget every cached client (tests that change endpoints or credentials between cases)."""
     client.cache_clear()
     _session.cache_clear()
+
+
+def observe_calls(callback: Any) -> None:
+    """Call ``callback(service, operation, kwargs)`` before every AWS call registrar's clients make.
+
+    Registered on the shared session, so it reaches clients created afterwards; the demo and the
+    benchmarks count calls per kind with it (botocore's own event hooks, no patching).
+    """
+
+    def before_parameter_build(event_name: str, params: dict[str, Any], **_: Any) -> None:
+        _, service, operation = event_name.split(".", 2)
+        callback(service, operation, params)
+
+    # Once per API call (retries are not counted again), with the call's own keyword arguments.
+    _session().register("before-parameter-build", before_parameter_build)

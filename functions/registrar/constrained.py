@@ -17,7 +17,7 @@ from registrar import _shapes
 
 
 def _matches(pattern: str, explanation: str) -> Callable[[str], str]:
-    compiled = re.compile(pattern)
+    compiled = re.compile(pattern, re.ASCII)  # Java's \w, \d and \S are ASCII-only
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
@@ -89,7 +89,21 @@ MetadataValue = Annotated[
     StringConstraints(min_length=1, max_length=256),
     AfterValidator(_unicode_classes("LZN", "_.:/=+-@", _METADATA_CHARS)),
 ]
-ApprovalDescription = Annotated[str, StringConstraints(max_length=1024)]
+
+
+def _single_line(explanation: str) -> Callable[[str], str]:
+    # The model's `.*` patterns are Java regexes, whose `.` matches no line terminator.
+    terminators = frozenset("\n\r\u0085\u2028\u2029")
+
+    def check(value: str) -> str:
+        if any(char in terminators for char in value):
+            raise ValueError(f"must be a single line (pattern .*): {explanation}")
+        return value
+
+    return check
+
+
+ApprovalDescription = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_single_line("no line breaks"))]
 S3Url = Annotated[
     str,
     StringConstraints(max_length=1024),
@@ -128,7 +142,7 @@ HubContentVersion = Annotated[
     StringConstraints(min_length=5, max_length=14),
     AfterValidator(_matches(r"\d{1,4}.\d{1,4}.\d{1,4}", "like 1.0.0")),
 ]
-ContentType = Annotated[str, StringConstraints(max_length=256)]
+ContentType = Annotated[str, StringConstraints(max_length=256), AfterValidator(_single_line("no line breaks"))]
 ResponseMimeType = Annotated[
     str, StringConstraints(max_length=1024), AfterValidator(_matches(r"[-\w]+\/.+", "a MIME type like text/csv"))
 ]
@@ -137,7 +151,7 @@ ClientToken = Annotated[
     StringConstraints(min_length=1, max_length=36),
     AfterValidator(_matches(r"[a-zA-Z0-9-]+", "letters, digits and hyphens")),
 ]
-StageDescription = Annotated[str, StringConstraints(max_length=1024)]
+StageDescription = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_single_line("no line breaks"))]
 ModelCardContent = Annotated[str, StringConstraints(max_length=100_000)]
 RealtimeInstanceType = Annotated[
     str, AfterValidator(_one_of(_shapes.REALTIME_INSTANCE_TYPES, "ProductionVariantInstanceType"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -20,20 +22,27 @@ _VERDICT_METRICS = {
     "Held": "PackageHeld",
     "Attached": "SpecAttached",
     "Recorded": "NeoRecorded",
+    "OverCap": "SpecOverCap",
 }
 
 
 def metric_name(outcome: Outcome) -> str:
     """The business metric an outcome counts towards."""
-    if outcome.outcome == "updated" and outcome.verdict in _VERDICT_METRICS:
+    if outcome.verdict in _VERDICT_METRICS and outcome.outcome in ("updated", "skipped"):
         return _VERDICT_METRICS[outcome.verdict]
     if outcome.outcome == "updated":
         return "PackageUpdated"
     return {"unchanged": "EventUnchanged", "skipped": "EventSkipped", "invalid": "EventInvalid"}[outcome.outcome]
 
 
+# Callables told of every handled event (the local demo prints them); empty in Lambda.
+listeners: list[Callable[[Outcome], None]] = []
+
+
 def record(outcome: Outcome) -> None:
-    """Log one handled event with its package and reasons, and count its outcome."""
+    """Log one handled event with its package and reasons, count its outcome, and tell the listeners."""
+    for listener in listeners:
+        listener(outcome)
     metrics.add_metric(name=metric_name(outcome), unit=MetricUnit.Count, value=1)
     logger.info(
         "event handled",

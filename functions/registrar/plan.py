@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from registrar.errors import InvalidUpdateError, Violation
 from registrar.package import ModelPackage
 from registrar.updates import PackageUpdate
 
@@ -35,6 +36,14 @@ def plan(desired: PackageUpdate, package: ModelPackage) -> PackageUpdate | None:
         When the minimal request breaks a rule that depends on the package (see
         :meth:`PackageUpdate.check_against`).
     """
+    if desired.ModelPackageArn != package.ModelPackageArn:
+        raise InvalidUpdateError(
+            [
+                Violation(
+                    "ModelPackageArn", desired.ModelPackageArn, f"must be the planned package {package.ModelPackageArn}"
+                )
+            ]
+        )
     changes: dict[str, Any] = {}
     if desired.ModelApprovalStatus is not None and desired.ModelApprovalStatus != package.ModelApprovalStatus:
         changes["ModelApprovalStatus"] = desired.ModelApprovalStatus

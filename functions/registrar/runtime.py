@@ -66,7 +66,7 @@ class Runtime:
         if isinstance(event, CompilationJobEvent):
             from registrar.neo import service as neo
 
-            return neo.handle(event, registry=self.registry, apply=apply)
+            return neo.handle(event, registry=self.registry, apply=apply, managed_groups=self.settings.managed_groups)
         if isinstance(event, ModelPackageEvent) and event.detail.caused_by_own_write:
             return Outcome(
                 outcome="skipped",

@@ -36,12 +36,26 @@ class _Shape(BaseModel):
         except ValidationError as error:
             raise invalid_update(error) from None
 
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        except ValidationError as error:
+            raise invalid_update(error) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, *args: Any, **kwargs: Any) -> Self:
+        try:
+            return super().model_validate_json(json_data, *args, **kwargs)
+        except ValidationError as error:
+            raise invalid_update(error) from None
+
 
 def invalid_update(error: ValidationError, prefix: str = "") -> InvalidUpdateError:
     """Turn pydantic's error into the one error type callers handle, each violation with its field path."""
     violations = []
     for detail in error.errors(include_url=False):
-        path = ".".join(str(part) for part in (prefix, *detail["loc"]) if part != "")
+        path = ".".join(_path_part(part) for part in (prefix, *detail["loc"]) if part != "")
         nested = (detail.get("ctx") or {}).get("error")
         if isinstance(nested, InvalidUpdateError):  # a nested shape already named its own fields
             violations.extend(
@@ -53,9 +67,15 @@ def invalid_update(error: ValidationError, prefix: str = "") -> InvalidUpdateErr
     return InvalidUpdateError(violations)
 
 
+def _path_part(part: object) -> str:
+    # Map keys become path segments: keep a hostile 5,000-character key out of the message.
+    text = str(part)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def _require_prefix_slash(data_type: str, uri: str) -> None:
     if data_type == "S3Prefix" and not uri.endswith("/"):
-        raise ValueError(f"S3Uri {truncate(uri)} must end with '/' when S3DataType is S3Prefix")
+        raise InvalidUpdateError([Violation("S3Uri", truncate(uri), "must end with '/' when S3DataType is S3Prefix")])
 
 
 class ModelAccess(_Shape):
@@ -138,7 +158,9 @@ class ContainerDefinition(_Shape):
     @model_validator(mode="after")
     def _model_data_is_a_tarball(self) -> Self:
         if self.ModelDataUrl is not None and not self.ModelDataUrl.endswith(".tar.gz"):
-            raise ValueError(f"ModelDataUrl {truncate(self.ModelDataUrl)} must point to a .tar.gz archive")
+            raise InvalidUpdateError(
+                [Violation("ModelDataUrl", truncate(self.ModelDataUrl), "must point to a .tar.gz archive")]
+            )
         return self
 
 
@@ -207,14 +229,30 @@ class PackageUpdate(_Shape):
         names = [spec.Name for spec in self.AdditionalInferenceSpecificationsToAdd or []]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
-            raise ValueError(f"AdditionalInferenceSpecificationsToAdd names must be unique; repeated: {repeated}")
+            raise InvalidUpdateError(
+                [
+                    Violation(
+                        "AdditionalInferenceSpecificationsToAdd",
+                        truncate(repeated),
+                        "names must be unique within the request",
+                    )
+                ]
+            )
         return self
 
     @model_validator(mode="after")
     def _metadata_not_both_set_and_removed(self) -> Self:
         both = sorted(set(self.CustomerMetadataProperties or {}) & set(self.CustomerMetadataPropertiesToRemove or []))
         if both:
-            raise ValueError(f"metadata keys cannot be set and removed in one request: {both}")
+            raise InvalidUpdateError(
+                [
+                    Violation(
+                        "CustomerMetadataPropertiesToRemove",
+                        truncate(both),
+                        "metadata keys cannot be set and removed in one request",
+                    )
+                ]
+            )
         return self
 
     @classmethod

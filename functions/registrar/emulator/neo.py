@@ -171,6 +171,7 @@ class NeoCompilationJob(CompilationJob):
 
     def __init__(self, model_package: ModelPackage | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.tags = list(self.tags or [])  # moto keeps None, and ListTags then answers HTTP 500
         region: str = kwargs["region_name"]
         account_id: str = kwargs["account_id"]
         started = clock.now()

@@ -1,0 +1,27 @@
+"""Sweeper: on its schedule, publish one Compilation Job State Change per Neo job finished since the watermark."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from registrar.observability import count, logger, metrics, tracer
+from registrar.runtime import default_runtime
+from registrar.sweeper import run_sweep
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    runtime = default_runtime()
+    result = run_sweep(runtime.settings, registry=runtime.registry)
+    count("CompilationJobsPublished", result.published)
+    count("SweepCompleted")
+    logger.info("sweep done", extra={"found": result.found, "published": result.published})
+    return {
+        "found": result.found,
+        "published": result.published,
+        "watermark": result.watermark.isoformat() if result.watermark else None,
+    }

@@ -1,0 +1,108 @@
+"""How ``registrar demo`` tells its story: colour and a spinner on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from registrar.demo import HandledEvent, ScenarioResult
+
+_STYLES = {"updated": "green", "unchanged": "cyan", "skipped": "yellow", "invalid": "red"}
+
+
+def _short(arn: str | None) -> str:
+    return arn.split("model-package/", 1)[-1] if arn else "-"
+
+
+class Story:
+    """Prints the demo as it happens (uses ``rich`` when installed and stdout is a terminal)."""
+
+    def __init__(self) -> None:
+        self.console: Any = None
+        if sys.stdout.isatty():
+            try:
+                from rich.console import Console
+
+                self.console = Console()
+            except ImportError:  # rich is a dev dependency; plain text is fine without it
+                self.console = None
+
+    def line(self, text: str, style: str | None = None) -> None:
+        if self.console is not None:
+            self.console.print(text, style=style, highlight=False, markup=False)
+        else:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+
+    def started(self, endpoint: str) -> None:
+        self.line(f"registrar demo — embedded AWS emulator at {endpoint}", "bold")
+        self.line("registering model versions and starting Neo compilations through the SageMaker API…")
+
+    @contextlib.contextmanager
+    def progress(self) -> Iterator[Callable[[str], None]]:
+        if self.console is None:
+            yield lambda _message: None
+            return
+        with self.console.status("waiting for events…") as status:
+            yield lambda message: status.update(message)
+
+    def event(self, handled: HandledEvent) -> None:
+        outcome = handled.outcome
+        why = "; ".join(outcome.reasons)
+        verdict = f" {outcome.verdict}" if outcome.verdict else ""
+        text = f"  {handled.flow:<8} {_short(outcome.model_package_arn):<16} {outcome.outcome}{verdict} — {why}"
+        self.line(text[:400], _STYLES.get(outcome.outcome))
+
+    def summary(self, result: ScenarioResult) -> None:
+        self.line("")
+        self.line("every version, before → after", "bold")
+        for label, arn in result.versions.items():
+            before, after = result.before.get(label, {}), result.after.get(label, {})
+            specs = [spec["Name"] for spec in after.get("AdditionalInferenceSpecifications", [])]
+            self.line(
+                f"  {label:<27} {_short(arn):<16} "
+                f"{before.get('ModelApprovalStatus')} → {after.get('ModelApprovalStatus')}",
+                "bold",
+            )
+            self.line(f"      description: {after.get('ApprovalDescription') or '-'}")
+            self.line(f"      specifications: {', '.join(specs) or '-'}")
+            metadata = after.get("CustomerMetadataProperties", {})
+            for key in sorted(metadata):
+                if key.startswith("registrar:") and not key.startswith("registrar:metric"):
+                    self.line(f"      {key} = {metadata[key]}")
+        outcomes: dict[str, int] = {}
+        for handled in result.handled:
+            outcomes[handled.outcome.outcome] = outcomes.get(handled.outcome.outcome, 0) + 1
+        self.line("")
+        self.line(
+            "outcomes: "
+            + ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
+            + f" · {result.sweeps} sweeps · {result.seconds:.1f} s",
+            "bold",
+        )
+        self.line(
+            "registrar's AWS calls: " + ", ".join(f"{name} ×{count}" for name, count in sorted(result.calls.items()))
+        )
+        if result.leftover:
+            for queue, bodies in result.leftover.items():
+                self.line(f"left in {queue}: {len(bodies)} message(s)", "red")
+                for body in bodies[:3]:
+                    self.line(f"    {body[:200]}", "red")
+        else:
+            self.line("nothing lost: every queue and dead-letter queue is empty", "green")
+        problems = result.mismatches()
+        if problems:
+            self.line("NOT as the policy says:", "bold red")
+            for problem in problems:
+                self.line(f"  {problem}", "red")
+        else:
+            self.line("every version ended where the policy says it must ✔", "bold green")
+
+    def kept(self, endpoint: str) -> None:
+        self.line(f"emulator still running: endpoint: {endpoint} (Ctrl-C to stop)", "bold")
+        self.line(
+            f"  try: aws --endpoint-url {endpoint} sagemaker list-model-packages --model-package-group-name churn-model"
+        )

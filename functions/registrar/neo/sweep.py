@@ -1,0 +1,317 @@
+"""The sweeper: find compilation jobs that ended since the watermark and announce each one.
+
+SageMaker emits no event when a Neo compilation ends, so the sweeper lists the jobs that reached
+COMPLETED, FAILED or STOPPED (``ListCompilationJobs`` with ``StatusEquals`` and
+``LastModifiedTimeAfter``, so the service filters and only the pages holding new jobs are read) and
+publishes one ``Compilation Job State Change`` per job. It is also the safety net: a lost event is
+found again on the next sweep.
+
+Watermark semantics
+-------------------
+- The query starts at ``watermark - overlap`` (5 minutes by default), or ``now - lookback`` when
+  there is no watermark yet, or exactly at ``since`` when one is given. The overlap catches a job
+  that ended just before the last sweep but was not yet listed; jobs inside it are announced again,
+  which is harmless because registering a job is idempotent.
+- After every job is published, the watermark advances to the greatest ``LastModifiedTime`` seen,
+  never beyond ``now`` and never backwards (the store refuses a smaller value). Without jobs it
+  stays where it was; the first sweep pins it at its own starting point.
+- A failed publication raises before the watermark moves, so the next sweep finds the same jobs.
+- Jobs are listed by ``CreationTime``, ascending; a job created after ``now`` ends the listing early
+  (it is found by the next sweep, since the watermark never passes ``now``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from registrar.events import CompilationJobStateChange, parse_timestamp
+from registrar.neo.service import MAX_REPLANS, NeoRegistry, register
+from registrar.outcome import Outcome
+from registrar.settings import Settings
+from registrar.watermark import MemoryWatermark
+
+DEFAULT_OVERLAP = timedelta(minutes=5)
+SWEPT_STATUSES = ("COMPLETED", "FAILED", "STOPPED")
+# Summary members worth carrying on the event, for users' own rules (the handler reads none of them).
+_CARRIED = (
+    "CompilationTargetDevice",
+    "CompilationTargetPlatformOs",
+    "CompilationTargetPlatformArch",
+    "CompilationTargetPlatformAccelerator",
+)
+
+
+class JobLister(Protocol):
+    """ListCompilationJobs, as :meth:`registrar.registry.Registry.list_compilation_jobs` offers it."""
+
+    def list_compilation_jobs(
+        self, *, status: str, modified_after: datetime, page_size: int = 100
+    ) -> Iterable[dict[str, Any]]: ...
+
+
+class SweepRegistry(NeoRegistry, JobLister, Protocol):
+    """What :func:`sweep_and_register` needs: listing and registering."""
+
+
+class Publisher(Protocol):
+    """The bus (:class:`registrar.bus.EventBus`)."""
+
+    def publish(self, details: Sequence[CompilationJobStateChange]) -> int: ...
+
+
+class WatermarkStore(Protocol):
+    """The sweeper's watermark (:class:`registrar.watermark.Watermark` or ``MemoryWatermark``)."""
+
+    def get(self) -> datetime | None: ...
+
+    def advance(self, to: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one sweep did.
+
+    Attributes
+    ----------
+    since
+        The ``LastModifiedTimeAfter`` the jobs were listed with.
+    found
+        Finished jobs listed.
+    published
+        Events published (equals ``found`` when the sweep returns).
+    watermark
+        The watermark after the sweep.
+    jobs
+        The names of the jobs found, oldest change first.
+    """
+
+    since: datetime
+    found: int
+    published: int
+    watermark: datetime | None
+    jobs: tuple[str, ...] = ()
+
+
+def window_start(
+    watermark: datetime | None,
+    *,
+    now: datetime,
+    lookback: timedelta,
+    since: datetime | None = None,
+    overlap: timedelta = DEFAULT_OVERLAP,
+) -> datetime:
+    """The ``LastModifiedTimeAfter`` of a sweep: ``since``, else ``watermark - overlap``, else ``now - lookback``."""
+    if since is not None:
+        return _aware(since)
+    if watermark is not None:
+        return _aware(watermark) - overlap
+    return _aware(now) - lookback
+
+
+def _aware(moment: Any) -> datetime:
+    parsed = _utc(moment)
+    if parsed is None:
+        raise ValueError("a timestamp is required")
+    return parsed
+
+
+def _utc(moment: Any) -> datetime | None:
+    """Any timestamp AWS returns (botocore may attach the local zone), in UTC; ``None`` stays ``None``."""
+    parsed = parse_timestamp(moment)
+    return parsed.astimezone(UTC) if parsed is not None else None
+
+
+def find_finished_jobs(registry: JobLister, *, after: datetime, now: datetime) -> list[CompilationJobStateChange]:
+    """List the compilation jobs that ended after ``after``, as event details, oldest change first.
+
+    Parameters
+    ----------
+    registry
+        Lists compilation jobs (sorted by ``CreationTime``, ascending).
+    after
+        ``LastModifiedTimeAfter``; jobs the service returns at or before it are dropped too.
+    now
+        The sweep's time: a job created after it ends the listing of its status early.
+
+    Returns
+    -------
+    list of CompilationJobStateChange
+        One per job, sorted by ``LastModifiedTime`` then name.
+    """
+    after, now = _aware(after), _aware(now)
+    found: dict[str, CompilationJobStateChange] = {}
+    for status in SWEPT_STATUSES:
+        for summary in registry.list_compilation_jobs(status=status, modified_after=after):
+            created = _utc(summary.get("CreationTime"))
+            if created is not None and created > now:
+                break
+            modified = _utc(summary.get("LastModifiedTime"))
+            if modified is not None and modified <= after:
+                continue
+            job_status = summary.get("CompilationJobStatus") or status
+            if job_status not in SWEPT_STATUSES:  # changed again since it was listed, or a lax filter
+                continue
+            extra = {key: summary[key] for key in _CARRIED if summary.get(key)}
+            found[summary["CompilationJobName"]] = CompilationJobStateChange(
+                CompilationJobName=summary["CompilationJobName"],
+                CompilationJobArn=summary.get("CompilationJobArn"),
+                CompilationJobStatus=job_status,
+                LastModifiedTime=modified,
+                **extra,
+            )
+    return sorted(found.values(), key=_change_order)
+
+
+def _change_order(detail: CompilationJobStateChange) -> tuple[datetime, str]:
+    return detail.LastModifiedTime or datetime.min.replace(tzinfo=UTC), detail.CompilationJobName
+
+
+def next_watermark(
+    current: datetime | None, details: Sequence[CompilationJobStateChange], *, start: datetime, now: datetime
+) -> datetime:
+    """The watermark after a sweep: the greatest ``LastModifiedTime`` seen, never beyond ``now`` nor backwards.
+
+    ``start`` (the sweep's own starting point) stands in for a missing watermark, so the first sweep
+    pins where the next one begins.
+    """
+    now = _aware(now)
+    candidates = [_aware(current) if current is not None else min(_aware(start), now)]
+    candidates += [min(d.LastModifiedTime, now) for d in details if d.LastModifiedTime is not None]
+    return max(candidates)
+
+
+def sweep(
+    *,
+    registry: JobLister,
+    bus: Publisher,
+    watermark: WatermarkStore,
+    now: datetime,
+    lookback: timedelta,
+    since: datetime | None = None,
+    overlap: timedelta = DEFAULT_OVERLAP,
+) -> SweepResult:
+    """Publish one ``Compilation Job State Change`` per compilation job that ended since the watermark.
+
+    Parameters
+    ----------
+    registry
+        Lists compilation jobs.
+    bus
+        Publishes the events.
+    watermark
+        Where the last sweep ended; advanced after every event is published.
+    now
+        The sweep's time (the watermark never passes it).
+    lookback
+        How far back the first sweep looks, when there is no watermark.
+    since
+        List from exactly this time instead (a manual re-sweep); the watermark still only advances.
+    overlap
+        Subtracted from the watermark when listing (see the module docstring).
+
+    Returns
+    -------
+    SweepResult
+        The jobs found and published, and the new watermark.
+
+    Raises
+    ------
+    registrar.bus.PublishError
+        When the bus refuses events after its retries; the watermark is left unchanged.
+    """
+    current = watermark.get()
+    start = window_start(current, now=now, lookback=lookback, since=since, overlap=overlap)
+    details = find_finished_jobs(registry, after=start, now=now)
+    published = bus.publish(details) if details else 0
+    new = next_watermark(current, details, start=start, now=now)
+    if current is None or new > _aware(current):
+        watermark.advance(new)
+    return SweepResult(
+        since=start,
+        found=len(details),
+        published=published,
+        watermark=new,
+        jobs=tuple(d.CompilationJobName for d in details),
+    )
+
+
+def sweep_and_register(
+    *,
+    registry: SweepRegistry,
+    watermark: WatermarkStore | None = None,
+    now: datetime | None = None,
+    lookback: timedelta | None = None,
+    since: datetime | None = None,
+    apply: bool = True,
+    settings: Settings | None = None,
+    overlap: timedelta = DEFAULT_OVERLAP,
+    max_replans: int = MAX_REPLANS,
+    managed_groups: Sequence[str] | None = None,
+) -> Iterator[tuple[str, Outcome]]:
+    """Sweep without a bus: register each job found directly (the ``registrar sweep`` command).
+
+    Parameters
+    ----------
+    registry
+        Lists, describes and updates (a :class:`registrar.registry.Registry`).
+    watermark
+        Where to start from; by default an in-memory one, so the sweep starts at ``since`` or
+        ``now - lookback``.
+    now
+        The sweep's time; by default the current time.
+    lookback
+        How far back to look without a watermark; by default ``settings.sweep_lookback_minutes``.
+    since
+        List from exactly this time instead.
+    apply
+        ``False`` plans every request without sending it.
+    settings
+        Supplies the defaults of ``lookback`` and ``managed_groups``.
+    overlap, max_replans, managed_groups
+        As for :func:`sweep` and :func:`registrar.neo.service.handle`.
+
+    Yields
+    ------
+    tuple of (str, Outcome)
+        The job's name and what registering it did, oldest change first.
+
+    Notes
+    -----
+    The watermark advances once every job has been registered and only when ``apply`` is true: a
+    plan-only run must not make the next real run skip jobs. Stop iterating early and it stays put.
+    """
+    settings = settings or Settings()
+    watermark = watermark if watermark is not None else MemoryWatermark()
+    now = now if now is not None else datetime.now(UTC)
+    lookback = lookback if lookback is not None else timedelta(minutes=settings.sweep_lookback_minutes)
+    groups = managed_groups if managed_groups is not None else settings.managed_groups
+    current = watermark.get()
+    start = window_start(current, now=now, lookback=lookback, since=since, overlap=overlap)
+    details = find_finished_jobs(registry, after=start, now=now)
+    for detail in details:
+        subject = f"{detail.CompilationJobArn or detail.CompilationJobName}|{detail.CompilationJobStatus}"
+        outcome = register(
+            detail.CompilationJobName,
+            registry=registry,
+            apply=apply,
+            max_replans=max_replans,
+            managed_groups=groups,
+            subject=subject,
+        )
+        yield detail.CompilationJobName, outcome
+    new = next_watermark(current, details, start=start, now=now)
+    if apply and (current is None or new > _aware(current)):
+        watermark.advance(new)
+
+
+def sweep_line(job_name: str, outcome: Outcome) -> dict[str, Any]:
+    """One JSON line of ``registrar sweep``: the job, its package, the outcome and the reasons."""
+    return {
+        "compilation_job": job_name,
+        "model_package_arn": outcome.model_package_arn,
+        "outcome": outcome.outcome,
+        "reasons": list(outcome.reasons),
+    }

@@ -1,0 +1,223 @@
+"""The sweeper: only the pages it needs, one event per job, a watermark that only moves forward."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from registrar.bus import PublishError
+from registrar.neo.sweep import DEFAULT_OVERLAP, sweep, sweep_and_register, sweep_line
+from registrar.settings import Settings
+from registrar.watermark import MemoryWatermark
+from tests.unit.neo.fakes import T0, FakeBus, FakeRegistry, compilation_job, model_package
+
+LOOKBACK = timedelta(hours=1)
+
+
+def _history(old: int = 990, new: int = 10) -> FakeRegistry:
+    """``old`` jobs that ended long before T0 and ``new`` jobs that ended a minute apart after it."""
+    jobs = [
+        compilation_job(name=f"old-{index:04d}", modified=T0 - timedelta(days=2) + timedelta(minutes=index))
+        for index in range(old)
+    ]
+    jobs += [
+        compilation_job(name=f"new-{index:02d}", modified=T0 + timedelta(minutes=index + 1)) for index in range(new)
+    ]
+    return FakeRegistry(jobs=jobs, packages=[model_package()])
+
+
+def test_a_sweep_over_1000_jobs_reads_only_the_page_with_the_10_new_ones() -> None:
+    # GIVEN 1,000 finished jobs, 10 of them newer than the watermark
+    registry, bus, watermark = _history(), FakeBus(), MemoryWatermark(T0)
+
+    # WHEN the sweeper runs
+    result = sweep(registry=registry, bus=bus, watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK)
+
+    # THEN one page per status is read, the 10 new jobs are published, oldest first
+    assert registry.pages_read == {"COMPLETED": 1}
+    assert len(registry.listed) == 10
+    assert [d.CompilationJobName for d in bus.published] == [f"new-{index:02d}" for index in range(10)]
+    assert (result.found, result.published) == (10, 10)
+    assert result.since == T0 - DEFAULT_OVERLAP
+
+
+def test_the_watermark_advances_to_the_last_change_seen() -> None:
+    registry, watermark = _history(), MemoryWatermark(T0)
+
+    result = sweep(
+        registry=registry, bus=FakeBus(), watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK
+    )
+
+    assert result.watermark == watermark.get() == T0 + timedelta(minutes=10)
+
+
+def test_a_second_sweep_publishes_nothing_new_beyond_the_overlap() -> None:
+    registry, watermark = _history(), MemoryWatermark(T0)
+    first, second = FakeBus(), FakeBus()
+    sweep(registry=registry, bus=first, watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK)
+
+    sweep(registry=registry, bus=second, watermark=watermark, now=T0 + timedelta(hours=2), lookback=LOOKBACK)
+
+    again = {d.CompilationJobName for d in second.published}
+    assert again <= {d.CompilationJobName for d in first.published}
+    floor = T0 + timedelta(minutes=10) - DEFAULT_OVERLAP
+    assert all(d.LastModifiedTime is not None and d.LastModifiedTime > floor for d in second.published)
+    assert watermark.get() == T0 + timedelta(minutes=10)
+
+
+def test_the_watermark_never_moves_backwards() -> None:
+    # GIVEN a watermark ahead of every job, and a manual re-sweep from a day earlier
+    registry, watermark = _history(), MemoryWatermark(T0 + timedelta(hours=1))
+
+    result = sweep(
+        registry=registry,
+        bus=FakeBus(),
+        watermark=watermark,
+        now=T0 + timedelta(hours=2),
+        lookback=LOOKBACK,
+        since=T0 - timedelta(days=1),
+    )
+
+    assert result.found == 10
+    assert watermark.get() == T0 + timedelta(hours=1)
+
+
+def test_the_watermark_never_passes_now() -> None:
+    # GIVEN a job that ended after the sweep started
+    registry = FakeRegistry(
+        jobs=[compilation_job(modified=T0 + timedelta(minutes=2), created=T0 - timedelta(minutes=5))]
+    )
+    watermark = MemoryWatermark(T0 - timedelta(minutes=30))
+
+    result = sweep(registry=registry, bus=FakeBus(), watermark=watermark, now=T0, lookback=LOOKBACK)
+
+    assert result.found == 1
+    assert watermark.get() == T0
+
+
+def test_jobs_created_after_now_end_the_listing_early() -> None:
+    # GIVEN 50 jobs created before the sweep and 100 created after it, 100 per page
+    before = [compilation_job(name=f"b-{index:03d}", created=T0 - timedelta(minutes=60 - index)) for index in range(50)]
+    after = [
+        compilation_job(
+            name=f"a-{index:03d}", created=T0 + timedelta(minutes=1 + index), modified=T0 + timedelta(hours=3)
+        )
+        for index in range(100)
+    ]
+    registry = FakeRegistry(jobs=before + after)
+
+    result = sweep(
+        registry=registry, bus=FakeBus(), watermark=MemoryWatermark(T0 - timedelta(hours=2)), now=T0, lookback=LOOKBACK
+    )
+
+    assert result.found == 50
+    assert registry.pages_read == {"COMPLETED": 1}
+
+
+def test_failed_and_stopped_jobs_are_swept_too() -> None:
+    registry = FakeRegistry(
+        jobs=[
+            compilation_job(name="done", modified=T0 + timedelta(minutes=1)),
+            compilation_job(name="broke", status="FAILED", modified=T0 + timedelta(minutes=2)),
+            compilation_job(name="halted", status="STOPPED", modified=T0 + timedelta(minutes=3)),
+            compilation_job(name="busy", status="INPROGRESS", modified=T0 + timedelta(minutes=4)),
+        ]
+    )
+    bus = FakeBus()
+
+    sweep(registry=registry, bus=bus, watermark=MemoryWatermark(T0), now=T0 + timedelta(hours=1), lookback=LOOKBACK)
+
+    assert [(d.CompilationJobName, d.CompilationJobStatus) for d in bus.published] == [
+        ("done", "COMPLETED"),
+        ("broke", "FAILED"),
+        ("halted", "STOPPED"),
+    ]
+
+
+def test_the_first_sweep_looks_back_and_pins_the_watermark() -> None:
+    watermark = MemoryWatermark()
+
+    result = sweep(registry=FakeRegistry(), bus=FakeBus(), watermark=watermark, now=T0, lookback=LOOKBACK)
+
+    assert result.since == T0 - LOOKBACK
+    assert (result.found, result.published) == (0, 0)
+    assert watermark.get() == T0 - LOOKBACK
+
+
+def test_a_refused_publication_leaves_the_watermark_alone() -> None:
+    registry, watermark = _history(), MemoryWatermark(T0)
+
+    with pytest.raises(PublishError):
+        sweep(
+            registry=registry,
+            bus=FakeBus(error=PublishError([("new-00", "InternalFailure", "")])),
+            watermark=watermark,
+            now=T0 + timedelta(hours=1),
+            lookback=LOOKBACK,
+        )
+
+    assert watermark.get() == T0
+
+
+def test_events_carry_the_contract_members() -> None:
+    registry, bus = _history(old=0, new=1), FakeBus()
+
+    sweep(registry=registry, bus=bus, watermark=MemoryWatermark(T0), now=T0 + timedelta(hours=1), lookback=LOOKBACK)
+
+    (detail,) = bus.published
+    assert detail.model_dump(mode="json", exclude_none=True) == {
+        "CompilationJobName": "new-00",
+        "CompilationJobArn": "arn:aws:sagemaker:us-east-1:123456789012:compilation-job/new-00",
+        "CompilationJobStatus": "COMPLETED",
+        "LastModifiedTime": "2024-05-01T12:01:00Z",
+        "CompilationTargetDevice": "ml_c5",
+    }
+
+
+def test_sweep_and_register_handles_each_job_and_then_advances() -> None:
+    registry, watermark = _history(old=5, new=3), MemoryWatermark(T0)
+
+    lines = [
+        sweep_line(name, outcome)
+        for name, outcome in sweep_and_register(
+            registry=registry, watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK, apply=True
+        )
+    ]
+
+    assert [line["compilation_job"] for line in lines] == ["new-00", "new-01", "new-02"]
+    assert {line["outcome"] for line in lines} == {"updated"}
+    assert set(lines[0]) == {"compilation_job", "model_package_arn", "outcome", "reasons"}
+    assert watermark.get() == T0 + timedelta(minutes=3)
+
+
+def test_a_plan_only_sweep_writes_nothing_and_keeps_the_watermark() -> None:
+    registry, watermark = _history(old=5, new=3), MemoryWatermark(T0)
+
+    outcomes = list(
+        sweep_and_register(
+            registry=registry, watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK, apply=False
+        )
+    )
+
+    assert len(outcomes) == 3
+    assert registry.updates == []
+    assert watermark.get() == T0
+
+
+def test_the_cli_sweep_defaults_to_the_lookback_of_the_settings() -> None:
+    # GIVEN jobs that ended 30 and 90 minutes ago, and a 60-minute lookback
+    registry = FakeRegistry(
+        jobs=[
+            compilation_job(name="recent", modified=T0 - timedelta(minutes=30)),
+            compilation_job(name="earlier", modified=T0 - timedelta(minutes=90)),
+        ],
+        packages=[model_package()],
+    )
+
+    names = [
+        name for name, _ in sweep_and_register(registry=registry, now=T0, settings=Settings(sweep_lookback_minutes=60))
+    ]
+
+    assert names == ["recent"]
+    assert len(registry.updates) == 1
