@@ -8,10 +8,7 @@ itself) unless one is passed, so the same code runs against AWS and the embedded
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from botocore.client import BaseClient
+from typing import Any
 
 MAX_ATTEMPTS = 5
 CONNECT_TIMEOUT_SECONDS = 5
@@ -26,7 +23,7 @@ def _session() -> Any:
 
 
 @functools.cache
-def client(service: str, endpoint_url: str | None = None, region: str | None = None) -> BaseClient:
+def client(service: str, endpoint_url: str | None = None, region: str | None = None) -> Any:
     """Return the process-wide client for ``service``, creating it on first use.
 
     Parameters
@@ -45,7 +42,7 @@ def client(service: str, endpoint_url: str | None = None, region: str | None = N
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
     )
-    return _session().create_client(service, endpoint_url=endpoint_url, region_name=region, config=config)  # type: ignore[no-any-return]
+    return _session().create_client(service, endpoint_url=endpoint_url, region_name=region, config=config)
 
 
 def reset_clients() -> None:
@@ -61,9 +58,9 @@ def observe_calls(callback: Any) -> None:
     benchmarks count calls per kind with it (botocore's own event hooks, no patching).
     """
 
-    def before_parameter_build(event_name: str, params: dict[str, Any], **_: Any) -> None:
-        _, service, operation = event_name.split(".", 2)
-        callback(service, operation, params)
+    def before_parameter_build(event_name: str, params: dict[str, Any], **kwargs: Any) -> None:
+        service_name, operation_name = event_name.split(".")[1:3]
+        callback(service_name, operation_name, params)
 
     # Once per API call (retries are not counted again), with the call's own keyword arguments.
     _session().register("before-parameter-build", before_parameter_build)

@@ -39,12 +39,13 @@ def process_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtim
     """Handle an SQS event, reporting the records that failed (``batchItemFailures``)."""
     runtime = runtime or default_runtime()
     handle = _deduplicated(runtime.settings.table_name, context)
-    return process_partial_response(  # type: ignore[no-any-return]
+    response = process_partial_response(
         event=event,
         record_handler=functools.partial(_handle_record, runtime=runtime, handle=handle),
         processor=processor,
         context=context,
     )
+    return dict(response)
 
 
 def _handle_record(sqs_record: SQSRecord, *, runtime: Runtime, handle: Callable[..., dict[str, Any]]) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def _idempotent(table_name: str) -> Any:
     config = IdempotencyConfig(
         event_key_jmespath="key", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_TTL_SECONDS
     )
-    store = DynamoDBPersistenceLayer(table_name=table_name, key_attr="id", boto3_client=aws.client("dynamodb"))  # type: ignore[arg-type]
+    store = DynamoDBPersistenceLayer(table_name=table_name, key_attr="id", boto3_client=aws.client("dynamodb"))
     return config, idempotent_function(data_keyword_argument="subject", persistence_store=store, config=config)(_handle)
 
 
@@ -94,4 +95,4 @@ def _deduplicated(table_name: str | None, context: LambdaContext) -> Callable[..
         return _handle
     config, handle = _idempotent(table_name)
     config.register_lambda_context(context)
-    return handle  # type: ignore[no-any-return]
+    return handle

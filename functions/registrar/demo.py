@@ -113,6 +113,9 @@ def _configure_environment(endpoint: str, table_name: str) -> None:
 class _Setup:
     """The ordinary SageMaker/S3 calls a data scientist's pipeline makes (not counted as registrar's)."""
 
+    sagemaker: Any
+    s3: Any
+
     def __init__(self, endpoint: str) -> None:
         import botocore.session
 

@@ -158,12 +158,13 @@ def parse_event(raw: Any) -> RegistrarEvent:
     """
     if not isinstance(raw, dict):
         raise EventError(f"event: must be a JSON object, got {type(raw).__name__}")
-    key = (raw.get("source"), raw.get("detail-type"))
-    adapter = _ADAPTERS.get(key)  # type: ignore[arg-type]
+    key = (str(raw.get("source")), str(raw.get("detail-type")))
+    adapter = _ADAPTERS.get(key)
     if adapter is None:
         raise EventError(f"event: source {key[0]!r} with detail-type {key[1]!r} is not an event registrar handles")
     try:
-        return adapter.validate_python(raw)  # type: ignore[no-any-return]
+        event: RegistrarEvent = adapter.validate_python(raw)
+        return event
     except ValidationError as error:
         first = error.errors(include_url=False)
         rules = "; ".join(

@@ -44,4 +44,4 @@ def _ssm() -> SSMProvider:
     # One provider per process keeps Powertools' cache alive across invocations.
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-    return SSMProvider(boto3_client=aws.client("ssm"))  # type: ignore[arg-type]
+    return SSMProvider(boto3_client=aws.client("ssm"))

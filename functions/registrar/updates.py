@@ -53,7 +53,7 @@ class _Shape(BaseModel):
 
 def invalid_update(error: ValidationError, prefix: str = "") -> InvalidUpdateError:
     """Turn pydantic's error into the one error type callers handle, each violation with its field path."""
-    violations = []
+    violations: list[Violation] = []
     for detail in error.errors(include_url=False):
         path = ".".join(_path_part(part) for part in (prefix, *detail["loc"]) if part != "")
         nested = (detail.get("ctx") or {}).get("error")

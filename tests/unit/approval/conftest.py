@@ -1,0 +1,300 @@
+"""Approval unit fixtures: in-memory fakes of the registry and the report store, and builders. No network."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from registrar.approval.policy import Policy, parse_policy
+from registrar.errors import EvidenceError
+from registrar.events import ModelPackageEvent, ProcessingJobEvent, parse_event
+from registrar.package import ModelPackage
+from registrar.reports import ReportUnreadableError
+from registrar.updates import PackageUpdate
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+BUCKET = "registrar-test-reports"
+
+POLICY_TEXT = """\
+version: 1
+rules:
+  - groups: ["churn-*"]
+    approve_when:
+      - metric: binary_classification_metrics.auc.value
+        min: 0.85
+      - metric: binary_classification_metrics.recall.value
+        min: 0.6
+    on_failure: reject
+    on_approval:
+      model_life_cycle: {stage: Production, stage_status: Approved}
+  - groups: ["fraud-*"]
+    approve_when:
+      - metric: binary_classification_metrics.auc.value
+        min: 0.8
+    beat_champion: {metric: binary_classification_metrics.auc.value, by: 0.01}
+    on_failure: hold
+  - groups: ["credit-risk"]
+    approve_when:
+      - metric: binary_classification_metrics.auc.value
+        min: 0.8
+    evaluation: {output_name: evaluation, file: evaluation.json}
+    on_failure: reject
+  - groups: ["legacy-*"]
+    approve_when:
+      - metric: binary_classification_metrics.auc.value
+        min: 0.7
+    on_failure: reject
+    redecide: true
+"""
+
+
+def package_arn(group: str, version: int) -> str:
+    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{group}/{version}"
+
+
+def report_uri(group: str, version: int) -> str:
+    return f"s3://{BUCKET}/{group}/{version}/evaluation.json"
+
+
+def _quality_report(**metrics: Any) -> dict[str, Any]:
+    """A report in SageMaker's model-quality format: ``quality_report(auc=0.91, recall=0.72)``."""
+    return {
+        "binary_classification_metrics": {
+            name: {"value": value, "standard_deviation": "NaN"} for name, value in metrics.items()
+        }
+    }
+
+
+class FakeRegistry:
+    """In memory, the calls :class:`registrar.registry.Registry` makes; counts every call.
+
+    ``update`` applies a request as SageMaker does (sagemaker-facts.md §3): members left out are
+    unchanged, metadata is merged and the removed keys deleted, the life cycle and card replaced.
+    """
+
+    def __init__(self) -> None:
+        self.packages: dict[str, ModelPackage] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.resource_tags: dict[str, dict[str, str]] = {}
+        self.calls: Counter[str] = Counter()
+        self.updates: list[PackageUpdate] = []
+
+    def add_package(self, package: ModelPackage) -> ModelPackage:
+        self.packages[package.ModelPackageArn] = package
+        return package
+
+    def add_job(self, job: dict[str, Any], tags: dict[str, str] | None = None) -> dict[str, Any]:
+        self.jobs[job["ProcessingJobName"]] = job
+        self.resource_tags[job["ProcessingJobArn"]] = dict(tags or {})
+        return job
+
+    def describe(self, model_package_arn: str) -> ModelPackage:
+        self.calls["describe"] += 1
+        return self.packages[model_package_arn]
+
+    def describe_processing_job(self, name: str) -> dict[str, Any]:
+        self.calls["describe_processing_job"] += 1
+        return copy.deepcopy(self.jobs[name])
+
+    def tags(self, resource_arn: str) -> dict[str, str]:
+        self.calls["tags"] += 1
+        return dict(self.resource_tags.get(resource_arn, {}))
+
+    def latest_approved(self, group_name: str, *, excluding: str | None = None) -> ModelPackage | None:
+        self.calls["latest_approved"] += 1
+        approved = [
+            package
+            for package in self.packages.values()
+            if package.ModelPackageGroupName == group_name
+            and package.ModelApprovalStatus == "Approved"
+            and package.ModelPackageArn != excluding
+        ]
+        return max(approved, key=lambda package: package.ModelPackageVersion or 0, default=None)
+
+    def update(self, update: PackageUpdate) -> str:
+        self.calls["update"] += 1
+        self.updates.append(update)
+        request = update.to_request()
+        state = self.packages[update.ModelPackageArn].model_dump(exclude_none=True)
+        for member in ("ModelApprovalStatus", "ApprovalDescription", "ModelLifeCycle", "ModelCard"):
+            if member in request:
+                state[member] = copy.deepcopy(request[member])
+        metadata = {**state.get("CustomerMetadataProperties", {}), **request.get("CustomerMetadataProperties", {})}
+        for key in request.get("CustomerMetadataPropertiesToRemove", []):
+            metadata.pop(key, None)
+        state["CustomerMetadataProperties"] = metadata
+        self.packages[update.ModelPackageArn] = ModelPackage.model_validate(state)
+        return update.ModelPackageArn
+
+
+class FakeReportStore:
+    """In memory, :meth:`registrar.reports.ReportStore.read_json`: a URI holds a report or an error to raise."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, Any] = {}
+        self.reads: list[str] = []
+
+    def put(self, uri: str, report: Any) -> None:
+        """Store a report, or an :class:`EvidenceError` that reading ``uri`` raises."""
+        self.objects[uri] = report
+
+    def read_json(self, uri: str) -> Any:
+        self.reads.append(uri)
+        if uri not in self.objects:
+            raise ReportUnreadableError(f"report {uri} cannot be read: NoSuchKey (The specified key does not exist.)")
+        value = self.objects[uri]
+        if isinstance(value, EvidenceError):
+            raise value
+        return copy.deepcopy(value)
+
+
+PackageBuilder = Callable[..., ModelPackage]
+
+
+def _new_package(
+    group: str = "churn-model",
+    version: int = 1,
+    *,
+    approval: str = "PendingManualApproval",
+    status: str = "Completed",
+    report: str | None = "default",
+    metadata: dict[str, str] | None = None,
+    **fields: Any,
+) -> ModelPackage:
+    description: dict[str, Any] = {
+        "ModelPackageArn": package_arn(group, version),
+        "ModelPackageGroupName": group,
+        "ModelPackageVersion": version,
+        "ModelPackageStatus": status,
+        "ModelApprovalStatus": approval,
+        "CustomerMetadataProperties": dict(metadata or {}),
+    }
+    uri = report_uri(group, version) if report == "default" else report
+    if uri is not None:
+        description["ModelMetrics"] = {
+            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}
+        }
+    description.update(fields)
+    return ModelPackage.model_validate(description)
+
+
+def _package_event(package: ModelPackage, updated_fields: tuple[str, ...] = ()) -> ModelPackageEvent:
+    event = parse_event(
+        {
+            "version": "0",
+            "id": "11111111-2222-3333-4444-555555555555",
+            "detail-type": "SageMaker Model Package State Change",
+            "source": "aws.sagemaker",
+            "account": ACCOUNT,
+            "time": "2025-03-04T09:15:27Z",
+            "region": REGION,
+            "resources": [package.ModelPackageArn],
+            "detail": {
+                "ModelPackageArn": package.ModelPackageArn,
+                "ModelPackageGroupName": package.ModelPackageGroupName,
+                "ModelPackageStatus": "Completed",
+                "ModelApprovalStatus": "PendingManualApproval",
+                "UpdatedModelPackageFields": list(updated_fields),
+                "LastModifiedTime": "2025-03-04T09:15:27Z",
+            },
+        }
+    )
+    assert isinstance(event, ModelPackageEvent)
+    return event
+
+
+def _job(name: str, status: str = "Completed", *, output: str = "evaluation", **fields: Any) -> dict[str, Any]:
+    """DescribeProcessingJob's answer for a job writing its report under ``s3://.../<name>/<output>``."""
+    job: dict[str, Any] = {
+        "ProcessingJobName": name,
+        "ProcessingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/{name}",
+        "ProcessingJobStatus": status,
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": output,
+                    "S3Output": {
+                        "S3Uri": f"s3://{BUCKET}/jobs/{name}/{output}",
+                        "LocalPath": "/opt/ml/processing/evaluation",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+    }
+    job.update(fields)
+    return job
+
+
+def _job_event(job: dict[str, Any], status: str | None = None) -> ProcessingJobEvent:
+    event = parse_event(
+        {
+            "version": "0",
+            "id": "66666666-7777-8888-9999-000000000000",
+            "detail-type": "SageMaker Processing Job State Change",
+            "source": "aws.sagemaker",
+            "account": ACCOUNT,
+            "time": "2025-03-06T08:30:12Z",
+            "region": REGION,
+            "resources": [job["ProcessingJobArn"]],
+            "detail": {
+                "ProcessingJobArn": job["ProcessingJobArn"],
+                "ProcessingJobName": job["ProcessingJobName"],
+                "ProcessingJobStatus": status or job["ProcessingJobStatus"],
+                "LastModifiedTime": 1741251012000,
+            },
+        }
+    )
+    assert isinstance(event, ProcessingJobEvent)
+    return event
+
+
+@pytest.fixture
+def policy() -> Policy:
+    """The unit tests' policy: churn-* reject, fraud-* hold + champion, credit-risk by job, legacy-* redecide."""
+    return parse_policy(POLICY_TEXT, source="test-policy.yaml")
+
+
+@pytest.fixture
+def new_package() -> PackageBuilder:
+    """Builder: ``new_package(group, version, approval=..., status=..., report=uri|None, metadata={...})``."""
+    return _new_package
+
+
+@pytest.fixture
+def registry() -> FakeRegistry:
+    return FakeRegistry()
+
+
+@pytest.fixture
+def reports() -> FakeReportStore:
+    return FakeReportStore()
+
+
+@pytest.fixture
+def package_event() -> Callable[..., ModelPackageEvent]:
+    """Builder: ``package_event(package, updated_fields=(...))`` -> a parsed Model Package State Change."""
+    return _package_event
+
+
+@pytest.fixture
+def processing_job() -> Callable[..., dict[str, Any]]:
+    """Builder: ``processing_job(name, status, output=..., **fields)`` -> a DescribeProcessingJob answer."""
+    return _job
+
+
+@pytest.fixture
+def job_event() -> Callable[..., ProcessingJobEvent]:
+    """Builder: ``job_event(job, status=None)`` -> a parsed Processing Job State Change for ``job``."""
+    return _job_event
+
+
+@pytest.fixture
+def quality_report() -> Callable[..., dict[str, Any]]:
+    """Builder: ``quality_report(auc=0.91, recall=0.72)`` -> a SageMaker model-quality report."""
+    return _quality_report

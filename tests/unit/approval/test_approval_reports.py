@@ -1,0 +1,250 @@
+"""ReportStore against a real botocore S3 client under a Stubber (no network), and evidence reading."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+
+from registrar.approval.evidence import (
+    Evidence,
+    champion_evidence,
+    evaluation_uri,
+    job_evidence,
+    metric_value,
+    package_evidence,
+)
+from registrar.approval.policy import Evaluation
+from registrar.errors import EvidenceError
+from registrar.package import ModelPackage
+from registrar.reports import (
+    ReportLocationError,
+    ReportNotJsonError,
+    ReportStore,
+    ReportTooLargeError,
+    ReportUnreadableError,
+)
+
+URI = "s3://reports/churn-model/1/evaluation.json"
+
+
+@pytest.fixture
+def s3() -> Iterator[tuple[Any, Stubber]]:
+    client = botocore.session.get_session().create_client(
+        "s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def respond(
+    stubber: Stubber, data: bytes, *, length: int | None = None, key: str = "churn-model/1/evaluation.json"
+) -> None:
+    response: dict[str, Any] = {"Body": StreamingBody(io.BytesIO(data), len(data))}
+    response["ContentLength"] = len(data) if length is None else length
+    stubber.add_response("get_object", response, {"Bucket": "reports", "Key": key})
+
+
+def test_a_json_report_is_read_with_one_get_object(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN a JSON object WHEN read THEN one GetObject returns the parsed document
+    client, stubber = s3
+    respond(stubber, b'{"binary_classification_metrics": {"auc": {"value": 0.91}}}')
+    assert ReportStore(client).read_json(URI) == {"binary_classification_metrics": {"auc": {"value": 0.91}}}
+
+
+def test_nan_and_infinity_literals_parse_as_non_finite_floats(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN a report with NaN and Infinity WHEN read THEN the report parses; those values are non-finite floats
+    client, stubber = s3
+    respond(stubber, b'{"auc": {"value": NaN}, "recall": {"value": Infinity}, "f1": -Infinity}')
+    report = ReportStore(client).read_json(URI)
+    assert math.isnan(report["auc"]["value"])
+    assert report["recall"]["value"] == math.inf
+    assert report["f1"] == -math.inf
+
+
+def test_an_object_larger_than_allowed_by_content_length_is_refused(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN ContentLength above max_bytes WHEN read THEN ReportTooLargeError, the body is not parsed
+    client, stubber = s3
+    respond(stubber, b"{}", length=6 * 1024 * 1024)
+    with pytest.raises(ReportTooLargeError, match="6291456 bytes, more than the 5242880 allowed"):
+        ReportStore(client).read_json(URI)
+
+
+def test_an_object_whose_stream_exceeds_the_limit_is_refused(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN a ContentLength that understates the body WHEN read THEN at most max_bytes+1 are read, and refused
+    client, stubber = s3
+    respond(stubber, b'{"a": "' + b"x" * 100 + b'"}', length=5)
+    with pytest.raises(ReportTooLargeError):
+        ReportStore(client, max_bytes=50).read_json(URI)
+
+
+def test_an_object_at_the_limit_is_read(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN an object of exactly max_bytes WHEN read THEN accepted
+    client, stubber = s3
+    data = b'{"a": "' + b"x" * 40 + b'"}'
+    respond(stubber, data)
+    assert ReportStore(client, max_bytes=len(data)).read_json(URI) == {"a": "x" * 40}
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"auc": 0.9', b"\xff\xfe\x00", b'{"auc": 0.9, "auc": 0.1}'])
+def test_a_body_that_is_not_json_is_refused(s3: tuple[Any, Stubber], body: bytes) -> None:
+    # GIVEN text that is not JSON, truncated JSON, non-UTF-8 bytes or a repeated key WHEN read THEN ReportNotJsonError
+    client, stubber = s3
+    respond(stubber, body)
+    with pytest.raises(ReportNotJsonError, match=URI):
+        ReportStore(client).read_json(URI)
+
+
+def test_deep_nesting_is_refused(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN JSON nested 65 levels deep WHEN read THEN refused
+    client, stubber = s3
+    respond(stubber, b"[" * 65 + b"]" * 65)
+    with pytest.raises(ReportNotJsonError, match="nests deeper than 64"):
+        ReportStore(client).read_json(URI)
+
+
+def test_absurd_nesting_is_refused_without_crashing(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN JSON nested 100,000 levels deep WHEN read THEN refused (no RecursionError escapes)
+    client, stubber = s3
+    respond(stubber, b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(ReportNotJsonError):
+        ReportStore(client).read_json(URI)
+
+
+def test_a_report_outside_the_allowed_locations_is_refused_before_any_call(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN allowed locations that do not cover the URI WHEN read THEN refused, and no GetObject was made
+    client, _ = s3
+    store = ReportStore(client, allowed_locations=["s3://reports/fraud-model", "s3://other-bucket"])
+    with pytest.raises(ReportLocationError, match="outside the allowed report locations"):
+        store.read_json(URI)
+
+
+def test_a_prefix_location_matches_whole_path_segments(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN s3://reports/churn WHEN the URI is under churn-model/ THEN refused (churn/ is not churn-model/)
+    client, _ = s3
+    with pytest.raises(ReportLocationError):
+        ReportStore(client, allowed_locations=["s3://reports/churn"]).read_json(URI)
+
+
+def test_a_report_inside_an_allowed_location_is_read(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN s3://reports/churn-model/ allowed WHEN a report under it is read THEN the call is made
+    client, stubber = s3
+    respond(stubber, b"{}")
+    assert ReportStore(client, allowed_locations=["s3://reports/churn-model/"]).read_json(URI) == {}
+
+
+@pytest.mark.parametrize(
+    "uri", ["https://reports/x.json", "reports/x.json", "s3://reports", "s3://reports/", "s3://reports/a/../x.json"]
+)
+def test_a_uri_that_is_not_an_s3_object_is_refused_before_any_call(s3: tuple[Any, Stubber], uri: str) -> None:
+    # GIVEN a URI that is not s3://bucket/key (or that walks with '..') WHEN read THEN refused without a call
+    client, _ = s3
+    with pytest.raises(ReportLocationError):
+        ReportStore(client).read_json(uri)
+
+
+@pytest.mark.parametrize(("code", "status"), [("NoSuchKey", 404), ("NoSuchBucket", 404), ("AccessDenied", 403)])
+def test_an_unreadable_object_is_an_evidence_error(s3: tuple[Any, Stubber], code: str, status: int) -> None:
+    # GIVEN S3 answering NoSuchKey, NoSuchBucket or AccessDenied WHEN read THEN ReportUnreadableError naming the code
+    client, stubber = s3
+    stubber.add_client_error("get_object", service_error_code=code, http_status_code=status)
+    with pytest.raises(ReportUnreadableError, match=f"cannot be read: {code}"):
+        ReportStore(client).read_json(URI)
+
+
+def test_a_transient_error_is_not_evidence(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN S3 answering InternalError WHEN read THEN the client error propagates (retry), not an EvidenceError
+    client, stubber = s3
+    stubber.add_client_error("get_object", service_error_code="InternalError", http_status_code=500)
+    with pytest.raises(client.exceptions.ClientError) as caught:
+        ReportStore(client).read_json(URI)
+    assert not isinstance(caught.value, EvidenceError)
+
+
+def test_the_default_client_is_created_on_first_use_only() -> None:
+    # GIVEN a store without a client WHEN a URI is refused by location THEN no client was ever created
+    store = ReportStore(allowed_locations=["s3://elsewhere"])
+    with pytest.raises(ReportLocationError):
+        store.read_json(URI)
+    assert store._client is None
+
+
+# --- evidence ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.91, (0.91, None)),
+        (3, (3.0, None)),
+        (None, (None, "absent")),
+        (math.nan, (None, "NaN")),
+        (math.inf, (None, "infinite")),
+        (False, (None, "a boolean")),
+        ("0.91", (None, "a string ('0.91')")),
+        ([1], (None, "a list")),
+        ({"a": 1}, (None, "an object")),
+    ],
+)
+def test_metric_value_accepts_finite_numbers_only(value: Any, expected: tuple[float | None, str | None]) -> None:
+    # GIVEN a report value WHEN read as a metric THEN a finite number, or the reason it is not one
+    assert metric_value({"m": value}, "m") == expected
+
+
+def test_evaluation_uri_joins_the_output_and_the_file() -> None:
+    # GIVEN an output named evaluation (with or without a trailing slash) WHEN resolved THEN prefix + "/" + file
+    job = {"ProcessingOutputConfig": {"Outputs": [{"OutputName": "evaluation", "S3Output": {"S3Uri": "s3://b/p/"}}]}}
+    assert evaluation_uri(job, Evaluation()) == "s3://b/p/evaluation.json"
+    assert evaluation_uri(job, Evaluation(output_name="metrics")) is None
+
+
+def test_a_failed_job_is_failure_evidence_without_reading(processing_job: Any) -> None:
+    # GIVEN a Failed job WHEN evidence is gathered THEN it carries the failure reason and no report is read
+    job = processing_job("eval-1", "Failed", FailureReason="AlgorithmError: boom")
+    evidence = job_evidence(job, Evaluation(), _NoReads(), subject="arn")
+    assert evidence.job_status == "Failed"
+    assert evidence.problem == "evaluation job eval-1 Failed: AlgorithmError: boom"
+    assert not evidence.usable
+
+
+def test_a_completed_job_without_the_named_output_is_failure_evidence(processing_job: Any) -> None:
+    # GIVEN a Completed job whose outputs lack the policy's output name WHEN gathered THEN a problem, not a crash
+    job = processing_job("eval-1", "Completed", output="metrics")
+    evidence = job_evidence(job, Evaluation(), _NoReads(), subject="arn")
+    assert evidence.problem == "evaluation job eval-1 has no S3 output named 'evaluation'"
+
+
+def test_a_package_without_a_report_location_is_failure_evidence(new_package: Any) -> None:
+    # GIVEN no ModelMetrics.ModelQuality.Statistics.S3Uri WHEN gathered THEN a problem saying so, nothing read
+    evidence = package_evidence(new_package(report=None), _NoReads())
+    assert evidence.problem is not None
+    assert "ModelMetrics.ModelQuality.Statistics.S3Uri" in evidence.problem
+
+
+def test_a_json_null_report_is_failure_evidence(new_package: Any, reports: Any) -> None:
+    # GIVEN a report that is JSON null WHEN gathered THEN not usable
+    package = new_package()
+    reports.put(package.quality_report_uri, None)
+    assert not package_evidence(package, reports).usable
+
+
+def test_the_champions_report_falls_back_to_what_registrar_recorded(new_package: Any, reports: Any) -> None:
+    # GIVEN a champion without ModelQuality statistics but with registrar:evidence WHEN read THEN that report is used
+    champion: ModelPackage = new_package(
+        "fraud-model", 3, approval="Approved", report=None, metadata={"registrar:evidence": "s3://r/fraud/3.json"}
+    )
+    reports.put("s3://r/fraud/3.json", {"auc": 0.9})
+    evidence = champion_evidence(champion, reports)
+    assert evidence == Evidence(uri="s3://r/fraud/3.json", report={"auc": 0.9}, subject=champion.ModelPackageArn)
+
+
+class _NoReads:
+    def read_json(self, uri: str) -> Any:
+        raise AssertionError(f"no report should be read, got {uri}")

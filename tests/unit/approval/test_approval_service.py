@@ -1,0 +1,262 @@
+"""handle(): event -> Outcome with in-memory fakes passed as parameters; counts the calls made."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from registrar.approval.policy import Policy
+from registrar.approval.service import PACKAGE_TAG, handle
+from registrar.errors import EvidenceError
+from registrar.package import ModelPackage
+from registrar.reports import ReportTooLargeError
+
+Report = Callable[..., dict[str, Any]]
+Builder = Callable[..., ModelPackage]
+
+
+def run(event: Any, registry: Any, reports: Any, policy: Policy, *, apply: bool = True, **kwargs: Any) -> Any:
+    return handle(event, registry=registry, reports=reports, policy=policy, apply=apply, **kwargs)
+
+
+@pytest.fixture
+def passing(new_package: Builder, registry: Any, reports: Any, quality_report: Report) -> ModelPackage:
+    """churn-model/1, pending, with a report that passes the churn rule."""
+    package = registry.add_package(new_package("churn-model", 1))
+    reports.put(package.quality_report_uri, quality_report(auc=0.91, recall=0.72))
+    return package
+
+
+def test_a_passing_package_is_approved_with_one_describe_one_read_one_update(
+    passing: ModelPackage, registry: Any, reports: Any, policy: Policy, package_event: Any
+) -> None:
+    # GIVEN a pending package with a passing report WHEN its event is handled
+    # THEN one DescribeModelPackage, one report read, one UpdateModelPackage; outcome updated, Approved
+    outcome = run(package_event(passing), registry, reports, policy)
+    assert outcome.outcome == "updated"
+    assert outcome.verdict == "Approved"
+    assert registry.calls["describe"] == 1
+    assert reports.reads == [passing.quality_report_uri]
+    assert registry.calls["update"] == 1
+    assert registry.packages[passing.ModelPackageArn].ModelApprovalStatus == "Approved"
+
+
+def test_the_request_carries_a_client_token(
+    passing: ModelPackage, registry: Any, reports: Any, policy: Policy, package_event: Any
+) -> None:
+    # GIVEN a decision to write WHEN handled THEN the written request carries its deterministic ClientToken
+    outcome = run(package_event(passing), registry, reports, policy)
+    assert outcome.request["ClientToken"] == registry.updates[0].ClientToken
+    assert len(outcome.request["ClientToken"]) == 36
+
+
+def test_planning_only_writes_nothing(
+    passing: ModelPackage, registry: Any, reports: Any, policy: Policy, package_event: Any
+) -> None:
+    # GIVEN apply=False WHEN handled THEN the request is returned and no update is made
+    outcome = run(package_event(passing), registry, reports, policy, apply=False)
+    assert outcome.outcome == "updated"
+    assert outcome.request["ModelApprovalStatus"] == "Approved"
+    assert registry.calls["update"] == 0
+
+
+def test_a_duplicate_event_after_approval_is_unchanged(
+    passing: ModelPackage, registry: Any, reports: Any, policy: Policy, package_event: Any
+) -> None:
+    # GIVEN the package was approved by the first event WHEN the same event comes again THEN unchanged, no update
+    run(package_event(passing), registry, reports, policy)
+    outcome = run(package_event(passing), registry, reports, policy)
+    assert outcome.outcome == "unchanged"
+    assert registry.calls["update"] == 1
+
+
+def test_a_held_package_decided_again_is_unchanged(
+    new_package: Builder, registry: Any, reports: Any, policy: Policy, package_event: Any, quality_report: Report
+) -> None:
+    # GIVEN a fraud package held on the first event (still pending) WHEN handled again THEN the plan is empty
+    package = registry.add_package(new_package("fraud-model", 2))
+    reports.put(package.quality_report_uri, quality_report(auc=0.5))
+    first = run(package_event(package), registry, reports, policy)
+    second = run(package_event(package), registry, reports, policy)
+    assert (first.outcome, first.verdict) == ("updated", "Held")
+    assert (second.outcome, second.verdict) == ("unchanged", "Held")
+    assert registry.calls["update"] == 1
+    assert registry.packages[package.ModelPackageArn].ModelApprovalStatus == "PendingManualApproval"
+
+
+def test_registrars_own_update_event_is_ignored(
+    passing: ModelPackage, registry: Any, reports: Any, policy: Policy, package_event: Any
+) -> None:
+    # GIVEN an event whose updated fields are ones registrar writes WHEN handled THEN skipped without any call
+    event = package_event(passing, updated_fields=("ApprovalDescription", "CustomerMetadataProperties"))
+    outcome = run(event, registry, reports, policy)
+    assert outcome.outcome == "skipped"
+    assert sum(registry.calls.values()) == 0
+    assert reports.reads == []
+
+
+def test_the_package_is_read_not_the_event(
+    new_package: Builder, registry: Any, reports: Any, policy: Policy, package_event: Any
+) -> None:
+    # GIVEN an event saying PendingManualApproval for a package a human has since Approved WHEN handled
+    # THEN the described state wins: skipped, the human's decision stands
+    package = registry.add_package(new_package(approval="Approved"))
+    outcome = run(package_event(package), registry, reports, policy)
+    assert outcome.outcome == "skipped"
+    assert "by a human" in outcome.reasons[0]
+    assert reports.reads == []
+
+
+def test_an_unmatched_group_reads_no_report_and_writes_nothing(
+    new_package: Builder, registry: Any, reports: Any, policy: Policy, package_event: Any
+) -> None:
+    # GIVEN a group no rule matches WHEN handled THEN skipped with the reason, no report read, no update
+    package = registry.add_package(new_package("sandbox-model", 1))
+    outcome = run(package_event(package), registry, reports, policy)
+    assert outcome.outcome == "skipped"
+    assert "matches no rule" in outcome.reasons[0]
+    assert reports.reads == []
+    assert registry.calls["update"] == 0
+
+
+def test_a_group_outside_managed_groups_is_skipped(
+    passing: ModelPackage, registry: Any, reports: Any, policy: Policy, package_event: Any
+) -> None:
+    # GIVEN managed groups fraud-* WHEN a churn package's event is handled THEN skipped, nothing read or written
+    outcome = run(package_event(passing), registry, reports, policy, managed_groups=["fraud-*"])
+    assert outcome.outcome == "skipped"
+    assert reports.reads == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ReportTooLargeError("report is 6291456 bytes, more than the 5242880 allowed"),
+        EvidenceError("report cannot be read: AccessDenied"),
+    ],
+)
+def test_unusable_evidence_rejects_with_the_reason(
+    new_package: Builder, registry: Any, reports: Any, policy: Policy, package_event: Any, error: EvidenceError
+) -> None:
+    # GIVEN a report the store refuses WHEN handled THEN Rejected (churn rule) with the store's reason
+    package = registry.add_package(new_package())
+    reports.put(package.quality_report_uri, error)
+    outcome = run(package_event(package), registry, reports, policy)
+    assert outcome.verdict == "Rejected"
+    assert str(error) in outcome.request["ApprovalDescription"]
+
+
+def test_champion_is_read_only_when_the_rule_compares(
+    passing: ModelPackage, registry: Any, reports: Any, policy: Policy, package_event: Any
+) -> None:
+    # GIVEN the churn rule (no beat_champion) WHEN handled THEN the champion is never looked up
+    run(package_event(passing), registry, reports, policy)
+    assert registry.calls["latest_approved"] == 0
+
+
+def test_the_champion_is_compared_from_its_own_report(
+    new_package: Builder, registry: Any, reports: Any, policy: Policy, package_event: Any, quality_report: Report
+) -> None:
+    # GIVEN fraud-model/3 Approved (auc 0.9) and fraud-model/4 pending (auc 0.905) WHEN /4 is handled
+    # THEN the champion's report is read and /4 does not beat it by 0.01: Held
+    champion = registry.add_package(new_package("fraud-model", 3, approval="Approved"))
+    candidate = registry.add_package(new_package("fraud-model", 4))
+    reports.put(champion.quality_report_uri, quality_report(auc=0.9))
+    reports.put(candidate.quality_report_uri, quality_report(auc=0.905))
+    outcome = run(package_event(candidate), registry, reports, policy)
+    assert registry.calls["latest_approved"] == 1
+    assert reports.reads == [candidate.quality_report_uri, champion.quality_report_uri]
+    assert outcome.verdict == "Held"
+    assert "does not beat the champion" in outcome.request["ApprovalDescription"]
+
+
+def test_a_package_event_for_a_job_evaluated_group_waits_for_the_job(
+    new_package: Builder, registry: Any, reports: Any, policy: Policy, package_event: Any
+) -> None:
+    # GIVEN credit-risk, whose rule names an evaluation output WHEN the package's own event is handled
+    # THEN skipped: the job's event decides, and no report is read
+    package = registry.add_package(new_package("credit-risk", 1, report=None))
+    outcome = run(package_event(package), registry, reports, policy)
+    assert outcome.outcome == "skipped"
+    assert "evaluation job" in outcome.reasons[0]
+    assert reports.reads == []
+
+
+# --- processing jobs ---------------------------------------------------------------------------
+
+
+def test_a_completed_job_is_evidence_from_its_evaluation_output(
+    new_package: Builder,
+    registry: Any,
+    reports: Any,
+    policy: Policy,
+    processing_job: Any,
+    job_event: Any,
+    quality_report: Report,
+) -> None:
+    # GIVEN a Completed job tagged with credit-risk/1 and evaluation.json in its output WHEN its event is handled
+    # THEN the report at <output>/evaluation.json is read and the package Approved
+    package = registry.add_package(new_package("credit-risk", 1, report=None))
+    job = registry.add_job(processing_job("credit-eval-1"), {PACKAGE_TAG: package.ModelPackageArn})
+    uri = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] + "/evaluation.json"
+    reports.put(uri, quality_report(auc=0.88))
+    outcome = run(job_event(job), registry, reports, policy)
+    assert (outcome.outcome, outcome.verdict) == ("updated", "Approved")
+    assert reports.reads == [uri]
+    assert registry.calls["describe"] == 1
+    assert outcome.request["CustomerMetadataProperties"]["registrar:evidence"] == uri
+
+
+@pytest.mark.parametrize("status", ["Failed", "Stopped"])
+def test_a_failed_or_stopped_job_follows_on_failure(
+    new_package: Builder, registry: Any, reports: Any, policy: Policy, processing_job: Any, job_event: Any, status: str
+) -> None:
+    # GIVEN a Failed/Stopped job tagged with a pending package WHEN handled THEN Rejected (rule), no report read
+    package = registry.add_package(new_package("credit-risk", 2, report=None))
+    job = registry.add_job(processing_job("credit-eval-2", status), {PACKAGE_TAG: package.ModelPackageArn})
+    outcome = run(job_event(job), registry, reports, policy)
+    assert outcome.verdict == "Rejected"
+    assert f"evaluation job credit-eval-2 {status}" in outcome.request["ApprovalDescription"]
+    assert reports.reads == []
+
+
+def test_the_job_status_is_read_not_taken_from_the_event(
+    new_package: Builder, registry: Any, reports: Any, policy: Policy, processing_job: Any, job_event: Any
+) -> None:
+    # GIVEN an event saying Completed for a job DescribeProcessingJob reports InProgress WHEN handled THEN skipped
+    package = registry.add_package(new_package("credit-risk", 1, report=None))
+    job = registry.add_job(processing_job("credit-eval-1", "InProgress"), {PACKAGE_TAG: package.ModelPackageArn})
+    outcome = run(job_event(job, status="Completed"), registry, reports, policy)
+    assert outcome.outcome == "skipped"
+    assert registry.calls["describe"] == 0
+
+
+def test_a_job_without_the_tag_is_skipped(
+    registry: Any, reports: Any, policy: Policy, processing_job: Any, job_event: Any
+) -> None:
+    # GIVEN a job with no registrar:model-package-arn tag WHEN handled THEN skipped with that reason
+    job = registry.add_job(processing_job("unrelated-job"), {"team": "ml"})
+    outcome = run(job_event(job), registry, reports, policy)
+    assert outcome.outcome == "skipped"
+    assert outcome.reasons[0].startswith("job carries no registrar:model-package-arn tag")
+    assert registry.calls["describe"] == 0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "churn-model",
+        "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model",
+        "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/churn-model",
+    ],
+)
+def test_a_tag_that_is_not_a_version_arn_is_invalid(
+    registry: Any, reports: Any, policy: Policy, processing_job: Any, job_event: Any, value: str
+) -> None:
+    # GIVEN a tag holding a name, an unversioned ARN or a group ARN WHEN handled THEN invalid, nothing described
+    job = registry.add_job(processing_job("eval-x"), {PACKAGE_TAG: value})
+    outcome = run(job_event(job), registry, reports, policy)
+    assert outcome.outcome == "invalid"
+    assert registry.calls["describe"] == 0
