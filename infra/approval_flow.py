@@ -1,0 +1,94 @@
+"""The approval flow: evaluated packages and finished evaluation jobs → the approval handler (registrar.approval)."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from infra import permissions
+from infra.config import STANDARD_PARAMETER_BYTES, RegistrarConfig
+from infra.function import RegistrarFunction
+from infra.names import (
+    APPROVAL_HANDLER,
+    ENV_MANAGED_GROUPS,
+    ENV_POLICY_PARAMETER,
+    ENV_REPORT_LOCATIONS,
+    ENV_TABLE_NAME,
+)
+from infra.routing import RoutedQueue
+from infra.shared import SharedResources
+from registrar.patterns import FLOWS
+
+
+class ApprovalFlow(Construct):
+    """Decides evaluated model package versions from their evidence and the approval policy.
+
+    The policy file, validated at synth, is delivered as an SSM parameter the handler reads with
+    a cache; the handler may read reports under the configured locations and update versions of
+    the configured groups, nothing else.
+
+    Parameters
+    ----------
+    scope, construct_id
+        Where the construct sits in the tree.
+    shared
+        The function code, dependencies layer and state table.
+    config
+        The deployment's configuration.
+
+    Attributes
+    ----------
+    policy
+        The SSM parameter holding the policy file's text.
+    handler
+        The approval function, its role and log group.
+    route
+        The rules, queue and dead-letter queues that feed it.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, shared: SharedResources, config: RegistrarConfig
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.policy = ssm.StringParameter(
+            self,
+            "Policy",
+            description=f"registrar approval policy, from {config.policy_file}",
+            string_value=config.policy_text,
+            tier=(
+                ssm.ParameterTier.STANDARD
+                if len(config.policy_text.encode("utf-8")) <= STANDARD_PARAMETER_BYTES
+                else ssm.ParameterTier.ADVANCED
+            ),
+        )
+        self.handler = RegistrarFunction(
+            self,
+            "Handler",
+            handler=APPROVAL_HANDLER,
+            description="Decides evaluated SageMaker model package versions from their evidence and the policy",
+            code=shared.code,
+            layer=shared.layer,
+            environment={
+                ENV_POLICY_PARAMETER: self.policy.parameter_name,
+                ENV_TABLE_NAME: shared.table.table_name,
+                ENV_REPORT_LOCATIONS: ",".join(config.report_locations),
+                ENV_MANAGED_GROUPS: ",".join(config.model_package_groups),
+            },
+        )
+        role = self.handler.role
+        self.policy.grant_read(role)
+        shared.table.grant_read_write_data(role)
+        permissions.update_packages(role, config.model_package_groups)
+        permissions.list_group_versions(role, config.model_package_groups)
+        permissions.read_jobs(role, "processing-job", ["sagemaker:DescribeProcessingJob"])
+        permissions.read_reports(role, config.report_locations)
+
+        self.route = RoutedQueue(
+            self,
+            "Events",
+            flow="approval",
+            patterns=FLOWS["approval"],
+            consumer=self.handler.function,
+            timeout=self.handler.timeout,
+            max_concurrency=config.max_concurrency,
+        )

@@ -1,0 +1,215 @@
+"""The deployment's configuration: the ``registrar`` key of cdk.json's context, validated at synth."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from infra.names import CONTEXT_KEY
+from registrar.approval.policy import load_policy
+from registrar.errors import ConfigurationError, PolicyError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# An SSM String parameter holds 4 KB in the standard tier and 8 KB in the advanced tier.
+STANDARD_PARAMETER_BYTES = 4096
+ADVANCED_PARAMETER_BYTES = 8192
+
+# SageMaker's group name rule, [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, widened by the two wildcards IAM and fnmatch share.
+_GROUP = re.compile(r"[A-Za-z0-9*?][-A-Za-z0-9*?]{0,62}")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_EMAIL = re.compile(r"[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
+
+def _group_pattern(value: str) -> str:
+    if "[" in value or "]" in value:
+        raise ValueError(
+            f"{value!r} uses a [...] character class, which IAM resource ARNs cannot express: use * or ? instead"
+        )
+    if not _GROUP.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a model package group name or pattern: use 1-63 letters, digits and hyphens, "
+            "with * or ? as wildcards (e.g. 'churn' or 'churn-*')"
+        )
+    if not re.search(r"[A-Za-z0-9]", value):
+        raise ValueError(
+            f"{value!r} matches every model package group: name the groups registrar may change (e.g. 'churn-*')"
+        )
+    return value
+
+
+def _report_location(value: str) -> str:
+    if not value.startswith("s3://"):
+        raise ValueError(f"{value!r} is not an s3://bucket/prefix location")
+    bucket, _, prefix = value.removeprefix("s3://").partition("/")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise ValueError(
+            f"{value!r}: {bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, . and -)"
+        )
+    if "*" in prefix or "?" in prefix:
+        raise ValueError(f"{value!r}: a report location is a prefix, it cannot contain * or ?")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value
+
+
+GroupPattern = Annotated[str, AfterValidator(_group_pattern)]
+ReportLocation = Annotated[str, AfterValidator(_report_location)]
+Email = Annotated[str, AfterValidator(_email)]
+
+
+def split_location(location: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` → ``("bucket", "prefix")``; the prefix may be empty."""
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    return bucket, prefix
+
+
+def _check_policy(path: Path) -> str:
+    """Read and validate the policy file with the model the functions use; return its text."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise ValueError(f"cannot read the policy file {path}: {reason}") from None
+    size = len(text.encode("utf-8"))
+    if size > ADVANCED_PARAMETER_BYTES:
+        raise ValueError(
+            f"the policy file {path} is {size} bytes; the SSM parameter that delivers it holds at most "
+            f"{ADVANCED_PARAMETER_BYTES} bytes"
+        )
+    if not text.strip():
+        raise ValueError(f"the policy file {path} is empty")
+    try:
+        load_policy(path)
+    except PolicyError as error:
+        raise ValueError(f"the policy file {path} is not a valid policy: {error}") from None
+    return text
+
+
+class RegistrarConfig(BaseModel):
+    """What one deployment of registrar acts on, read from cdk.json's ``context.registrar``.
+
+    Attributes
+    ----------
+    model_package_groups
+        Model package group names or fnmatch patterns (``churn-*``) registrar may update; IAM
+        scopes UpdateModelPackage to exactly these.
+    report_locations
+        ``s3://bucket/prefix`` locations evaluation reports may be read from; IAM scopes
+        s3:GetObject to exactly these.
+    policy_file
+        The approval policy, relative to the project root; validated at synth and delivered to
+        the functions in an SSM parameter.
+    sweep_rate_minutes
+        How often the sweeper looks for finished Neo compilation jobs.
+    alarm_email
+        Where alarms are sent; without it the alarm topic has no subscriber.
+    max_concurrency
+        The most concurrent invocations each queue's event source mapping starts, which keeps a
+        burst of events from throttling SageMaker's API.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model_package_groups: list[GroupPattern] = Field(min_length=1)
+    report_locations: list[ReportLocation] = Field(min_length=1)
+    policy_file: str = "events/policy.yaml"
+    sweep_rate_minutes: int = Field(default=5, ge=1, le=480)
+    alarm_email: Email | None = None
+    max_concurrency: int = Field(default=2, ge=2, le=1000)
+
+    _root: Path = PrivateAttr(default=PROJECT_ROOT)
+    _policy_text: str = PrivateAttr(default="")
+
+    @field_validator("model_package_groups", "report_locations")
+    @classmethod
+    def _unique(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(values))
+
+    @field_validator("policy_file")
+    @classmethod
+    def _policy_is_valid(cls, value: str, info: ValidationInfo) -> str:
+        _check_policy(_root(info.context) / value)
+        return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._root = _root(context)
+        self._policy_text = (self._root / self.policy_file).read_text(encoding="utf-8")
+
+    @property
+    def policy_path(self) -> Path:
+        """The policy file's absolute path."""
+        return self._root / self.policy_file
+
+    @property
+    def policy_text(self) -> str:
+        """The policy file's text, as validated: the SSM parameter's value."""
+        return self._policy_text
+
+
+def _root(context: Any) -> Path:
+    if isinstance(context, dict) and context.get("root") is not None:
+        return Path(context["root"])
+    return PROJECT_ROOT
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or CONTEXT_KEY
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return f"unknown key; the keys are {', '.join(RegistrarConfig.model_fields)}"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def load_config(context: Any, *, root: Path = PROJECT_ROOT) -> RegistrarConfig:
+    """Validate the ``registrar`` context value into a :class:`RegistrarConfig`.
+
+    Parameters
+    ----------
+    context
+        ``app.node.try_get_context("registrar")``: a mapping, or its JSON text when given with ``-c``.
+    root
+        The directory ``policy_file`` is relative to.
+
+    Raises
+    ------
+    ConfigurationError
+        Listing every problem, each naming the key and the rule it breaks.
+    """
+    if context is None:
+        raise ConfigurationError(
+            f'cdk.json has no "{CONTEXT_KEY}" context: add model_package_groups and report_locations '
+            "(see docs/deployment.md)"
+        )
+    if isinstance(context, str):
+        try:
+            context = json.loads(context)
+        except json.JSONDecodeError as error:
+            raise ConfigurationError(f'the "{CONTEXT_KEY}" context is not JSON: {error}') from None
+    try:
+        return RegistrarConfig.model_validate(context, context={"root": root})
+    except ValidationError as error:
+        problems = "\n".join(f"  - {_where(e['loc'])}: {_message(e)}" for e in error.errors(include_url=False))
+        raise ConfigurationError(f'invalid "{CONTEXT_KEY}" configuration in cdk.json context:\n{problems}') from None

@@ -1,0 +1,59 @@
+"""Names of things, in one place: construct ids, handlers, environment variables, metrics.
+
+Physical names are left to CloudFormation; functions learn them from environment variables whose
+names are derived from :class:`registrar.settings.Settings`, so a renamed setting breaks synth,
+not a deployed function.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from registrar.settings import PREFIX, Settings
+
+STACK: Final = "Registrar"
+STACK_DESCRIPTION: Final = (
+    "registrar: EventBridge rules, SQS queues and Lambda functions that keep the SageMaker Model Registry up to date"
+)
+CONTEXT_KEY: Final = "registrar"
+
+# Powertools: the service dimension and namespace every registrar metric carries.
+SERVICE: Final = "registrar"
+METRICS_NAMESPACE: Final = "registrar"
+
+# Lambda handlers, by module path inside the functions/ asset.
+APPROVAL_HANDLER: Final = "handlers.approval.handler"
+NEO_REGISTRATION_HANDLER: Final = "handlers.neo_registration.handler"
+SWEEPER_HANDLER: Final = "handlers.sweeper.handler"
+
+# Business and operational metrics the functions emit (registrar.observability).
+DECISION_METRICS: Final = ("PackageApproved", "PackageRejected", "PackageHeld")
+NEO_METRICS: Final = ("SpecAttached",)
+SKIP_METRICS: Final = ("EventSkipped", "EventUnchanged", "EventInvalid")
+FAILURE_METRIC: Final = "EventFailed"
+SWEEP_METRIC: Final = "SweepCompleted"
+
+# Idempotency records (Powertools' DynamoDBPersistenceLayer defaults) and the sweeper's watermark share a table.
+TABLE_PARTITION_KEY: Final = "id"
+TABLE_TTL_ATTRIBUTE: Final = "expiration"
+
+
+def setting(field: str) -> str:
+    """The environment variable a :class:`~registrar.settings.Settings` field is read from.
+
+    Raises
+    ------
+    KeyError
+        When ``field`` is not a settings field, so a typo fails at synth instead of in Lambda.
+    """
+    if field not in Settings.model_fields:
+        raise KeyError(f"{field!r} is not a registrar setting; known: {', '.join(sorted(Settings.model_fields))}")
+    return f"{PREFIX}{field.upper()}"
+
+
+ENV_POLICY_PARAMETER: Final = setting("policy_parameter")
+ENV_TABLE_NAME: Final = setting("table_name")
+ENV_EVENT_BUS_NAME: Final = setting("event_bus_name")
+ENV_REPORT_LOCATIONS: Final = setting("report_locations")
+ENV_MANAGED_GROUPS: Final = setting("managed_groups")
+ENV_SWEEP_LOOKBACK_MINUTES: Final = setting("sweep_lookback_minutes")

@@ -1,0 +1,108 @@
+"""The IAM statements registrar's functions need, scoped to the configured groups and report locations.
+
+ARNs are ``Fn::Sub`` templates so the synthesized policy reads like the ARN it grants, and so
+:func:`infra.nag.acknowledge_wildcards` can name the exact cdk-nag finding each one raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+
+from infra import nag
+from infra.config import split_location
+
+UPDATE_PACKAGE_ACTIONS = ("sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage")
+VERSIONS_REASON = (
+    "Describe/Update/ListModelPackages are limited to the versions of one model package group (or group pattern) "
+    "configured in cdk.json; the trailing * stands for the version numbers"
+)
+GROUPS_REASON = (
+    "ListModelPackages is limited to one model package group pattern configured in cdk.json (e.g. churn-*), which "
+    "IAM matches with the same wildcard"
+)
+
+
+def sagemaker_arn(resource: str) -> str:
+    """An ``Fn::Sub`` template for a SageMaker ARN in the stack's partition, region and account."""
+    return f"arn:${{AWS::Partition}}:sagemaker:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"
+
+
+def _group_names(groups: Iterable[str]) -> list[str]:
+    # SageMaker writes resource names into ARNs in lower case, and IAM compares ARNs case-sensitively:
+    # grant both spellings so a group named "Churn" is covered whichever one the service evaluates.
+    return list(dict.fromkeys(name for group in groups for name in (group, group.lower())))
+
+
+def package_versions(groups: Iterable[str]) -> list[str]:
+    """``model-package/<group>/*`` for each group: every version in it, nothing else."""
+    return [sagemaker_arn(f"model-package/{group}/*") for group in _group_names(groups)]
+
+
+def package_groups(groups: Iterable[str]) -> list[str]:
+    """``model-package-group/<group>`` for each group."""
+    return [sagemaker_arn(f"model-package-group/{group}") for group in _group_names(groups)]
+
+
+def report_objects(locations: Iterable[str]) -> list[str]:
+    """``arn:...:s3:::bucket/prefix*`` for each ``s3://bucket/prefix`` location."""
+    return [f"arn:${{AWS::Partition}}:s3:::{bucket}/{prefix}*" for bucket, prefix in map(split_location, locations)]
+
+
+def _statement(sid: str, actions: Sequence[str], resources: Sequence[str]) -> iam.PolicyStatement:
+    return iam.PolicyStatement(sid=sid, actions=list(actions), resources=[cdk.Fn.sub(r) for r in resources])
+
+
+def update_packages(role: iam.IRole, groups: Sequence[str]) -> None:
+    """Describe and update the versions of the configured groups, and no other package."""
+    resources = package_versions(groups)
+    role.add_to_principal_policy(_statement("UpdateManagedPackageVersions", UPDATE_PACKAGE_ACTIONS, resources))
+    nag.acknowledge_wildcards(role, ((resource, VERSIONS_REASON) for resource in resources))
+
+
+def list_group_versions(role: iam.IRole, groups: Sequence[str]) -> None:
+    """List the versions of the configured groups (the approval handler's champion lookup)."""
+    versions, group_arns = package_versions(groups), package_groups(groups)
+    # The service authorization reference files ListModelPackages under the model-package resource type,
+    # while resource policies grant it on the group: grant both, for the configured groups only.
+    role.add_to_principal_policy(
+        _statement("ListManagedPackageVersions", ["sagemaker:ListModelPackages"], [*group_arns, *versions])
+    )
+    nag.acknowledge_wildcards(
+        role, [*((r, GROUPS_REASON) for r in group_arns), *((r, VERSIONS_REASON) for r in versions)]
+    )
+
+
+def read_jobs(role: iam.IRole, kind: str, actions: Sequence[str]) -> None:
+    """Read-only access to one kind of SageMaker job (``processing-job``, ``compilation-job``) and its tags."""
+    resource = sagemaker_arn(f"{kind}/*")
+    role.add_to_principal_policy(_statement(f"Read{_title(kind)}s", [*actions, "sagemaker:ListTags"], [resource]))
+    nag.acknowledge(
+        role,
+        f"IAM5[Resource::{nag.flatten(resource)}]",
+        f"Which {kind} an event names is only known at run time; the actions are read-only (Describe, ListTags) "
+        f"and limited to {kind}s in this account and region",
+    )
+
+
+def read_reports(role: iam.IRole, locations: Sequence[str]) -> None:
+    """s3:GetObject under the configured report locations only."""
+    resources = report_objects(locations)
+    role.add_to_principal_policy(_statement("ReadEvaluationReports", ["s3:GetObject"], resources))
+    nag.acknowledge_wildcards(
+        role,
+        (
+            (
+                resource,
+                "s3:GetObject is limited to the objects under one configured report location; the * covers the "
+                "report keys below that prefix",
+            )
+            for resource in resources
+        ),
+    )
+
+
+def _title(kind: str) -> str:
+    return "".join(part.title() for part in kind.split("-"))

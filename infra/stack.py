@@ -1,0 +1,75 @@
+"""The registrar stack: composes one construct per concern and passes the shared resources in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from infra.approval_flow import ApprovalFlow
+from infra.config import PROJECT_ROOT, RegistrarConfig
+from infra.names import SERVICE, STACK_DESCRIPTION
+from infra.neo_registration import NeoRegistration
+from infra.observability import Observability
+from infra.shared import SharedResources
+
+
+class RegistrarStack(cdk.Stack):
+    """registrar in one stack: shared resources, the approval flow, the Neo flow and observability.
+
+    Parameters
+    ----------
+    scope, construct_id
+        Where the stack sits in the app.
+    config
+        The validated deployment configuration.
+    root
+        The project root (``functions/``, ``pyproject.toml``, ``.build/``).
+    **kwargs
+        Passed to :class:`aws_cdk.Stack` (``env``, ``synthesizer``...).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: RegistrarConfig,
+        root: Path = PROJECT_ROOT,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("description", STACK_DESCRIPTION)
+        super().__init__(scope, construct_id, **kwargs)
+        cdk.Tags.of(self).add("application", SERVICE)
+
+        self.shared = SharedResources(self, "Shared", root=root)
+        self.approval = ApprovalFlow(self, "Approval", shared=self.shared, config=config)
+        self.neo = NeoRegistration(self, "Neo", shared=self.shared, config=config)
+        self.observability = Observability(
+            self,
+            "Observability",
+            functions={
+                "Approval": self.approval.handler.function,
+                "NeoRegistration": self.neo.handler.function,
+                "Sweeper": self.neo.sweeper.function,
+            },
+            dead_letter_queues={
+                "ApprovalDeadLetterQueue": self.approval.route.dead_letter_queue,
+                **{
+                    f"Approval{rule.node.id}DeadLetterQueue": queue
+                    for rule, queue in zip(
+                        self.approval.route.rules, self.approval.route.target_dead_letter_queues, strict=True
+                    )
+                },
+                "NeoDeadLetterQueue": self.neo.route.dead_letter_queue,
+                **{
+                    f"Neo{rule.node.id}DeadLetterQueue": queue
+                    for rule, queue in zip(self.neo.route.rules, self.neo.route.target_dead_letter_queues, strict=True)
+                },
+                "SweepScheduleDeadLetterQueue": self.neo.schedule_dead_letter_queue,
+            },
+            sweep_rate=cdk.Duration.minutes(config.sweep_rate_minutes),
+            alarm_email=config.alarm_email,
+        )

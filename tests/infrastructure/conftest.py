@@ -1,0 +1,109 @@
+"""Infrastructure tests: the app is synthesized once per session, as `cdk synth` would, and read back.
+
+Synthesis builds the dependencies layer on a cold cache; pip runs in its own process, which the
+loopback-only socket policy of the test process does not reach.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from infra import compose
+from infra.config import RegistrarConfig, load_config
+from infra.names import CONTEXT_KEY, STACK
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """One synthesis of the app with cdk.json's context."""
+
+    outdir: pathlib.Path
+    template: dict[str, Any]
+    config: RegistrarConfig
+    error: str | None  # what app.synth() raised (cdk-nag findings), if anything
+
+    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Logical id → resource, for every resource of a CloudFormation type."""
+        return {name: r for name, r in self.template["Resources"].items() if r["Type"] == kind}
+
+    def properties(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Logical id → Properties, for every resource of a CloudFormation type."""
+        return {name: r.get("Properties", {}) for name, r in self.resources(kind).items()}
+
+    def handlers(self) -> dict[str, str]:
+        """Function logical id → handler."""
+        return {name: p["Handler"] for name, p in self.properties("AWS::Lambda::Function").items()}
+
+    def function(self, handler: str) -> tuple[str, dict[str, Any]]:
+        """The logical id and Properties of the function running ``handler``."""
+        [found] = [(n, p) for n, p in self.properties("AWS::Lambda::Function").items() if p["Handler"] == handler]
+        return found
+
+    def consumers(self) -> dict[str, str]:
+        """Queue logical id → handler of the function its event source mapping invokes."""
+        handlers = self.handlers()
+        return {
+            p["EventSourceArn"]["Fn::GetAtt"][0]: handlers[p["FunctionName"]["Ref"]]
+            for p in self.properties("AWS::Lambda::EventSourceMapping").values()
+        }
+
+    def routes(self) -> list[tuple[str, dict[str, Any], str]]:
+        """(rule logical id, event pattern, handler reached) for every pattern rule's target, via its queue."""
+        consumers = self.consumers()
+        return [
+            (name, p["EventPattern"], consumers[target["Arn"]["Fn::GetAtt"][0]])
+            for name, p in self.properties("AWS::Events::Rule").items()
+            if "EventPattern" in p
+            for target in p["Targets"]
+        ]
+
+    def role_statements(self, function_id: str) -> list[dict[str, Any]]:
+        """Every IAM statement attached to a function's role."""
+        role = self.properties("AWS::Lambda::Function")[function_id]["Role"]["Fn::GetAtt"][0]
+        return [
+            statement
+            for policy in self.properties("AWS::IAM::Policy").values()
+            if {"Ref": role} in policy["Roles"]
+            for statement in policy["PolicyDocument"]["Statement"]
+        ]
+
+
+def cdk_json_context() -> dict[str, Any]:
+    return json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    context = cdk_json_context()
+    app = cdk.App(outdir=str(outdir), context=context)
+    compose(app, root=ROOT)
+    error = None
+    try:
+        app.synth()
+    except RuntimeError as raised:  # cdk-nag findings: the template is written all the same
+        error = str(raised)
+    template = json.loads((outdir / f"{STACK}.template.json").read_text(encoding="utf-8"))
+    yield Synthesized(
+        outdir=outdir, template=template, config=load_config(context[CONTEXT_KEY], root=ROOT), error=error
+    )
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: Synthesized) -> Template:
+    return Template.from_json(synthesized.template)
+
+
+@pytest.fixture(scope="session")
+def config(synthesized: Synthesized) -> RegistrarConfig:
+    return synthesized.config

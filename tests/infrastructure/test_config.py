@@ -1,0 +1,128 @@
+"""The cdk.json configuration: validated at synth, with errors that name the key and the rule."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+from typing import Any
+
+import pytest
+
+from infra.config import RegistrarConfig, load_config
+from infra.names import CONTEXT_KEY
+from registrar.errors import ConfigurationError
+
+from .conftest import ROOT, cdk_json_context
+
+MINIMAL: dict[str, Any] = {"model_package_groups": ["churn-*"], "report_locations": ["s3://reports/evaluations/"]}
+
+
+def invalid(context: Any, root: pathlib.Path = ROOT) -> str:
+    with pytest.raises(ConfigurationError) as raised:
+        load_config(context, root=root)
+    return str(raised.value)
+
+
+def test_the_example_in_cdk_json_is_valid() -> None:
+    config = load_config(cdk_json_context()[CONTEXT_KEY], root=ROOT)
+    assert "churn-*" in config.model_package_groups
+    assert config.policy_text == (ROOT / "events" / "policy.yaml").read_text(encoding="utf-8")
+
+
+def test_defaults() -> None:
+    config = load_config(MINIMAL, root=ROOT)
+    assert config.policy_file == "events/policy.yaml"
+    assert (config.sweep_rate_minutes, config.max_concurrency, config.alarm_email) == (5, 2, None)
+
+
+def test_context_may_come_as_json_text_from_the_command_line() -> None:
+    config = load_config('{"model_package_groups": ["fraud"], "report_locations": ["s3://bucket"]}', root=ROOT)
+    assert config.model_package_groups == ["fraud"]
+
+
+def test_missing_context_says_what_to_add() -> None:
+    assert "model_package_groups and report_locations" in invalid(None)
+
+
+@pytest.mark.parametrize(
+    ("group", "message"),
+    [
+        ("churn_*", "not a model package group name or pattern"),
+        ("churn-[ab]", "character class"),
+        ("*", "matches every model package group"),
+        ("-churn", "not a model package group name or pattern"),
+        ("x" * 64, "not a model package group name or pattern"),
+    ],
+)
+def test_a_bad_group_pattern_is_named_with_its_position(group: str, message: str) -> None:
+    error = invalid({**MINIMAL, "model_package_groups": ["fraud-*", group]})
+    assert "model_package_groups[1]" in error
+    assert message in error
+
+
+def test_at_least_one_group_is_required() -> None:
+    assert "model_package_groups" in invalid({**MINIMAL, "model_package_groups": []})
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("https://bucket/prefix", "is not an s3://bucket/prefix location"),
+        ("bucket/prefix", "is not an s3://bucket/prefix location"),
+        ("s3://Bucket_Name/x", "is not a valid S3 bucket name"),
+        ("s3://bucket/reports/*", "cannot contain * or ?"),
+    ],
+)
+def test_a_report_location_must_be_an_s3_prefix(location: str, message: str) -> None:
+    error = invalid({**MINIMAL, "report_locations": [location]})
+    assert "report_locations[0]" in error
+    assert message in error
+
+
+def test_an_unreadable_policy_file_is_named(tmp_path: pathlib.Path) -> None:
+    error = invalid({**MINIMAL, "policy_file": "nowhere/policy.yaml"}, root=tmp_path)
+    assert re.search(r"policy_file: cannot read the policy file .*nowhere/policy.yaml: No such file", error)
+
+
+def test_an_invalid_policy_is_refused_with_the_policy_models_own_message(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "policy.yaml").write_text("version: 1\nrules:\n  - groups: []\n    on_failure: maybe\n")
+    error = invalid({**MINIMAL, "policy_file": "policy.yaml"}, root=tmp_path)
+    assert "policy_file: the policy file" in error
+    assert "is not a valid policy" in error
+
+
+def test_an_empty_policy_is_refused(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "policy.yaml").write_text("\n")
+    assert "is empty" in invalid({**MINIMAL, "policy_file": "policy.yaml"}, root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("alarm_email", "ops-at-example.com", "is not an e-mail address"),
+        ("max_concurrency", 1, "greater than or equal to 2"),
+        ("max_concurrency", 1001, "less than or equal to 1000"),
+        ("sweep_rate_minutes", 0, "greater than or equal to 1"),
+        ("sweep_rate_mins", 5, "unknown key"),
+    ],
+)
+def test_other_keys_are_checked(key: str, value: Any, message: str) -> None:
+    error = invalid({**MINIMAL, key: value})
+    assert f"- {key}: " in error
+    assert message in error
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    error = invalid({"model_package_groups": ["a_b"], "report_locations": ["http://x"], "max_concurrency": 0})
+    assert error.count("\n  - ") == 3
+
+
+def test_an_email_address_is_accepted() -> None:
+    assert load_config({**MINIMAL, "alarm_email": "ops@example.com"}, root=ROOT).alarm_email == "ops@example.com"
+
+
+def test_the_model_is_frozen() -> None:
+    config = load_config(MINIMAL, root=ROOT)
+    with pytest.raises(ValueError, match="frozen"):
+        config.max_concurrency = 5  # type: ignore[misc]
+    assert isinstance(config, RegistrarConfig)

@@ -1,0 +1,121 @@
+"""The functions, their layer and their settings, as synthesized."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.names import APPROVAL_HANDLER, NEO_REGISTRATION_HANDLER, SWEEPER_HANDLER
+from registrar.settings import Settings
+
+from .conftest import Synthesized
+
+HANDLERS = (APPROVAL_HANDLER, NEO_REGISTRATION_HANDLER, SWEEPER_HANDLER)
+TIMEOUTS = {APPROVAL_HANDLER: 60, NEO_REGISTRATION_HANDLER: 60, SWEEPER_HANDLER: 120}
+# The settings each handler needs, beyond the Powertools ones.
+SETTINGS = {
+    APPROVAL_HANDLER: {
+        "REGISTRAR_POLICY_PARAMETER",
+        "REGISTRAR_TABLE_NAME",
+        "REGISTRAR_REPORT_LOCATIONS",
+        "REGISTRAR_MANAGED_GROUPS",
+    },
+    NEO_REGISTRATION_HANDLER: {"REGISTRAR_TABLE_NAME", "REGISTRAR_MANAGED_GROUPS"},
+    SWEEPER_HANDLER: {
+        "REGISTRAR_TABLE_NAME",
+        "REGISTRAR_EVENT_BUS_NAME",
+        "REGISTRAR_SWEEP_LOOKBACK_MINUTES",
+        "REGISTRAR_MANAGED_GROUPS",
+    },
+}
+
+
+def environment(function: dict[str, Any]) -> dict[str, Any]:
+    return function["Environment"]["Variables"]  # type: ignore[no-any-return]
+
+
+def test_there_is_one_function_per_handler(synthesized: Synthesized) -> None:
+    assert sorted(synthesized.handlers().values()) == sorted(HANDLERS)
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_function_runs_python_313_on_arm64_with_tracing_and_json_logs(synthesized: Synthesized, handler: str) -> None:
+    _name, function = synthesized.function(handler)
+    assert function["Runtime"] == "python3.13"
+    assert function["Architectures"] == ["arm64"]
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["MemorySize"] == 256
+    assert function["Timeout"] == TIMEOUTS[handler]
+    logging = function["LoggingConfig"]
+    assert logging["LogFormat"] == "JSON"
+    assert logging["ApplicationLogLevel"] == "INFO"
+    log_group = synthesized.properties("AWS::Logs::LogGroup")[logging["LogGroup"]["Ref"]]
+    assert log_group["RetentionInDays"] == 30
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_function_has_the_powertools_and_registrar_settings_it_needs(synthesized: Synthesized, handler: str) -> None:
+    _name, function = synthesized.function(handler)
+    env = environment(function)
+    assert env["POWERTOOLS_SERVICE_NAME"] == "registrar"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "registrar"
+    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert {name for name in env if name.startswith("REGISTRAR_")} == SETTINGS[handler]
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_function_settings_parse_with_the_settings_model_the_handlers_use(
+    synthesized: Synthesized, handler: str
+) -> None:
+    # GIVEN the function's environment, with deploy-time references standing in as placeholders
+    _name, function = synthesized.function(handler)
+    env = {
+        name: value if isinstance(value, str) else "resolved-at-deploy" for name, value in environment(function).items()
+    }
+    # WHEN the handler would parse it THEN every value is valid and lands where the config says
+    settings = Settings.from_environment(env)
+    assert settings.managed_groups == synthesized.config.model_package_groups
+    if handler == APPROVAL_HANDLER:
+        assert settings.report_locations == synthesized.config.report_locations
+        assert settings.policy_parameter == "resolved-at-deploy"
+    if handler == SWEEPER_HANDLER:
+        assert settings.event_bus_name == "default"
+        assert settings.sweep_lookback_minutes >= 3 * synthesized.config.sweep_rate_minutes
+
+
+def test_policy_parameter_holds_the_validated_policy_file(synthesized: Synthesized) -> None:
+    [parameter] = synthesized.properties("AWS::SSM::Parameter").values()
+    assert parameter["Type"] == "String"
+    assert parameter["Value"] == synthesized.config.policy_text
+    _name, approval = synthesized.function(APPROVAL_HANDLER)
+    [parameter_id] = synthesized.properties("AWS::SSM::Parameter")
+    assert environment(approval)["REGISTRAR_POLICY_PARAMETER"] == {"Ref": parameter_id}
+
+
+def test_layer_targets_python_313_on_arm64_and_every_function_uses_it(synthesized: Synthesized) -> None:
+    [(layer_id, layer)] = synthesized.properties("AWS::Lambda::LayerVersion").items()
+    assert layer["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["CompatibleArchitectures"] == ["arm64"]
+    for handler in HANDLERS:
+        _name, function = synthesized.function(handler)
+        assert function["Layers"] == [{"Ref": layer_id}]
+
+
+def test_sweeper_runs_on_the_configured_schedule(synthesized: Synthesized) -> None:
+    sweeper_id, _sweeper = synthesized.function(SWEEPER_HANDLER)
+    [schedule] = [r for r in synthesized.properties("AWS::Events::Rule").values() if "ScheduleExpression" in r]
+    assert schedule["ScheduleExpression"] == f"rate({synthesized.config.sweep_rate_minutes} minutes)"
+    [target] = schedule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [sweeper_id, "Arn"]}
+    # AND a failed sweep is left to the next one rather than retried by Lambda
+    [invoke_config] = synthesized.properties("AWS::Lambda::EventInvokeConfig").values()
+    assert invoke_config["FunctionName"] == {"Ref": sweeper_id}
+    assert invoke_config["MaximumRetryAttempts"] == 0
+
+
+def test_state_table_fits_powertools_idempotency(synthesized: Synthesized) -> None:
+    [table] = synthesized.properties("AWS::DynamoDB::Table").values()
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
