@@ -18,7 +18,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from registrar import aws
 from registrar.errors import EventError, RegistrarError
 from registrar.events import RegistrarEvent, parse_event
-from registrar.observability import count, logger, record
+from registrar.observability import count, logger
+from registrar.observability import record as record_outcome
 from registrar.outcome import Outcome
 from registrar.runtime import Runtime, default_runtime
 
@@ -48,9 +49,9 @@ def process_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtim
     return dict(response)
 
 
-def _handle_record(sqs_record: SQSRecord, *, runtime: Runtime, handle: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+def _handle_record(record: SQSRecord, *, runtime: Runtime, handle: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     try:
-        event = parse_event(json.loads(sqs_record.body))
+        event = parse_event(json.loads(record.body))
     except (json.JSONDecodeError, EventError) as error:
         count("EventInvalid")
         logger.error("poison event: not an event registrar handles", extra={"reason": str(error)[:500]})
@@ -70,7 +71,7 @@ def _handle_record(sqs_record: SQSRecord, *, runtime: Runtime, handle: Callable[
 
 def _handle(*, subject: dict[str, str], runtime: Runtime, event: RegistrarEvent) -> dict[str, Any]:
     outcome = runtime.handle_event(event, apply=True)
-    record(outcome)
+    record_outcome(outcome)
     return outcome.model_dump(mode="json")
 
 

@@ -274,15 +274,16 @@ def run_scenario(
     timeout
         Give up waiting after this many seconds; the result then says what is missing.
     """
-    from registrar import aws, observability
-    from registrar.local.runner import LocalEventSourceMapping
-    from registrar.local.topology import build_topology
-    from registrar.queues import Queue
+    from registrar.local.topology import IDEMPOTENCY_TABLE, build_topology
 
     started = time.monotonic()
+    _configure_environment(endpoint, IDEMPOTENCY_TABLE)  # before Powertools reads it on import
+    from registrar import aws, observability
+    from registrar.local.runner import LocalEventSourceMapping
+    from registrar.queues import Queue
+
     aws.reset_clients()
     topology = build_topology(endpoint_url=endpoint, visibility_timeout=2)
-    _configure_environment(endpoint, topology.table_name)
     result = ScenarioResult()
 
     def count_call(service: str, operation: str, params: dict[str, Any]) -> None:

@@ -7,7 +7,9 @@ Departures corrected (sagemaker-facts.md §5):
    region, so the emulator's rules and targets (SQS queues, log groups, other buses) route it exactly
    as they route a ``PutEvents`` call. It is not sent over HTTP: the emulator is SageMaker here, and
    real EventBridge refuses ``aws.*`` sources from customers.
-7. Server mode answers ``TestEventPattern`` with an empty body (moto's handler is ``pass``).
+7. moto delivers an event to a target without its ``account`` member (its default input template
+   leaves it out); EventBridge delivers the whole event. :func:`install` puts it back.
+8. Server mode answers ``TestEventPattern`` with an empty body (moto's handler is ``pass``).
    :class:`EmulatorEventsHandler` answers it with moto's own in-process matcher
    (``moto.events.models.EventPattern``), the one that routes events to rule targets.
 
@@ -130,3 +132,16 @@ class EmulatorEventsBackend(EventsBackend):
             url_bases=moto_events_urls.url_bases,
             url_paths=dict.fromkeys(moto_events_urls.url_paths, EmulatorEventsHandler.dispatch),
         )
+
+
+_FULL_EVENT_TEMPLATE = (
+    '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", "account": "<account>", '
+    '"time": <time>, "region": "<region>", "resources": <resources>, "detail": <detail>}'
+)
+
+
+def install() -> None:
+    """Deliver whole events to targets, ``account`` included, as EventBridge does."""
+    from moto.events.utils import EventTemplateParser
+
+    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = _FULL_EVENT_TEMPLATE

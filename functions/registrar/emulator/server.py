@@ -61,6 +61,7 @@ def _install() -> None:
         from registrar.emulator import events, sagemaker
 
         sagemaker.install()
+        events.install()
         _use_backend_class(sagemaker_backends, sagemaker.EmulatorSageMakerBackend)
         _use_backend_class(events_backends, events.EmulatorEventsBackend)
         _installed = True
