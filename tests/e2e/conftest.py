@@ -1,0 +1,31 @@
+"""The e2e level: the demo's path, event -> rule -> queue -> handler -> registry, on a fresh emulator."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from registrar.emulator import Emulator, start
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with start() as running:
+        running.reset()
+        yield running
+        running.reset()
+
+
+@pytest.fixture(scope="module")
+def isolated_environment() -> Iterator[None]:
+    """The scenario configures the process as Lambda would; give the next tests their environment back."""
+    from registrar.runtime import default_runtime
+
+    saved = dict(os.environ)
+    default_runtime.cache_clear()
+    yield
+    default_runtime.cache_clear()
+    os.environ.clear()
+    os.environ.update(saved)
