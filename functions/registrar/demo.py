@@ -153,7 +153,12 @@ class _Setup:
             }
         return str(self.sagemaker.create_model_package(**kwargs)["ModelPackageArn"])
 
-    def evaluate_with_processing_job(self, package_arn: str, name: str, output_prefix: str) -> None:
+    def evaluate_with_processing_job(
+        self, package_arn: str, name: str, output_prefix: str, *, fail: bool = False
+    ) -> None:
+        tags = [{"Key": "registrar:model-package-arn", "Value": package_arn}]
+        if fail:
+            tags.append({"Key": "emulator:outcome", "Value": "Failed"})
         self.sagemaker.create_processing_job(
             ProcessingJobName=name,
             RoleArn=ROLE_ARN,
@@ -173,7 +178,7 @@ class _Setup:
                     }
                 ]
             },
-            Tags=[{"Key": "registrar:model-package-arn", "Value": package_arn}],
+            Tags=tags,
         )
 
     def compile(self, name: str, package_arn: str, target: str, *, fail: bool = False) -> None:
@@ -220,11 +225,17 @@ def register_scenario(setup: _Setup, result: ScenarioResult) -> None:
         "churn v3 (no report)": setup.register(CHURN, report_uri=missing),
         "churn v4 (human approved)": setup.register(CHURN, report_uri=human, approval="Approved"),
         "fraud v1 (processing job)": setup.register(FRAUD, report_uri=None),
+        "fraud v2 (job failed)": setup.register(FRAUD, report_uri=None),
     }
     result.versions.update(versions)
     fraud_output = f"s3://{BUCKET}/evaluations/{FRAUD}/1/"
     setup.upload(f"evaluations/{FRAUD}/1/evaluation.json", (REPORTS / "processing.json").read_bytes())
     setup.evaluate_with_processing_job(versions["fraud v1 (processing job)"], "fraud-detector-eval-1", fraud_output)
+    # A failed evaluation is held for a human (the fraud rule says on_failure: hold); the event of
+    # registrar's own explanation on the still-pending version is then ignored by the loop guard.
+    setup.evaluate_with_processing_job(
+        versions["fraud v2 (job failed)"], "fraud-detector-eval-2", f"s3://{BUCKET}/evaluations/{FRAUD}/2/", fail=True
+    )
 
     champion = versions["churn v1 (passes)"]
     setup.compile("churn-1-ml-c5", champion, "ml_c5")
@@ -247,6 +258,9 @@ def register_scenario(setup: _Setup, result: ScenarioResult) -> None:
                 "churn v4 (human approved)", CHURN, "Approved", decided_by_registrar=False
             ),
             "fraud v1 (processing job)": Expectation("fraud v1 (processing job)", FRAUD, "Approved"),
+            "fraud v2 (job failed)": Expectation(
+                "fraud v2 (job failed)", FRAUD, "PendingManualApproval", metadata_keys=("registrar:verdict",)
+            ),
         }
     )
 
@@ -338,7 +352,11 @@ def run_scenario(
                 current_flow.name = name
                 busy += mapping.poll_once()
             in_queues = sum(sum(Queue(url=f.queue_url, client=sqs).depth()) for f in topology.flows.values())
-            if busy == 0 and in_queues == 0 and result.sweeps >= 2 and not result.mismatches():
+            quiet = busy == 0 and in_queues == 0 and result.sweeps >= 2
+            if quiet:
+                result.after = {label: setup.describe(arn) for label, arn in result.versions.items()}
+            if quiet and not result.mismatches():
+                # Quiet for a whole sweep interval: a late compilation event would have shown up by now.
                 quiet_since = quiet_since or now
                 if now - quiet_since >= sweep_interval:
                     break

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from registrar.bus import EventBus
-from registrar.neo.sweep import SweepResult, sweep
+from registrar.neo.sweep import SweepResult, WatermarkStore, sweep
 from registrar.registry import Registry
 from registrar.settings import Settings
 from registrar.watermark import MemoryWatermark, Watermark
@@ -16,7 +15,7 @@ _MEMORY_WATERMARK = MemoryWatermark()  # a table-less run (local) still remember
 
 def run_sweep(settings: Settings, *, registry: Registry | None = None, now: datetime | None = None) -> SweepResult:
     """One sweep with the configured bus and watermark (DynamoDB when a table is configured)."""
-    watermark: Any = Watermark(settings.table_name) if settings.table_name else _MEMORY_WATERMARK
+    watermark: WatermarkStore = Watermark(settings.table_name) if settings.table_name else _MEMORY_WATERMARK
     return sweep(
         registry=registry or Registry(),
         bus=EventBus(settings.event_bus_name),

@@ -31,7 +31,19 @@ def test_each_decision_is_applied_by_exactly_one_update(result: ScenarioResult) 
         "churn v3 (no report)": 1,
         "churn v4 (human approved)": 0,
         "fraud v1 (processing job)": 1,
+        "fraud v2 (job failed)": 1,  # held: the explanation, no status change
     }
+
+
+def test_the_event_of_registrars_own_write_is_ignored_by_the_loop_guard(result: ScenarioResult) -> None:
+    # THEN the held version's own update came back as an event, and was skipped without a decision
+    held = result.versions["fraud v2 (job failed)"]
+    guarded = [
+        handled.outcome
+        for handled in result.handled
+        if handled.outcome.model_package_arn == held and any("loop guard" in r for r in handled.outcome.reasons)
+    ]
+    assert len(guarded) == 1
 
 
 def test_no_message_is_left_in_any_queue(result: ScenarioResult) -> None:

@@ -10,11 +10,20 @@ Watermark semantics
 -------------------
 - The query starts at ``watermark - overlap`` (5 minutes by default), or ``now - lookback`` when
   there is no watermark yet, or exactly at ``since`` when one is given. The overlap catches a job
-  that ended just before the last sweep but was not yet listed; jobs inside it are announced again,
-  which is harmless because registering a job is idempotent.
+  that ended just before the last sweep but was not yet listed.
+- Jobs inside the overlap are listed again by every sweep, so the watermark also remembers which
+  jobs it announced there (job name -> ``LastModifiedTime``): a listed job whose ``LastModifiedTime``
+  is not later than the one remembered is not announced again (``skipped_already_announced``). A
+  job's status never changes without its ``LastModifiedTime`` changing, so a job that changed is
+  announced again. A manual sweep with ``since`` ignores the memory on purpose and re-announces
+  every job it finds (registering a job is idempotent).
 - After every job is published, the watermark advances to the greatest ``LastModifiedTime`` seen,
   never beyond ``now`` and never backwards (the store refuses a smaller value). Without jobs it
-  stays where it was; the first sweep pins it at its own starting point.
+  stays where it was; the first sweep pins it at its own starting point. The jobs remembered are
+  pruned on every write to those later than ``new watermark - overlap`` (the only ones the next
+  sweep can list), at most :data:`registrar.watermark.MAX_ANNOUNCED`, the newest; a job dropped
+  over that bound is announced again until it leaves the window. Nothing is written when neither
+  the time nor the jobs remembered changed.
 - A failed publication raises before the watermark moves, so the next sweep finds the same jobs.
 - Jobs are listed by ``CreationTime``, ascending; a job created after ``now`` ends the listing early
   (it is found by the next sweep, since the watermark never passes ``now``).
@@ -22,7 +31,7 @@ Watermark semantics
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -31,7 +40,7 @@ from registrar.events import CompilationJobStateChange, parse_timestamp
 from registrar.neo.service import MAX_REPLANS, NeoRegistry, register
 from registrar.outcome import Outcome
 from registrar.settings import Settings
-from registrar.watermark import MemoryWatermark
+from registrar.watermark import MAX_ANNOUNCED, MemoryWatermark, WatermarkState, newest, to_micros
 
 DEFAULT_OVERLAP = timedelta(minutes=5)
 SWEPT_STATUSES = ("COMPLETED", "FAILED", "STOPPED")
@@ -65,9 +74,9 @@ class Publisher(Protocol):
 class WatermarkStore(Protocol):
     """The sweeper's watermark (:class:`registrar.watermark.Watermark` or ``MemoryWatermark``)."""
 
-    def get(self) -> datetime | None: ...
+    def get(self) -> WatermarkState | None: ...
 
-    def advance(self, to: datetime) -> None: ...
+    def advance(self, to: datetime, announced: Mapping[str, int] | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -81,11 +90,14 @@ class SweepResult:
     found
         Finished jobs listed.
     published
-        Events published (equals ``found`` when the sweep returns).
+        Events published (``found - skipped_already_announced`` when the sweep returns).
     watermark
         The watermark after the sweep.
     jobs
         The names of the jobs found, oldest change first.
+    skipped_already_announced
+        Jobs found but not published: an earlier sweep announced them with this ``LastModifiedTime``
+        (or a later one).
     """
 
     since: datetime
@@ -93,6 +105,7 @@ class SweepResult:
     published: int
     watermark: datetime | None
     jobs: tuple[str, ...] = ()
+    skipped_already_announced: int = 0
 
 
 def window_start(
@@ -183,6 +196,77 @@ def next_watermark(
     return max(candidates)
 
 
+def already_announced(detail: CompilationJobStateChange, announced: Mapping[str, int]) -> bool:
+    """Whether ``announced`` holds the job with a ``LastModifiedTime`` at or after the listed one."""
+    if detail.LastModifiedTime is None:
+        return False
+    previous = announced.get(detail.CompilationJobName)
+    return previous is not None and to_micros(detail.LastModifiedTime) <= previous
+
+
+def next_announced(
+    previous: Mapping[str, int],
+    details: Sequence[CompilationJobStateChange],
+    *,
+    watermark: datetime,
+    overlap: timedelta = DEFAULT_OVERLAP,
+    limit: int = MAX_ANNOUNCED,
+) -> dict[str, int]:
+    """The jobs to remember after a sweep, job name -> ``LastModifiedTime`` in epoch microseconds.
+
+    The ones remembered before and the ones found (the later time of a job wins), pruned to those
+    later than ``watermark - overlap`` (the next sweep lists no other), and to the ``limit`` newest.
+    """
+    merged = dict(previous)
+    for detail in details:
+        if detail.LastModifiedTime is None:
+            continue
+        micros = to_micros(detail.LastModifiedTime)
+        merged[detail.CompilationJobName] = max(micros, merged.get(detail.CompilationJobName, micros))
+    floor = to_micros(_aware(watermark) - overlap)
+    return newest({name: micros for name, micros in merged.items() if micros > floor}, limit)
+
+
+@dataclass(frozen=True)
+class _Sweep:
+    """One sweep's reading: where it started, what it found and which of those to announce."""
+
+    current: WatermarkState | None
+    start: datetime
+    found: list[CompilationJobStateChange]
+    fresh: list[CompilationJobStateChange]
+
+
+def _read(
+    registry: JobLister,
+    watermark: WatermarkStore,
+    *,
+    now: datetime,
+    lookback: timedelta,
+    since: datetime | None,
+    overlap: timedelta,
+) -> _Sweep:
+    current = watermark.get()
+    start = window_start(
+        current.time if current is not None else None, now=now, lookback=lookback, since=since, overlap=overlap
+    )
+    found = find_finished_jobs(registry, after=start, now=now)
+    remembered: Mapping[str, int] = current.announced if current is not None and since is None else {}
+    fresh = [detail for detail in found if not already_announced(detail, remembered)]
+    return _Sweep(current=current, start=start, found=found, fresh=fresh)
+
+
+def _record(watermark: WatermarkStore, swept: _Sweep, *, now: datetime, overlap: timedelta) -> datetime:
+    """Advance the watermark and remember the jobs announced; write only when either changed."""
+    current = swept.current
+    new = next_watermark(current.time if current is not None else None, swept.found, start=swept.start, now=now)
+    previous = dict(current.announced) if current is not None else {}
+    announced = next_announced(previous, swept.found, watermark=new, overlap=overlap)
+    if current is None or new > _aware(current.time) or announced != previous:
+        watermark.advance(new, announced)
+    return new
+
+
 def sweep(
     *,
     registry: JobLister,
@@ -202,39 +286,38 @@ def sweep(
     bus
         Publishes the events.
     watermark
-        Where the last sweep ended; advanced after every event is published.
+        Where the last sweep ended and the jobs it announced in the overlap; advanced (and the jobs
+        remembered) after every event is published.
     now
         The sweep's time (the watermark never passes it).
     lookback
         How far back the first sweep looks, when there is no watermark.
     since
-        List from exactly this time instead (a manual re-sweep); the watermark still only advances.
+        List from exactly this time instead (a manual re-sweep): every job found is announced, even
+        one already announced; the watermark still only advances.
     overlap
         Subtracted from the watermark when listing (see the module docstring).
 
     Returns
     -------
     SweepResult
-        The jobs found and published, and the new watermark.
+        The jobs found, published and skipped as already announced, and the new watermark.
 
     Raises
     ------
     registrar.bus.PublishError
         When the bus refuses events after its retries; the watermark is left unchanged.
     """
-    current = watermark.get()
-    start = window_start(current, now=now, lookback=lookback, since=since, overlap=overlap)
-    details = find_finished_jobs(registry, after=start, now=now)
-    published = bus.publish(details) if details else 0
-    new = next_watermark(current, details, start=start, now=now)
-    if current is None or new > _aware(current):
-        watermark.advance(new)
+    swept = _read(registry, watermark, now=now, lookback=lookback, since=since, overlap=overlap)
+    published = bus.publish(swept.fresh) if swept.fresh else 0
+    new = _record(watermark, swept, now=now, overlap=overlap)
     return SweepResult(
-        since=start,
-        found=len(details),
+        since=swept.start,
+        found=len(swept.found),
         published=published,
         watermark=new,
-        jobs=tuple(d.CompilationJobName for d in details),
+        jobs=tuple(d.CompilationJobName for d in swept.found),
+        skipped_already_announced=len(swept.found) - len(swept.fresh),
     )
 
 
@@ -258,14 +341,14 @@ def sweep_and_register(
     registry
         Lists, describes and updates (a :class:`registrar.registry.Registry`).
     watermark
-        Where to start from; by default an in-memory one, so the sweep starts at ``since`` or
-        ``now - lookback``.
+        Where to start from, and the jobs already handled in its overlap (skipped, as :func:`sweep`
+        does); by default an in-memory one, so the sweep starts at ``since`` or ``now - lookback``.
     now
         The sweep's time; by default the current time.
     lookback
         How far back to look without a watermark; by default ``settings.sweep_lookback_minutes``.
     since
-        List from exactly this time instead.
+        List from exactly this time instead, registering every job found again.
     apply
         ``False`` plans every request without sending it.
     settings
@@ -280,18 +363,17 @@ def sweep_and_register(
 
     Notes
     -----
-    The watermark advances once every job has been registered and only when ``apply`` is true: a
-    plan-only run must not make the next real run skip jobs. Stop iterating early and it stays put.
+    The watermark advances (and remembers the jobs) once every job has been registered and only when
+    ``apply`` is true: a plan-only run must not make the next real run skip jobs. Stop iterating
+    early and it stays put.
     """
     settings = settings or Settings()
     watermark = watermark if watermark is not None else MemoryWatermark()
     now = now if now is not None else datetime.now(UTC)
     lookback = lookback if lookback is not None else timedelta(minutes=settings.sweep_lookback_minutes)
     groups = managed_groups if managed_groups is not None else settings.managed_groups
-    current = watermark.get()
-    start = window_start(current, now=now, lookback=lookback, since=since, overlap=overlap)
-    details = find_finished_jobs(registry, after=start, now=now)
-    for detail in details:
+    swept = _read(registry, watermark, now=now, lookback=lookback, since=since, overlap=overlap)
+    for detail in swept.fresh:
         subject = f"{detail.CompilationJobArn or detail.CompilationJobName}|{detail.CompilationJobStatus}"
         outcome = register(
             detail.CompilationJobName,
@@ -302,9 +384,8 @@ def sweep_and_register(
             subject=subject,
         )
         yield detail.CompilationJobName, outcome
-    new = next_watermark(current, details, start=start, now=now)
-    if apply and (current is None or new > _aware(current)):
-        watermark.advance(new)
+    if apply:
+        _record(watermark, swept, now=now, overlap=overlap)
 
 
 def sweep_line(job_name: str, outcome: Outcome) -> dict[str, Any]:

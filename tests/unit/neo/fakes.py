@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from registrar.events import CompilationJobStateChange
 from registrar.package import ModelPackage
 from registrar.updates import PackageUpdate
+from registrar.watermark import MemoryWatermark
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -240,6 +241,18 @@ class FakeBus:
             raise self.error
         self.published.extend(details)
         return len(details)
+
+
+class CountingWatermark(MemoryWatermark):
+    """A memory watermark that counts its writes."""
+
+    def __init__(self, initial: datetime | None = None, announced: Mapping[str, int] | None = None) -> None:
+        super().__init__(initial, announced)
+        self.writes = 0
+
+    def advance(self, to: datetime, announced: Mapping[str, int] | None = None) -> None:
+        self.writes += 1
+        super().advance(to, announced)
 
 
 def load_neo_event(name: str) -> dict[str, Any]:

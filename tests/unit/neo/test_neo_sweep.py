@@ -1,18 +1,35 @@
-"""The sweeper: only the pages it needs, one event per job, a watermark that only moves forward."""
+"""The sweeper: only the pages it needs, one event per job, once, and a watermark that only moves forward."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from registrar.bus import PublishError
-from registrar.neo.sweep import DEFAULT_OVERLAP, sweep, sweep_and_register, sweep_line
+from registrar.neo.sweep import (
+    DEFAULT_OVERLAP,
+    find_finished_jobs,
+    next_announced,
+    sweep,
+    sweep_and_register,
+    sweep_line,
+)
 from registrar.settings import Settings
-from registrar.watermark import MemoryWatermark
-from tests.unit.neo.fakes import T0, FakeBus, FakeRegistry, compilation_job, model_package
+from registrar.watermark import MAX_ANNOUNCED, MemoryWatermark, to_micros
+from tests.unit.neo.fakes import T0, CountingWatermark, FakeBus, FakeRegistry, compilation_job, model_package
 
 LOOKBACK = timedelta(hours=1)
+
+
+def _time(watermark: MemoryWatermark) -> datetime | None:
+    state = watermark.get()
+    return state.time if state is not None else None
+
+
+def _announced(watermark: MemoryWatermark) -> dict[str, int]:
+    state = watermark.get()
+    return dict(state.announced) if state is not None else {}
 
 
 def _history(old: int = 990, new: int = 10) -> FakeRegistry:
@@ -49,21 +66,144 @@ def test_the_watermark_advances_to_the_last_change_seen() -> None:
         registry=registry, bus=FakeBus(), watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK
     )
 
-    assert result.watermark == watermark.get() == T0 + timedelta(minutes=10)
+    assert result.watermark == _time(watermark) == T0 + timedelta(minutes=10)
 
 
-def test_a_second_sweep_publishes_nothing_new_beyond_the_overlap() -> None:
-    registry, watermark = _history(), MemoryWatermark(T0)
+def test_a_second_sweep_without_new_jobs_publishes_nothing() -> None:
+    # GIVEN a sweep that announced the 10 new jobs
+    registry, watermark = _history(), CountingWatermark(T0)
     first, second = FakeBus(), FakeBus()
     sweep(registry=registry, bus=first, watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK)
+    writes, pages = watermark.writes, dict(registry.pages_read)
 
-    sweep(registry=registry, bus=second, watermark=watermark, now=T0 + timedelta(hours=2), lookback=LOOKBACK)
+    # WHEN the next sweep lists the overlap again, with no job changed
+    result = sweep(registry=registry, bus=second, watermark=watermark, now=T0 + timedelta(hours=2), lookback=LOOKBACK)
 
-    again = {d.CompilationJobName for d in second.published}
-    assert again <= {d.CompilationJobName for d in first.published}
-    floor = T0 + timedelta(minutes=10) - DEFAULT_OVERLAP
-    assert all(d.LastModifiedTime is not None and d.LastModifiedTime > floor for d in second.published)
-    assert watermark.get() == T0 + timedelta(minutes=10)
+    # THEN the 5 jobs of the overlap are listed (one page) but none is announced, and nothing is written
+    assert second.published == []
+    assert (result.found, result.published, result.skipped_already_announced) == (5, 0, 5)
+    assert result.jobs == tuple(f"new-{index:02d}" for index in range(5, 10))
+    assert registry.pages_read == {"COMPLETED": pages["COMPLETED"] + 1}
+    assert watermark.writes == writes
+    assert _time(watermark) == T0 + timedelta(minutes=10)
+
+
+def test_the_watermark_remembers_the_jobs_announced_inside_the_overlap() -> None:
+    registry, watermark = _history(), MemoryWatermark(T0)
+
+    sweep(registry=registry, bus=FakeBus(), watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK)
+
+    # the watermark is at T0+10 min: only the jobs modified after T0+5 min can be listed again
+    assert _announced(watermark) == {
+        f"new-{index:02d}": to_micros(T0 + timedelta(minutes=index + 1)) for index in range(5, 10)
+    }
+
+
+def test_a_job_that_changed_inside_the_overlap_is_announced_again() -> None:
+    # GIVEN the 10 new jobs announced
+    registry, watermark = _history(), MemoryWatermark(T0)
+    sweep(registry=registry, bus=FakeBus(), watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK)
+
+    # WHEN one job of the overlap is modified again (a new status) and another is only touched
+    changed = T0 + timedelta(minutes=10, seconds=30)
+    registry.jobs["new-07"].update(CompilationJobStatus="FAILED", LastModifiedTime=changed)
+    registry.jobs["new-08"]["LastModifiedTime"] = T0 + timedelta(minutes=9, seconds=1)
+    bus = FakeBus()
+    result = sweep(registry=registry, bus=bus, watermark=watermark, now=T0 + timedelta(hours=2), lookback=LOOKBACK)
+
+    # THEN only those two are announced again, with what they are now
+    assert [(d.CompilationJobName, d.CompilationJobStatus) for d in bus.published] == [
+        ("new-08", "COMPLETED"),
+        ("new-07", "FAILED"),
+    ]
+    assert (result.found, result.published, result.skipped_already_announced) == (5, 2, 3)
+    assert _time(watermark) == changed
+    assert _announced(watermark)["new-07"] == to_micros(changed)
+
+    # AND the sweep after that announces nothing
+    again = FakeBus()
+    sweep(registry=registry, bus=again, watermark=watermark, now=T0 + timedelta(hours=3), lookback=LOOKBACK)
+    assert again.published == []
+
+
+def test_the_jobs_remembered_are_pruned_to_the_window_as_the_watermark_advances() -> None:
+    # GIVEN the 10 new jobs announced, then a job that ends 20 minutes later
+    registry, watermark = _history(), MemoryWatermark(T0)
+    sweep(registry=registry, bus=FakeBus(), watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK)
+    later = T0 + timedelta(minutes=30)
+    registry.jobs["late"] = compilation_job(name="late", modified=later)
+    bus = FakeBus()
+
+    sweep(registry=registry, bus=bus, watermark=watermark, now=T0 + timedelta(hours=2), lookback=LOOKBACK)
+
+    # THEN it alone is announced, and it alone is remembered: the others are before the new window
+    assert [d.CompilationJobName for d in bus.published] == ["late"]
+    assert _time(watermark) == later
+    assert _announced(watermark) == {"late": to_micros(later)}
+
+
+def test_the_jobs_remembered_are_bounded_keeping_the_newest() -> None:
+    # GIVEN more jobs inside the overlap than the watermark remembers
+    count = MAX_ANNOUNCED + 20
+    jobs = [
+        compilation_job(name=f"burst-{index:04d}", modified=T0 + timedelta(milliseconds=100 * index))
+        for index in range(count)
+    ]
+    registry, watermark = FakeRegistry(jobs=jobs), MemoryWatermark(T0)
+    sweep(registry=registry, bus=FakeBus(), watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK)
+
+    # THEN the newest are remembered, and only the 20 oldest are announced once more
+    remembered = _announced(watermark)
+    assert len(remembered) == MAX_ANNOUNCED
+    assert min(remembered) == "burst-0020"
+    bus = FakeBus()
+    result = sweep(registry=registry, bus=bus, watermark=watermark, now=T0 + timedelta(hours=2), lookback=LOOKBACK)
+    assert [d.CompilationJobName for d in bus.published] == [f"burst-{index:04d}" for index in range(20)]
+    assert result.skipped_already_announced == MAX_ANNOUNCED
+
+
+def test_next_announced_merges_prunes_and_bounds() -> None:
+    # GIVEN remembered jobs on both sides of the window, and jobs just found
+    watermark = T0 + timedelta(minutes=10)
+    previous = {"gone": to_micros(T0), "edge": to_micros(watermark - DEFAULT_OVERLAP), "kept": to_micros(watermark)}
+    listed = find_finished_jobs(_history(old=0, new=10), after=T0, now=T0 + timedelta(hours=1))
+    details = [d for d in listed if d.CompilationJobName in {"new-05", "new-09"}]  # modified at T0+6 and T0+10 min
+
+    merged = next_announced(previous, details, watermark=watermark)
+
+    assert merged == {
+        "kept": to_micros(watermark),
+        "new-05": to_micros(T0 + timedelta(minutes=6)),
+        "new-09": to_micros(T0 + timedelta(minutes=10)),
+    }
+    assert next_announced(previous, details, watermark=watermark, limit=2) == {
+        "kept": to_micros(watermark),
+        "new-09": to_micros(T0 + timedelta(minutes=10)),
+    }
+    # a remembered time later than the listed one wins
+    assert next_announced({"new-05": to_micros(watermark)}, details, watermark=watermark)["new-05"] == to_micros(
+        watermark
+    )
+
+
+def test_a_manual_sweep_since_announces_again_on_purpose() -> None:
+    registry, watermark = _history(), MemoryWatermark(T0)
+    sweep(registry=registry, bus=FakeBus(), watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK)
+    bus = FakeBus()
+
+    result = sweep(
+        registry=registry,
+        bus=bus,
+        watermark=watermark,
+        now=T0 + timedelta(hours=2),
+        lookback=LOOKBACK,
+        since=T0,
+    )
+
+    assert [d.CompilationJobName for d in bus.published] == [f"new-{index:02d}" for index in range(10)]
+    assert (result.published, result.skipped_already_announced) == (10, 0)
+    assert _time(watermark) == T0 + timedelta(minutes=10)
+    assert len(_announced(watermark)) == 5
 
 
 def test_the_watermark_never_moves_backwards() -> None:
@@ -80,7 +220,7 @@ def test_the_watermark_never_moves_backwards() -> None:
     )
 
     assert result.found == 10
-    assert watermark.get() == T0 + timedelta(hours=1)
+    assert _time(watermark) == T0 + timedelta(hours=1)
 
 
 def test_the_watermark_never_passes_now() -> None:
@@ -93,7 +233,7 @@ def test_the_watermark_never_passes_now() -> None:
     result = sweep(registry=registry, bus=FakeBus(), watermark=watermark, now=T0, lookback=LOOKBACK)
 
     assert result.found == 1
-    assert watermark.get() == T0
+    assert _time(watermark) == T0
 
 
 def test_jobs_created_after_now_end_the_listing_early() -> None:
@@ -142,7 +282,7 @@ def test_the_first_sweep_looks_back_and_pins_the_watermark() -> None:
 
     assert result.since == T0 - LOOKBACK
     assert (result.found, result.published) == (0, 0)
-    assert watermark.get() == T0 - LOOKBACK
+    assert _time(watermark) == T0 - LOOKBACK
 
 
 def test_a_refused_publication_leaves_the_watermark_alone() -> None:
@@ -157,7 +297,7 @@ def test_a_refused_publication_leaves_the_watermark_alone() -> None:
             lookback=LOOKBACK,
         )
 
-    assert watermark.get() == T0
+    assert _time(watermark) == T0
 
 
 def test_events_carry_the_contract_members() -> None:
@@ -188,7 +328,7 @@ def test_sweep_and_register_handles_each_job_and_then_advances() -> None:
     assert [line["compilation_job"] for line in lines] == ["new-00", "new-01", "new-02"]
     assert {line["outcome"] for line in lines} == {"updated"}
     assert set(lines[0]) == {"compilation_job", "model_package_arn", "outcome", "reasons"}
-    assert watermark.get() == T0 + timedelta(minutes=3)
+    assert _time(watermark) == T0 + timedelta(minutes=3)
 
 
 def test_a_plan_only_sweep_writes_nothing_and_keeps_the_watermark() -> None:
@@ -202,7 +342,8 @@ def test_a_plan_only_sweep_writes_nothing_and_keeps_the_watermark() -> None:
 
     assert len(outcomes) == 3
     assert registry.updates == []
-    assert watermark.get() == T0
+    assert _time(watermark) == T0
+    assert _announced(watermark) == {}
 
 
 def test_the_cli_sweep_defaults_to_the_lookback_of_the_settings() -> None:
