@@ -68,6 +68,18 @@ def test_create_publishes_package_state_change(make_package: MakePackage, sagema
     assert detail["ModelMetrics"]["ModelQuality"]["Statistics"]["ContentType"] == "application/json"
 
 
+def test_targets_receive_the_whole_event_account_included(
+    aws: Emulator, make_package: MakePackage, sagemaker_events: Drain
+) -> None:
+    # GIVEN/WHEN a package is created and its event reaches an SQS target
+    make_package()
+
+    # THEN the delivered event carries every envelope member EventBridge delivers (moto drops `account`)
+    [event] = sagemaker_events()
+    assert event["account"] == aws.account_id
+    assert {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"} <= set(event)
+
+
 def test_event_times_are_iso_strings(make_package: MakePackage, sagemaker_events: Drain) -> None:
     # GIVEN/WHEN a package is created
     make_package()
