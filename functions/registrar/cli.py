@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from registrar.errors import RegistrarError
 
 EXIT_OK, EXIT_AWS, EXIT_INVALID = 0, 1, 2
@@ -81,7 +83,6 @@ def _fail(message: str, status: int) -> int:
 
 
 def _plan_or_apply(args: argparse.Namespace, *, apply: bool) -> int:
-    from registrar.errors import EventError, PolicyError
     from registrar.events import parse_event
     from registrar.registry import Registry
     from registrar.runtime import Runtime
@@ -97,7 +98,7 @@ def _plan_or_apply(args: argparse.Namespace, *, apply: bool) -> int:
         return _fail(f"cannot read {args.event_file}: {error.strerror}", EXIT_INVALID)
     except json.JSONDecodeError as error:
         return _fail(f"{args.event_file}: not JSON: {error}", EXIT_INVALID)
-    except (EventError, RegistrarError) as error:
+    except RegistrarError as error:
         _print_json({"outcome": "invalid", "model_package_arn": None, "request": None, "reasons": [str(error)]})
         return _fail(str(error), EXIT_INVALID)
     runtime = Runtime(settings=settings, registry=Registry(endpoint_url=args.endpoint_url, region=args.region))
@@ -109,22 +110,12 @@ def _plan_or_apply(args: argparse.Namespace, *, apply: bool) -> int:
         )
     try:
         outcome = runtime.handle_event(event, apply=apply)
-    except PolicyError as error:
-        return _fail(str(error), EXIT_INVALID)
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
-    except Exception as error:  # botocore's errors: the AWS call failed
-        if _is_aws_error(error):
-            return _fail(f"AWS call failed: {error}", EXIT_AWS)
-        raise
+    except (ClientError, BotoCoreError) as error:
+        return _fail(f"AWS call failed: {error}", EXIT_AWS)
     _print_json(outcome.to_json_dict())
     return EXIT_INVALID if outcome.outcome == "invalid" else EXIT_OK
-
-
-def _is_aws_error(error: Exception) -> bool:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return isinstance(error, ClientError | BotoCoreError)
 
 
 def _policy_check(args: argparse.Namespace) -> int:
@@ -153,10 +144,8 @@ def _sweep(args: argparse.Namespace) -> int:
             _print_json(payload)
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
-    except Exception as error:
-        if _is_aws_error(error):
-            return _fail(f"AWS call failed: {error}", EXIT_AWS)
-        raise
+    except (ClientError, BotoCoreError) as error:
+        return _fail(f"AWS call failed: {error}", EXIT_AWS)
     return EXIT_OK
 
 
@@ -167,10 +156,8 @@ def _redrive(args: argparse.Namespace) -> int:
         moved = redrive(args.queue, endpoint_url=args.endpoint_url, region=args.region)
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
-    except Exception as error:
-        if _is_aws_error(error):
-            return _fail(f"AWS call failed: {error}", EXIT_AWS)
-        raise
+    except (ClientError, BotoCoreError) as error:
+        return _fail(f"AWS call failed: {error}", EXIT_AWS)
     for message in moved:
         _print_json(message)
     sys.stderr.write(f"registrar: moved {len(moved)} message(s)\n")
