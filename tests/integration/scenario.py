@@ -1,0 +1,413 @@
+"""The emulator state each sample under events/ expects, built through the ordinary SageMaker and S3 APIs.
+
+events/approval/README.md and events/neo/README.md document, per sample, the packages, reports and
+jobs that must exist for the sample to do what it says. The builders here create exactly that state
+with plain boto3 clients (not registrar's, so observing registrar's calls does not count them), and
+check that the emulator numbered each version as the sample's ARN expects.
+
+Also here: the SQS record a Lambda event source mapping hands a handler, a Lambda context, and a
+counter of the AWS calls registrar's own clients make.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import pathlib
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+
+from registrar import aws, cli
+from registrar.emulator import Emulator
+from registrar.local.runner import LocalLambdaContext
+from registrar.runtime import default_runtime
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+APPROVAL_EVENTS = EVENTS / "approval"
+NEO_EVENTS = EVENTS / "neo"
+REPORTS = APPROVAL_EVENTS / "reports"
+POLICY = EVENTS / "policy.yaml"
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/registrar-integration"
+REPORT_BUCKET = "registrar-demo-reports"
+ARTIFACT_BUCKET = "churn-artifacts"
+NEO_OUTPUT = f"s3://{ARTIFACT_BUCKET}/neo/"
+NEO_INPUT = f"s3://{ARTIFACT_BUCKET}/train/model.tar.gz"
+PACKAGE_TAG = "registrar:model-package-arn"
+OUTCOME_TAG = "emulator:outcome"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+APPROVAL_SAMPLES = (
+    "passing",
+    "failing",
+    "missing-report",
+    "nan-metric",
+    "human-decided",
+    "unmatched-group",
+    "duplicate",
+    "processing-completed",
+    "failed-job",
+)
+NEO_SAMPLES = ("completed-ml-c5", "completed-ml-inf2", "edge-jetson-nano", "failed", "unlinked")
+
+# Report file under events/approval/reports/ -> the key it is uploaded to (README, "The state each event expects").
+_APPROVAL_REPORTS = {
+    "passing.json": "churn-model/1/evaluation.json",
+    "failing.json": "churn-model/2/evaluation.json",
+    "nan-metric.json": "churn-model/4/evaluation.json",
+    "processing.json": "credit-risk/1/evaluation/evaluation.json",
+}
+# The model package events whose packages are created, in version order per group.
+_PACKAGE_SAMPLES = ("passing", "failing", "missing-report", "nan-metric", "human-decided", "unmatched-group")
+
+
+def package_arn(group: str, version: int) -> str:
+    """The ARN SageMaker gives version ``version`` of ``group`` in the samples' account and region."""
+    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{group}/{version}"
+
+
+def job_arn(name: str) -> str:
+    """The ARN of compilation job ``name`` in the samples' account and region."""
+    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:compilation-job/{name}"
+
+
+def approval_event_path(name: str) -> pathlib.Path:
+    return APPROVAL_EVENTS / f"{name}.json"
+
+
+def neo_event_path(name: str) -> pathlib.Path:
+    return NEO_EVENTS / f"{name}.json"
+
+
+def read_event(path: pathlib.Path) -> dict[str, Any]:
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def specification_name(job_name: str, target: str) -> str:
+    """The documented name of a job's specification, computed independently of registrar's code.
+
+    ``neo-<target with _ as ->-<job name>-<first 8 hex of sha256(job name)>`` (the names used here are short
+    enough not to be truncated).
+    """
+    digest = hashlib.sha256(job_name.encode()).hexdigest()[:8]
+    return f"neo-{target.replace('_', '-')}-{job_name}-{digest}"
+
+
+@dataclass
+class Clients:
+    """Plain boto3 clients of the emulator: what a data scientist's pipeline would use."""
+
+    sagemaker: Any
+    s3: Any
+    sqs: Any
+    dynamodb: Any
+
+    @classmethod
+    def of(cls, emulator: Emulator) -> Clients:
+        def make(service: str) -> Any:
+            return boto3.client(service, endpoint_url=emulator.endpoint, region_name=emulator.region)
+
+        return cls(sagemaker=make("sagemaker"), s3=make("s3"), sqs=make("sqs"), dynamodb=make("dynamodb"))
+
+    def describe(self, arn: str) -> dict[str, Any]:
+        """DescribeModelPackage without the response metadata."""
+        described: dict[str, Any] = self.sagemaker.describe_model_package(ModelPackageName=arn)
+        described.pop("ResponseMetadata", None)
+        return described
+
+    def ensure_group(self, name: str) -> None:
+        groups = self.sagemaker.list_model_package_groups(NameContains=name)["ModelPackageGroupSummaryList"]
+        if not any(group["ModelPackageGroupName"] == name for group in groups):
+            self.sagemaker.create_model_package_group(ModelPackageGroupName=name)
+
+
+# Approval ------------------------------------------------------------------------------------------
+
+
+def _package_from_event(clients: Clients, event: dict[str, Any]) -> str:
+    """Create the version a model package event describes, with its container, metrics and approval status."""
+    detail = event["detail"]
+    clients.ensure_group(detail["ModelPackageGroupName"])
+    request = {
+        "ModelPackageGroupName": detail["ModelPackageGroupName"],
+        "ModelApprovalStatus": detail["ModelApprovalStatus"],
+        "InferenceSpecification": detail["InferenceSpecification"],
+        "ModelMetrics": detail["ModelMetrics"],
+        "MetadataProperties": detail["MetadataProperties"],
+    }
+    arn: str = clients.sagemaker.create_model_package(**request)["ModelPackageArn"]
+    return arn
+
+
+def _credit_risk_package(clients: Clients) -> str:
+    clients.ensure_group("credit-risk")
+    arn: str = clients.sagemaker.create_model_package(
+        ModelPackageGroupName="credit-risk",
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [
+                {"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://registrar-demo-models/credit-risk/model.tar.gz"}
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    return arn
+
+
+def _processing_job(clients: Clients, event: dict[str, Any], *, fail: bool) -> None:
+    """The processing job a processing job event names, linked to its package by tag, ended as the event says."""
+    detail = event["detail"]
+    version = detail["ProcessingJobName"].rsplit("-", 1)[-1]
+    tags = [{"Key": PACKAGE_TAG, "Value": package_arn("credit-risk", int(version))}]
+    if fail:
+        tags.append({"Key": OUTCOME_TAG, "Value": "Failed"})
+    clients.sagemaker.create_processing_job(
+        ProcessingJobName=detail["ProcessingJobName"],
+        RoleArn=ROLE,
+        AppSpecification={"ImageUri": detail["AppSpecification"]["ImageUri"]},
+        ProcessingResources=detail["ProcessingResources"],
+        ProcessingOutputConfig=detail["ProcessingOutputConfig"],
+        StoppingCondition=detail["StoppingCondition"],
+        Tags=tags,
+    )
+
+
+def build_approval_state(clients: Clients) -> dict[str, str]:
+    """Create everything events/approval/README.md says the samples expect; return sample -> package ARN.
+
+    Bucket ``registrar-demo-reports`` with the reports (none for churn-model/3: missing on purpose),
+    churn-model versions 1-5 (5 Approved by a human), sandbox-model/1, credit-risk/1 and /2, and the
+    processing jobs ``credit-risk-evaluation-1`` (Completed) and ``-2`` (Failed).
+    """
+    clients.s3.create_bucket(Bucket=REPORT_BUCKET)
+    for report, key in _APPROVAL_REPORTS.items():
+        clients.s3.put_object(Bucket=REPORT_BUCKET, Key=key, Body=(REPORTS / report).read_bytes())
+    arns: dict[str, str] = {}
+    for name in _PACKAGE_SAMPLES:
+        event = read_event(approval_event_path(name))
+        arns[name] = _package_from_event(clients, event)
+        if arns[name] != event["detail"]["ModelPackageArn"]:
+            raise AssertionError(f"{name}: the emulator created {arns[name]}, the sample names another version")
+    arns["duplicate"] = arns["passing"]
+    arns["processing-completed"] = _credit_risk_package(clients)
+    arns["failed-job"] = _credit_risk_package(clients)
+    if (arns["processing-completed"], arns["failed-job"]) != (
+        package_arn("credit-risk", 1),
+        package_arn("credit-risk", 2),
+    ):
+        raise AssertionError("credit-risk versions were not numbered 1 and 2")
+    _processing_job(clients, read_event(approval_event_path("processing-completed")), fail=False)
+    _processing_job(clients, read_event(approval_event_path("failed-job")), fail=True)
+    return arns
+
+
+# Neo ------------------------------------------------------------------------------------------------
+
+
+def build_neo_package(clients: Clients) -> str:
+    """churn-model/1 with a PyTorch 1.13.1 primary container, and the bucket ``churn-artifacts``."""
+    clients.s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+    clients.ensure_group("churn-model")
+    arn: str = clients.sagemaker.create_model_package(
+        ModelPackageGroupName="churn-model",
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [
+                {
+                    "Image": XGBOOST_IMAGE,
+                    "ModelDataUrl": NEO_INPUT,
+                    "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+                    "Framework": "PYTORCH",
+                    "FrameworkVersion": "1.13.1",
+                }
+            ],
+            "SupportedContentTypes": ["application/json"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+    )["ModelPackageArn"]
+    if arn != package_arn("churn-model", 1):
+        raise AssertionError(f"the emulator created {arn}, not churn-model/1")
+    return arn
+
+
+def compile_job(
+    clients: Clients,
+    name: str,
+    target: str,
+    *,
+    package: str | None = None,
+    tagged: str | None = None,
+    fail: bool = False,
+) -> dict[str, Any]:
+    """Create a compilation job (it ends at once in the emulator) and return DescribeCompilationJob.
+
+    Parameters
+    ----------
+    package
+        Compile this versioned package (``ModelPackageVersionArn``); otherwise the job compiles
+        ``s3://churn-artifacts/train/model.tar.gz`` (PyTorch 1.13) from its ``InputConfig``.
+    tagged
+        Link the job with the tag ``registrar:model-package-arn`` = this ARN.
+    fail
+        Tag the job ``emulator:outcome=FAILED``.
+    """
+    request: dict[str, Any] = {
+        "CompilationJobName": name,
+        "RoleArn": ROLE,
+        "OutputConfig": {"S3OutputLocation": NEO_OUTPUT, "TargetDevice": target},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 900},
+    }
+    if package is not None:
+        request["ModelPackageVersionArn"] = package
+    else:
+        request["InputConfig"] = {
+            "S3Uri": NEO_INPUT,
+            "Framework": "PYTORCH",
+            "FrameworkVersion": "1.13",
+            "DataInputConfig": '{"input0": [1, 3, 224, 224]}',
+        }
+    tags = [{"Key": PACKAGE_TAG, "Value": tagged}] if tagged else []
+    if fail:
+        tags.append({"Key": OUTCOME_TAG, "Value": "FAILED"})
+    if tags:
+        request["Tags"] = tags
+    clients.sagemaker.create_compilation_job(**request)
+    described: dict[str, Any] = clients.sagemaker.describe_compilation_job(CompilationJobName=name)
+    described.pop("ResponseMetadata", None)
+    return described
+
+
+def build_neo_state(clients: Clients) -> dict[str, dict[str, Any]]:
+    """churn-model/1 and the five jobs of events/neo/README.md; returns sample -> DescribeCompilationJob."""
+    arn = build_neo_package(clients)
+    return {
+        "completed-ml-c5": compile_job(clients, "churn-model-1-ml-c5", "ml_c5", package=arn),
+        "completed-ml-inf2": compile_job(clients, "churn-model-1-ml-inf2", "ml_inf2", tagged=arn),
+        "edge-jetson-nano": compile_job(clients, "churn-model-1-jetson-nano", "jetson_nano", tagged=arn),
+        "failed": compile_job(clients, "churn-model-1-ml-c5-failed", "ml_c5", package=arn, fail=True),
+        "unlinked": compile_job(clients, "churn-model-unlinked", "ml_c5"),
+    }
+
+
+# Environment ----------------------------------------------------------------------------------------
+
+LAMBDA_ENVIRONMENT = {
+    "REGISTRAR_POLICY_FILE": str(POLICY),
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+@contextlib.contextmanager
+def emulator_environment(emulator: Emulator, **variables: str) -> Iterator[pytest.MonkeyPatch]:
+    """The environment of the ``aws`` fixture (and ``variables``) for a fixture wider than one test.
+
+    registrar's clients and the process-wide runtime are rebuilt on entry and on exit, so nothing
+    built here outlives it.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "REGISTRAR_TABLE_NAME"):
+            patch.delenv(name, raising=False)
+        base = {
+            "AWS_ENDPOINT_URL": emulator.endpoint,
+            "AWS_DEFAULT_REGION": emulator.region,
+            "AWS_REGION": emulator.region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+        for name, value in {**base, **variables}.items():
+            patch.setenv(name, value)
+        aws.reset_clients()
+        default_runtime.cache_clear()
+        try:
+            yield patch
+        finally:
+            aws.reset_clients()
+            default_runtime.cache_clear()
+
+
+def run_cli(*argv: str) -> tuple[int, list[dict[str, Any]], str]:
+    """Run ``registrar`` in this process; returns the exit status, the JSON lines printed and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main(list(argv))
+    return status, [json.loads(line) for line in out.getvalue().splitlines()], err.getvalue()
+
+
+def create_idempotency_table(clients: Clients, name: str) -> None:
+    """The idempotency table the stack deploys: partition key ``id`` (S)."""
+    clients.dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+# Lambda ---------------------------------------------------------------------------------------------
+
+
+def sqs_record(body: str, *, queue: str = "registrar-test") -> dict[str, Any]:
+    """One SQS record as a Lambda event source mapping delivers it (as LocalEventSourceMapping builds it)."""
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": f"receipt-{uuid.uuid4()}",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1741079727000"},
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
+        "awsRegion": REGION,
+    }
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    """An SQS event of one record per body."""
+    return {"Records": [sqs_record(body) for body in bodies]}
+
+
+def lambda_context(function_name: str = "registrar-test") -> LocalLambdaContext:
+    return LocalLambdaContext(function_name=function_name)
+
+
+# Calls ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Calls:
+    """Every AWS call registrar's own clients make from now on (``registrar.aws.observe_calls``)."""
+
+    made: list[tuple[str, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def start(self) -> Calls:
+        aws.observe_calls(self._record)
+        return self
+
+    def _record(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        with self._lock:
+            self.made.append((service, operation))
+
+    def clear(self) -> None:
+        with self._lock:
+            self.made.clear()
+
+    def count(self, operation: str | None = None, *, service: str = "sagemaker") -> int:
+        """How many calls of ``service`` (of ``operation`` only, when given) were made."""
+        with self._lock:
+            counted = Counter(op for svc, op in self.made if svc == service)
+        return counted[operation] if operation is not None else sum(counted.values())
