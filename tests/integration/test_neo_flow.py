@@ -8,7 +8,7 @@
 - Four handlers (threads, then processes) registering 20 jobs of one package at once: the 15-specification
   cap holds (UpdateModelPackage refusing the 16th is what the re-plan loop handles) and every job is
   accounted for. Two registrations of one target interleaved on purpose show a lost record update that a
-  later sweep does not repair (both xfail).
+  later re-registration repairs (the race itself is a known limitation, xfail).
 
 Runs are made once per module fixture (a fresh emulator state each) and asserted on by the tests.
 """
@@ -662,9 +662,9 @@ def recorded_job(clients: Clients, arn: str, target: str = "ml_c5") -> str:
     strict=True,
     raises=AssertionError,
     reason=(
-        "lost update: registrar.neo.service.register plans the registrar:neo:<target> record from the package it "
-        "described, and UpdateModelPackage has no condition, so an older job whose write lands after a newer job's "
-        "overwrites the newer job's record (also seen in the 4-handler test, in about 1 run of 5)"
+        "known limitation (docs/decisions.md): UpdateModelPackage has no conditional write, so an older job whose "
+        "write lands after a newer job's overwrites the newer job's record; re-registering the newer job "
+        "(registrar sweep --since) repairs it, see test_sweep_repairs_the_record_a_race_left"
     ),
 )
 def test_older_job_written_last_keeps_the_newer_jobs_record(aws: Emulator) -> None:
@@ -676,15 +676,6 @@ def test_older_job_written_last_keeps_the_newer_jobs_record(aws: Emulator) -> No
     assert recorded_job(clients, arn) == "churn-model-1-c5-new"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "the sweep cannot repair a lost record: registrar.neo.decide.decide returns 'unchanged' with no metadata as "
-        "soon as the job's specification is attached, so re-registering the newer job never rewrites "
-        "registrar:neo:<target> when another job's record replaced it"
-    ),
-)
 def test_sweep_repairs_the_record_a_race_left(aws: Emulator) -> None:
     # GIVEN an old and a new ml_c5 job of churn-model/1, both attached, and the record then left naming the old
     # job (what the lost update above leaves; written here with a plain UpdateModelPackage)

@@ -194,10 +194,11 @@ def decide(
         except (InvalidUpdateError, ValueError) as error:
             return NeoDecision(**base, action="invalid", reasons=[f"compilation job {name}: {error}"])
         if specification.Name in package.specification_names:
-            return NeoDecision(
-                **base, action="unchanged", reasons=[f"{name} is already attached as {specification.Name}"]
-            )
-        if len(package.AdditionalInferenceSpecifications) >= MAX_ADDITIONAL_SPECIFICATIONS:
+            # Still assert the record: a concurrent older job's write may have replaced it, and
+            # plan() drops it again when it already says this.
+            action, value, specification = "unchanged", f"attached {name} {specification.Name}", None
+            reasons.append(f"{name} is already attached as {specification_name_of(value)}")
+        elif len(package.AdditionalInferenceSpecifications) >= MAX_ADDITIONAL_SPECIFICATIONS:
             action, value, specification = "over-cap", f"over-cap {name}", None
             reasons += [OVER_CAP_REASON, f"{name} ({target}) not attached; record it under {key}"]
         else:
@@ -214,7 +215,7 @@ def decide(
     if newer is not None:
         metadata = {}
         reasons.append(f"{key} is left as it is: it records {newer}, modified after {name}")
-        if action == "record":
+        if action in ("record", "unchanged"):
             action = "unchanged"
     elif key not in package.CustomerMetadataProperties and len(package.CustomerMetadataProperties) >= (
         MAX_METADATA_ENTRIES
@@ -224,6 +225,11 @@ def decide(
         if action == "record":
             action = "skip"
     return NeoDecision(**base, action=action, specification=specification, metadata=metadata, reasons=reasons)
+
+
+def specification_name_of(record: str) -> str:
+    """The specification name an ``attached <job> <name>`` record ends with."""
+    return record.rsplit(" ", 1)[-1]
 
 
 def desired_update(decision: NeoDecision, package: ModelPackage) -> PackageUpdate | None:

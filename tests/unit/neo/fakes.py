@@ -179,11 +179,12 @@ class FakeRegistry:
         self.updates.append(update.with_client_token())
         return update.ModelPackageArn
 
-    def attach(self, arn: str, name: str) -> None:
-        """A specification attached by someone else."""
+    def attach(self, arn: str, name: str, record: dict[str, str] | None = None) -> None:
+        """A specification attached by someone else (with the record that handler wrote beside it)."""
         self.packages[arn]["AdditionalInferenceSpecifications"].append(
             {"Name": name, "Containers": [{"Image": "example/image:1"}]}
         )
+        self.packages[arn].setdefault("CustomerMetadataProperties", {}).update(record or {})
 
     # DescribeCompilationJob / ListTags / ListCompilationJobs
     def describe_compilation_job(self, name: str) -> dict[str, Any]:

@@ -125,17 +125,40 @@ def test_an_artifact_uri_that_is_not_valid_metadata_is_left_out_of_the_record() 
     assert any("artifact URI left out" in reason for reason in decision.reasons)
 
 
-def test_a_job_already_attached_changes_nothing() -> None:
+def test_a_job_already_attached_and_recorded_changes_nothing() -> None:
     name = specification_name("churn-model-1-ml-c5", "ml_c5")
     package = package_model()
     attached = package.model_copy(
-        update={"AdditionalInferenceSpecifications": [{"Name": name, "Containers": [{"Image": "x"}]}]}
+        update={
+            "AdditionalInferenceSpecifications": [{"Name": name, "Containers": [{"Image": "x"}]}],
+            "CustomerMetadataProperties": {"registrar:neo:ml_c5": f"attached churn-model-1-ml-c5 {name}"},
+        }
     )
 
     decision = decide(compilation_job(), attached)
 
     assert decision.action == "unchanged"
-    assert desired_update(decision, attached) is None
+    assert plan(desired_update(decision, attached), attached) is None  # type: ignore[arg-type]
+
+
+def test_an_attached_job_whose_record_was_lost_gets_it_back() -> None:
+    # GIVEN the specification is attached but a concurrent older job's write replaced the record
+    name = specification_name("churn-model-1-ml-c5", "ml_c5")
+    attached = package_model().model_copy(
+        update={
+            "AdditionalInferenceSpecifications": [{"Name": name, "Containers": [{"Image": "x"}]}],
+            "CustomerMetadataProperties": {"registrar:neo:ml_c5": "attached some-deleted-job neo-ml-c5-old"},
+        }
+    )
+
+    # WHEN the job is handled again
+    decision = decide(compilation_job(), attached)
+
+    # THEN nothing is attached, and the record is written again
+    update = plan(desired_update(decision, attached), attached)  # type: ignore[arg-type]
+    assert update is not None
+    assert update.AdditionalInferenceSpecificationsToAdd is None
+    assert update.CustomerMetadataProperties == {"registrar:neo:ml_c5": f"attached churn-model-1-ml-c5 {name}"}
 
 
 def test_a_job_that_has_not_ended_waits() -> None:

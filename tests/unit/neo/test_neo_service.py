@@ -190,7 +190,9 @@ def test_an_unmanaged_group_is_skipped(registry: FakeRegistry) -> None:
 def test_a_concurrent_attachment_of_the_same_job_ends_unchanged(registry: FakeRegistry) -> None:
     # GIVEN another handler attaches the same job's specification just before this one writes
     registry.jobs["churn-model-1-ml-c5"] = compilation_job()
-    registry.before_update = lambda fake: fake.attach(PACKAGE_ARN, C5_NAME)
+    registry.before_update = lambda fake: fake.attach(
+        PACKAGE_ARN, C5_NAME, {"registrar:neo:ml_c5": f"attached churn-model-1-ml-c5 {C5_NAME}"}
+    )
 
     # WHEN UpdateModelPackage refuses the duplicate name
     outcome = handle(_event("completed-ml-c5.json"), registry=registry, apply=True)
