@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CDK    := node_modules/.bin/cdk
+# jsii warns on every synth that Node 20 is past end of life; the pinned CDK still supports it.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
 .PHONY: setup demo test lint format synth deploy bench bench-burst clean
 
