@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CDK    := node_modules/.bin/cdk
 # jsii warns on every synth that Node 20 is past end of life; the pinned CDK still supports it.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: setup demo test lint format synth deploy bench bench-burst clean
 
