@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from handlers import cold_start_imports, cold_start_invocation
 
-from registrar.batch import process_batch
-from registrar.observability import logger, metrics, tracer
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+with cold_start_imports():
+    from registrar.batch import process_batch
+    from registrar.observability import logger, metrics, tracer
 
 
+@cold_start_invocation
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

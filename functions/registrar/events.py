@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from registrar.errors import EventError
 
@@ -62,7 +61,8 @@ Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
 
 
 class _Detail(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # Built on first use: a function only ever parses some of the three events (a cold start pays for those).
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
 class ModelPackageStateChange(_Detail):
@@ -105,6 +105,27 @@ class CompilationJobStateChange(_Detail):
     LastModifiedTime: Timestamp = None
 
 
+class EventBridgeModel(BaseModel):
+    """The EventBridge envelope, member for member Powertools Parser's ``EventBridgeModel``.
+
+    Declared here rather than imported: ``aws_lambda_powertools.utilities.parser.models`` loads the
+    whole Parser package first, some 70 ms of every cold start for one small model.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
+
+    version: str
+    id: str
+    source: str
+    account: str
+    time: datetime
+    region: str
+    resources: list[str]
+    detail_type: str = Field(alias="detail-type")
+    detail: Any
+    replay_name: str | None = Field(None, alias="replay-name")
+
+
 class ModelPackageEvent(EventBridgeModel):
     source: Literal["aws.sagemaker"]
     detail_type: Literal["SageMaker Model Package State Change"] = Field(alias="detail-type")
@@ -141,10 +162,10 @@ class CompilationJobEvent(EventBridgeModel):
 
 
 RegistrarEvent = ModelPackageEvent | ProcessingJobEvent | CompilationJobEvent
-_ADAPTERS: dict[tuple[str, str], TypeAdapter[Any]] = {
-    (SAGEMAKER_SOURCE, MODEL_PACKAGE_STATE_CHANGE): TypeAdapter(ModelPackageEvent),
-    (SAGEMAKER_SOURCE, PROCESSING_JOB_STATE_CHANGE): TypeAdapter(ProcessingJobEvent),
-    (REGISTRAR_SOURCE, COMPILATION_JOB_STATE_CHANGE): TypeAdapter(CompilationJobEvent),
+_MODELS: dict[tuple[str, str], type[RegistrarEvent]] = {
+    (SAGEMAKER_SOURCE, MODEL_PACKAGE_STATE_CHANGE): ModelPackageEvent,
+    (SAGEMAKER_SOURCE, PROCESSING_JOB_STATE_CHANGE): ProcessingJobEvent,
+    (REGISTRAR_SOURCE, COMPILATION_JOB_STATE_CHANGE): CompilationJobEvent,
 }
 
 
@@ -159,12 +180,11 @@ def parse_event(raw: Any) -> RegistrarEvent:
     if not isinstance(raw, dict):
         raise EventError(f"event: must be a JSON object, got {type(raw).__name__}")
     key = (str(raw.get("source")), str(raw.get("detail-type")))
-    adapter = _ADAPTERS.get(key)
-    if adapter is None:
+    model = _MODELS.get(key)
+    if model is None:
         raise EventError(f"event: source {key[0]!r} with detail-type {key[1]!r} is not an event registrar handles")
     try:
-        event: RegistrarEvent = adapter.validate_python(raw)
-        return event
+        return model.model_validate(raw)
     except ValidationError as error:
         first = error.errors(include_url=False)
         rules = "; ".join(

@@ -1,0 +1,903 @@
+"""``make bench-burst``: a burst of events through the local topology, with duplicates, disorder, workers and faults.
+
+What it does, on the embedded emulator (``registrar.emulator``), with the same rule patterns, queues, DLQs,
+idempotency table and Lambda handlers the CDK app deploys:
+
+1. Registers model package versions through ordinary SageMaker calls — churn models whose reports pass,
+   fail, are missing, hold NaN, are not JSON or lie outside the allowed report locations; versions a
+   human decided after their event was sent (the event is stale); versions of a group no rule matches;
+   credit-risk versions evaluated by processing jobs (completed or failed) — and Neo compilation jobs
+   of churn versions (several per version, two finishing in the same second, and one version with
+   more compilations than the 15-specification cap). Each version has a known expected final state.
+2. Publishes, on the emulator's bus, each of their events as SageMaker (model package and processing
+   job events, captured from the emulator) or the sweeper (``Compilation Job State Change``) sends
+   them, some older events again with an earlier time (stale), plus ``duplicates`` share of
+   duplicates (same subject, new id), all shuffled.
+3. Runs ``workers`` threads, each a local event source mapping on the approval and the Neo queue,
+   calling the deployed Lambda handlers, while :class:`registrar.local.faults.FaultInjector` fails
+   ``faults`` share of registrar's SageMaker, S3 and DynamoDB attempts (throttling, 500, read timeout
+   after the request reached the service, connection error, ConflictException on UpdateModelPackage).
+4. When every queue is empty and nothing is in flight, compares every version with its expectation,
+   and accounts for every published event (handled, or in a dead-letter queue).
+
+``python -m bench.burst [--events N] [--seed S] [--workers W] [--duplicates F] [--faults F]``; exits 1 when an
+event is lost, a version is wrongly decided, or an update was applied twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import itertools
+import json
+import os
+import pathlib
+import random
+import resource
+import sys
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+REPORTS = ROOT / "events" / "approval" / "reports"
+POLICY_FILE = ROOT / "events" / "policy.yaml"
+REPORT_BUCKET = "registrar-burst-reports"
+OUTSIDE_BUCKET = "registrar-burst-elsewhere"
+ARTIFACT_BUCKET = "registrar-burst-artifacts"
+ROLE_ARN = "arn:aws:iam::123456789012:role/registrar-burst"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+PACKAGE_TAG = "registrar:model-package-arn"
+OUTCOME_TAG = "emulator:outcome"
+CAPTURE = "registrar-burst-capture"
+CHURN_GROUPS = 5
+DEPLOYED_MAX_RECEIVE_COUNT = 5  # infra/routing.py
+
+# Every hostable Neo target the emulator serves with an image.
+HOSTABLE_TARGETS = (
+    "ml_c5",
+    "ml_inf2",
+    "ml_m5",
+    "ml_c4",
+    "ml_m4",
+    "ml_p3",
+    "ml_g4dn",
+    "ml_inf1",
+    "ml_trn1",
+    "ml_c6g",
+    "ml_m6g",
+    "ml_p2",
+)
+# The jobs an ordinary compiled version gets, in this order: two hostable targets, an edge device, a failure.
+ORDINARY_JOBS = (("ml_c5", False), ("ml_inf2", False), ("jetson_nano", False), ("ml_m5", True))
+CAP_JOBS = 18
+# The faults of a burst, alike: ConflictException strikes UpdateModelPackage only, so it is the rarest in practice.
+DEFAULT_MIX = {"throttling": 1.0, "server_error": 1.0, "read_timeout": 1.0, "connection_error": 1.0, "conflict": 1.0}
+
+# Churn version kinds: (kind, share, expected approval status, decided by registrar).
+CHURN_KINDS: tuple[tuple[str, float, str, bool], ...] = (
+    ("pass", 0.35, "Approved", True),
+    ("fail", 0.20, "Rejected", True),
+    ("missing", 0.08, "Rejected", True),
+    ("nan", 0.07, "Rejected", True),
+    ("garbage", 0.05, "Rejected", True),
+    ("outside", 0.05, "Rejected", True),
+    ("human", 0.10, "Rejected", False),
+    ("sandbox", 0.10, "PendingManualApproval", False),
+)
+# Credit-risk versions, decided from their processing job: (kind, expected status, verdict written).
+CREDIT_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("credit-pass", "Approved", "Approved"),
+    ("credit-fail", "PendingManualApproval", "Held"),
+    ("credit-jobfailed", "PendingManualApproval", "Held"),
+)
+
+
+@dataclass(frozen=True)
+class BurstConfig:
+    """The burst's size and hostility.
+
+    Attributes
+    ----------
+    events
+        Events published, duplicates included.
+    duplicates
+        Share of ``events`` that are duplicates (same subject, new id).
+    faults
+        Share of registrar's SageMaker, S3 and DynamoDB attempts that fail.
+    workers
+        Concurrent event source mappings (threads), each polling both queues.
+    seed
+        Seeds the scenario, the order of delivery and the fault injector.
+    visibility_timeout
+        Seconds before a failed record comes back (the local stand-in for the deployed 6 x timeout).
+    max_receive_count
+        Receives before a record is dead-lettered (the deployed value by default).
+    timeout
+        Seconds to wait for the queues to drain before giving up (the result then says what is left).
+    weights
+        Relative weight of each fault kind (:class:`registrar.local.faults.FaultInjector`); default: its own.
+    """
+
+    events: int = 1000
+    duplicates: float = 0.30
+    faults: float = 0.10
+    workers: int = 4
+    seed: int = 1
+    visibility_timeout: int = 10
+    max_receive_count: int = DEPLOYED_MAX_RECEIVE_COUNT
+    timeout: float = 600.0
+    batch_size: int = 10
+    weights: dict[str, float] | None = None
+
+
+@dataclass
+class Job:
+    name: str
+    target: str
+    fail: bool
+    package: str  # label
+    arn: str = ""
+    end_time: Any = None  # CompilationEndTime as DescribeCompilationJob returned it
+
+    @property
+    def hostable(self) -> bool:
+        return not self.fail and self.target in HOSTABLE_TARGETS
+
+
+@dataclass
+class Version:
+    """One model package version and where the policy says it must end."""
+
+    label: str
+    group: str
+    kind: str
+    expected_status: str
+    decided_by_registrar: bool
+    verdict: str | None = None
+    arn: str = ""
+    jobs: list[Job] = field(default_factory=list)
+    capped: bool = False
+
+
+@dataclass
+class BurstResult:
+    """What the burst did, and every way it went wrong (``problems``)."""
+
+    config: BurstConfig
+    versions: list[Version] = field(default_factory=list)
+    published: int = 0
+    unique_events: int = 0
+    duplicates_published: int = 0
+    stale_published: int = 0
+    compilation_events: int = 0
+    same_second_pairs: int = 0
+    handled_published: int = 0
+    handled_echoes: int = 0
+    deliveries: int = 0
+    redeliveries: int = 0
+    body_runs: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    verdicts: Counter[str] = field(default_factory=Counter)
+    replans: int = 0
+    over_cap_jobs: int = 0
+    update_calls: int = 0
+    update_calls_succeeded: int = 0
+    distinct_tokens: int = 0
+    applied_on_service: int = 0
+    unconfirmed: int = 0  # changes applied whose answer never reached registrar (a read timeout, then a refusal)
+    lost_answers: int = 0  # read timeouts injected into UpdateModelPackage: each may leave one change unconfirmed
+    decided_twice: list[str] = field(default_factory=list)
+    outside_reads: int = 0
+    faults_by_kind: Counter[str] = field(default_factory=Counter)
+    botocore_retries: int = 0
+    dead_lettered: int = 0
+    lost: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
+    leftover: int = 0
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+
+    @property
+    def duplicates_suppressed(self) -> int:
+        """Records acknowledged without running the handler's body: Powertools Idempotency answered."""
+        return self.handled_published + self.handled_echoes - self.body_runs
+
+    decisions: int = 0  # outcomes that carried a request to apply (``updated``, and over-cap records)
+
+    @property
+    def throughput(self) -> float:
+        return (self.handled_published + self.handled_echoes) / self.seconds if self.seconds else 0.0
+
+    def problems(self) -> list[str]:
+        """Every broken promise: lost events, wrong versions, dead letters, a change applied twice."""
+        found = [f"lost: {event}" for event in self.lost]
+        found += [f"wrongly decided: {line}" for line in self.wrong]
+        if self.dead_lettered:
+            found.append(f"{self.dead_lettered} message(s) in a dead-letter queue")
+        if self.leftover:
+            found.append(f"{self.leftover} message(s) left in a queue")
+        if self.update_calls_succeeded != self.decisions:
+            found.append(
+                f"{self.update_calls_succeeded} successful UpdateModelPackage calls for {self.decisions} decisions"
+            )
+        found += [f"decision written twice on {arn}" for arn in self.decided_twice]
+        if self.applied_on_service != self.distinct_tokens + self.unconfirmed or self.unconfirmed > self.lost_answers:
+            found.append(
+                f"{self.applied_on_service} changes applied for {self.distinct_tokens} confirmed ClientTokens and "
+                f"{self.unconfirmed} unconfirmed ({self.lost_answers} answers lost)"
+            )
+        if self.outside_reads:
+            found.append(f"{self.outside_reads} report read(s) outside the allowed locations")
+        return found
+
+    def lines(self) -> list[str]:
+        """The printed report."""
+        c = self.config
+        faults = ", ".join(f"{kind} {n}" for kind, n in sorted(self.faults_by_kind.items())) or "none"
+        outcomes = ", ".join(f"{kind} {n}" for kind, n in sorted(self.outcomes.items()))
+        verdicts = ", ".join(f"{kind} {n}" for kind, n in sorted(self.verdicts.items()))
+        return [
+            f"registrar burst — {self.published} events, {c.duplicates:.0%} duplicates, out of order, "
+            f"{c.workers} workers, {c.faults:.0%} injected faults, seed {c.seed}",
+            f"  versions                  {len(self.versions)} "
+            f"({sum(len(v.jobs) for v in self.versions)} compilation jobs, "
+            f"{self.same_second_pairs} pairs finishing in the same second)",
+            f"  events published          {self.published} ({self.unique_events} unique, "
+            f"{self.duplicates_published} duplicates, {self.stale_published} stale, "
+            f"{self.compilation_events} compilation)",
+            f"  events handled            {self.handled_published} published + {self.handled_echoes} "
+            "emitted by registrar's own writes",
+            f"  deliveries                {self.deliveries} ({self.redeliveries} redeliveries after a failed attempt)",
+            f"  outcomes                  {outcomes}",
+            f"  verdicts                  {verdicts}",
+            f"  decisions                 {self.decisions}",
+            f"  updates applied           {self.applied_on_service} on the service "
+            f"({self.update_calls} UpdateModelPackage calls, {self.update_calls_succeeded} succeeded, "
+            f"{self.distinct_tokens} distinct ClientTokens, {self.unconfirmed} applied with the answer lost)",
+            f"  duplicates suppressed     {self.duplicates_suppressed} (Powertools Idempotency)",
+            f"  re-plans                  {self.replans} (refused update planned again from fresh state)",
+            f"  over the cap              {self.over_cap_jobs} compilation job(s) reported, not attached",
+            f"  injected faults           {sum(self.faults_by_kind.values())} ({faults})",
+            f"  retries                   {self.botocore_retries} by botocore, {self.redeliveries} by SQS",
+            f"  DLQ count                 {self.dead_lettered}",
+            f"  lost events               {len(self.lost)} (must be 0)",
+            f"  wrongly decided versions  {len(self.wrong)} (must be 0)",
+            f"  throughput                {self.throughput:.1f} events/s ({self.seconds:.1f} s)",
+            f"  peak memory               {self.peak_rss_mb:.0f} MiB (max RSS of the process, emulator included)",
+        ]
+
+
+# Scenario -----------------------------------------------------------------------------------------------
+
+
+def plan_versions(config: BurstConfig) -> tuple[list[Version], int, int]:
+    """The versions and jobs of a burst of ``config.events``: (versions, stale events, processing jobs).
+
+    The unique events (``events`` less the duplicates) are one creation event per version, one event
+    per processing job, one per compilation job, and a few stale repeats.
+    """
+    rng = random.Random(config.seed)
+    unique = config.events - round(config.events * config.duplicates)
+    compilations = max(CAP_JOBS + 4, round(unique * 0.25))
+    processing = max(len(CREDIT_KINDS), round(unique * 0.05))
+    stale = max(1, round(unique * 0.04))
+    churn = unique - compilations - 2 * processing - stale
+    if churn < 20:
+        raise ValueError(f"{config.events} events are too few for a burst; use at least 150")
+    versions: list[Version] = []
+    for index in range(churn):
+        kind, _, status, decided = _pick(rng, CHURN_KINDS)
+        if index == 0:
+            kind, status, decided = "pass", "Approved", True  # the capped version is a passing one
+        group = f"sandbox-{index % 2}" if kind == "sandbox" else f"churn-{index % CHURN_GROUPS}"
+        verdict = status if decided else None
+        versions.append(Version(f"v{index}", group, kind, status, decided, verdict))
+    for index in range(processing):
+        kind, status, verdict = CREDIT_KINDS[index % len(CREDIT_KINDS)]
+        versions.append(Version(f"c{index}", "credit-risk", kind, status, True, verdict))
+    # Compilations: CAP_JOBS on the first version, the rest on the following compiled churn versions.
+    compiled = [v for v in versions if v.group.startswith("churn-") and v.kind != "human"]
+    cap_version = compiled[0]
+    cap_version.capped = True
+    cap_version.jobs = [
+        Job(f"cap-{n}", HOSTABLE_TARGETS[n % len(HOSTABLE_TARGETS)], False, cap_version.label) for n in range(CAP_JOBS)
+    ]
+    left = compilations - CAP_JOBS
+    for version in compiled[1:]:
+        if left <= 0:
+            break
+        take = min(left, rng.choice((2, 3, 4)))
+        version.jobs = [
+            Job(f"{version.label}-{n}", target, fail, version.label)
+            for n, (target, fail) in enumerate(ORDINARY_JOBS[:take])
+        ]
+        left -= take
+    return versions, stale, processing
+
+
+def _pick(rng: random.Random, kinds: tuple[tuple[str, float, str, bool], ...]) -> tuple[str, float, str, bool]:
+    point = rng.random() * sum(share for _, share, _, _ in kinds)
+    for kind in kinds:
+        point -= kind[1]
+        if point < 0:
+            return kind
+    return kinds[-1]
+
+
+class Setup:
+    """What a data scientist's pipeline does, with plain clients of their own (no faults, not counted)."""
+
+    def __init__(self, endpoint: str, region: str) -> None:
+        import botocore.session
+
+        session = botocore.session.Session()
+        session.set_credentials("burst", "burst")
+
+        def make(service: str) -> Any:
+            return session.create_client(service, endpoint_url=endpoint, region_name=region)
+
+        self.sagemaker = make("sagemaker")
+        self.s3 = make("s3")
+        self.sqs = make("sqs")
+        self.events = make("events")
+
+    def upload(self, bucket: str, key: str, body: bytes) -> str:
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+        return f"s3://{bucket}/{key}"
+
+    def describe(self, arn: str) -> dict[str, Any]:
+        described: dict[str, Any] = self.sagemaker.describe_model_package(ModelPackageName=arn)
+        described.pop("ResponseMetadata", None)
+        return described
+
+
+def _report_uri(setup: Setup, version: Version) -> str | None:
+    key = f"evaluations/{version.group}/{version.label}/evaluation.json"
+    reports = {
+        "pass": (REPORTS / "passing.json").read_bytes(),
+        "human": (REPORTS / "passing.json").read_bytes(),
+        "sandbox": (REPORTS / "passing.json").read_bytes(),
+        "fail": (REPORTS / "failing.json").read_bytes(),
+        "nan": (REPORTS / "nan-metric.json").read_bytes(),
+        "garbage": b'{"binary_classification_metrics": {"auc": {"value": 0.99}',
+    }
+    if version.kind == "missing":
+        return f"s3://{REPORT_BUCKET}/{key}"
+    if version.kind == "outside":
+        # A passing report, but outside the allowed locations: it must never be read, let alone trusted.
+        return setup.upload(OUTSIDE_BUCKET, key, (REPORTS / "passing.json").read_bytes())
+    if version.kind in reports:
+        return setup.upload(REPORT_BUCKET, key, reports[version.kind])
+    return None
+
+
+def _register(setup: Setup, version: Version) -> None:
+    request: dict[str, Any] = {
+        "ModelPackageGroupName": version.group,
+        "ModelApprovalStatus": "PendingManualApproval",
+        "InferenceSpecification": {
+            "Containers": [
+                {
+                    "Image": IMAGE,
+                    "ModelDataUrl": f"s3://{ARTIFACT_BUCKET}/models/{version.label}/model.tar.gz",
+                    "Framework": "XGBOOST",
+                    "FrameworkVersion": "1.7",
+                }
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    }
+    uri = _report_uri(setup, version)
+    if uri is not None:
+        request["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}}
+    version.arn = str(setup.sagemaker.create_model_package(**request)["ModelPackageArn"])
+
+
+def _evaluate(setup: Setup, version: Version) -> None:
+    prefix = f"evaluations/credit-risk/{version.label}"
+    report = "nan-metric.json" if version.kind == "credit-fail" else "processing.json"
+    setup.upload(REPORT_BUCKET, f"{prefix}/evaluation.json", (REPORTS / report).read_bytes())
+    tags = [{"Key": PACKAGE_TAG, "Value": version.arn}]
+    if version.kind == "credit-jobfailed":
+        tags.append({"Key": OUTCOME_TAG, "Value": "Failed"})
+    setup.sagemaker.create_processing_job(
+        ProcessingJobName=f"burst-eval-{version.label}",
+        RoleArn=ROLE_ARN,
+        AppSpecification={"ImageUri": IMAGE},
+        ProcessingResources={
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
+        },
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "evaluation",
+                    "S3Output": {
+                        "S3Uri": f"s3://{REPORT_BUCKET}/{prefix}/",
+                        "LocalPath": "/opt/ml/processing/evaluation",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+        Tags=tags,
+    )
+
+
+def _compile(setup: Setup, version: Version, job: Job) -> None:
+    request: dict[str, Any] = {
+        "CompilationJobName": job.name,
+        "RoleArn": ROLE_ARN,
+        "OutputConfig": {
+            "S3OutputLocation": f"s3://{ARTIFACT_BUCKET}/compiled/{job.name}/",
+            "TargetDevice": job.target,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 900},
+        "ModelPackageVersionArn": version.arn,
+    }
+    if job.fail:
+        request["Tags"] = [{"Key": OUTCOME_TAG, "Value": "FAILED"}]
+    setup.sagemaker.create_compilation_job(**request)
+    described = setup.sagemaker.describe_compilation_job(CompilationJobName=job.name)
+    job.arn = str(described["CompilationJobArn"])
+    job.end_time = described.get("CompilationEndTime") or described.get("LastModifiedTime")
+
+
+@contextlib.contextmanager
+def _capture(setup: Setup) -> Iterator[list[dict[str, Any]]]:
+    """Every ``aws.sagemaker`` event the emulator emits inside the block (it runs before the topology exists)."""
+    url = setup.sqs.create_queue(QueueName=CAPTURE)["QueueUrl"]
+    arn = setup.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    setup.events.put_rule(Name=CAPTURE, EventPattern=json.dumps({"source": ["aws.sagemaker"]}))
+    setup.events.put_targets(Rule=CAPTURE, Targets=[{"Id": "capture", "Arn": arn}])
+    captured: list[dict[str, Any]] = []
+    try:
+        yield captured
+        while messages := setup.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            captured.extend(json.loads(message["Body"]) for message in messages)
+            setup.sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+    finally:
+        setup.events.remove_targets(Rule=CAPTURE, Ids=["capture"])
+        setup.events.delete_rule(Name=CAPTURE)
+        setup.sqs.delete_queue(QueueUrl=url)
+
+
+def build_state(setup: Setup, versions: list[Version]) -> list[dict[str, Any]]:
+    """Create every version, report and job; return the SageMaker events the emulator emitted for them."""
+    for bucket in (REPORT_BUCKET, OUTSIDE_BUCKET, ARTIFACT_BUCKET):
+        setup.s3.create_bucket(Bucket=bucket)
+    for group in sorted({version.group for version in versions}):
+        setup.sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    with _capture(setup) as captured:
+        for version in versions:
+            _register(setup, version)
+            if version.kind == "human":
+                # A person decides before registrar sees the version's (now stale) event.
+                setup.sagemaker.update_model_package(
+                    ModelPackageArn=version.arn, ModelApprovalStatus="Rejected", ApprovalDescription="by a human"
+                )
+            if version.group == "credit-risk":
+                _evaluate(setup, version)
+            for job in version.jobs:
+                _compile(setup, version, job)
+    return captured
+
+
+def compose_events(
+    config: BurstConfig, versions: list[Version], captured: list[dict[str, Any]], stale: int
+) -> tuple[list[dict[str, Any]], BurstResult]:
+    """The PutEvents entries of the burst, shuffled: unique events, stale repeats and duplicates."""
+    from registrar.bus import entry
+    from registrar.events import CompilationJobStateChange
+
+    rng = random.Random(config.seed + 1)
+    result = BurstResult(config=config, versions=versions)
+    creations = {
+        e["detail"]["ModelPackageArn"]: e
+        for e in captured
+        if e["detail-type"] == "SageMaker Model Package State Change" and "UpdatedModelPackageFields" not in e["detail"]
+    }
+    processing = [e for e in captured if e["detail-type"] == "SageMaker Processing Job State Change"]
+
+    def sagemaker_entry(event: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            "Detail": json.dumps(event["detail"]),
+            "Resources": event.get("resources", []),
+        }
+
+    unique = [sagemaker_entry(creations[version.arn]) for version in versions]
+    unique += [sagemaker_entry(event) for event in processing]
+    churn = [v for v in versions if v.group.startswith("churn-")]
+    for version in rng.sample(churn, min(stale, len(churn))):
+        # An older event for the same version (another subject): it must change nothing more.
+        event = copy.deepcopy(creations[version.arn])
+        from registrar.events import parse_timestamp
+
+        modified = parse_timestamp(event["detail"]["LastModifiedTime"])
+        if modified is not None:
+            event["detail"]["LastModifiedTime"] = (modified - timedelta(seconds=1)).isoformat()
+        unique.append(sagemaker_entry(event))
+        result.stale_published += 1
+    for version in versions:
+        for job in version.jobs:
+            detail = CompilationJobStateChange(
+                CompilationJobName=job.name,
+                CompilationJobArn=job.arn,
+                CompilationJobStatus="FAILED" if job.fail else "COMPLETED",
+                LastModifiedTime=job.end_time,
+            )
+            unique.append(entry(detail))
+            result.compilation_events += 1
+        ends = [str(job.end_time)[:19] for job in version.jobs]
+        result.same_second_pairs += sum(1 for a, b in itertools.pairwise(ends) if a == b)
+    duplicates = [copy.deepcopy(rng.choice(unique)) for _ in range(config.events - len(unique))]
+    entries = unique + duplicates
+    rng.shuffle(entries)
+    result.unique_events = len(unique)
+    result.duplicates_published = len(duplicates)
+    return entries, result
+
+
+def publish(setup: Setup, entries: list[dict[str, Any]]) -> set[str]:
+    """PutEvents, ten at a time; returns the ids EventBridge gave the events."""
+    ids: set[str] = set()
+    for start in range(0, len(entries), 10):
+        response = setup.events.put_events(Entries=entries[start : start + 10])
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"PutEvents refused entries: {response['Entries']}")
+        ids.update(item["EventId"] for item in response["Entries"])
+    return ids
+
+
+# Running ------------------------------------------------------------------------------------------------
+
+
+def _environment(endpoint: str, region: str, table: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_ACCESS_KEY_ID": "burst",
+        "AWS_SECRET_ACCESS_KEY": "burst",
+        "REGISTRAR_POLICY_FILE": str(POLICY_FILE),
+        "REGISTRAR_TABLE_NAME": table,
+        "REGISTRAR_EVENT_BUS_NAME": "default",
+        "REGISTRAR_REPORT_LOCATIONS": f"s3://{REPORT_BUCKET}/evaluations/",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+@contextlib.contextmanager
+def _lambda_environment(variables: dict[str, str]) -> Iterator[None]:
+    """The process configured as the deployed functions are; everything put back afterwards."""
+    from registrar import aws, observability
+    from registrar.runtime import default_runtime
+
+    saved = dict(os.environ)
+    level = observability.logger.log_level
+    os.environ.update(variables)
+    observability.logger.setLevel("CRITICAL")  # thousands of events: the report below says what happened
+    aws.reset_clients()
+    default_runtime.cache_clear()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        observability.logger.setLevel(level)
+        observability.metrics.clear_metrics()  # disabled metrics are kept, not flushed: drop the burst's
+        aws.reset_clients()
+        default_runtime.cache_clear()
+
+
+class _Ledger:
+    """What crossed the Lambda boundary and the botocore boundary, counted from threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.deliveries: Counter[str] = Counter()
+        self.succeeded: set[str] = set()
+        self.outcomes: list[Any] = []
+        self.update_calls = 0
+        self.outside_reads = 0
+        self.busy = 0
+
+    def call(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        with self.lock:
+            if operation == "UpdateModelPackage":
+                self.update_calls += 1
+            if service == "s3" and params.get("Bucket") == OUTSIDE_BUCKET:
+                self.outside_reads += 1
+
+    def outcome(self, outcome: Any) -> None:
+        with self.lock:
+            self.outcomes.append(outcome)
+
+
+def _handler(lambda_handler: Any, ledger: _Ledger, timeout: int) -> Any:
+    """The deployed handler as an event source mapping calls it, with the burst's bookkeeping around it."""
+    from registrar.local.runner import LocalLambdaContext
+
+    def handle(event: dict[str, Any], context: Any) -> Any:
+        # Lambda's remaining time bounds Powertools' in-progress records; the deployed queues' visibility
+        # timeout is 6 x the function timeout, and so is at least the function timeout here.
+        context = LocalLambdaContext(function_name=context.function_name, timeout_seconds=timeout)
+        ids = {record["messageId"]: json.loads(record["body"]).get("id", "") for record in event["Records"]}
+        with ledger.lock:
+            ledger.busy += 1
+            for event_id in ids.values():
+                ledger.deliveries[event_id] += 1
+        try:
+            response = lambda_handler(event, context) or {}
+            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        except Exception:
+            failed = set(ids)
+            raise
+        finally:
+            with ledger.lock:
+                ledger.succeeded.update(event_id for message_id, event_id in ids.items() if message_id not in failed)
+                ledger.busy -= 1
+        return response
+
+    return handle
+
+
+def _drain(config: BurstConfig, topology: Any, sqs: Any, ledger: _Ledger) -> float:
+    """Run the workers until every queue is empty and nothing is in flight; returns the seconds it took."""
+    from handlers import approval, neo_registration
+    from registrar.local.runner import LocalEventSourceMapping
+    from registrar.queues import Queue
+
+    flows = (("approval", approval.handler), ("neo", neo_registration.handler))
+    queues = {name: Queue(url=topology.flows[name].queue_url, client=sqs) for name, _ in flows}
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        mappings = [
+            LocalEventSourceMapping(
+                queue=queues[name],
+                queue_arn=topology.flows[name].queue_arn,
+                handler=_handler(handler, ledger, config.visibility_timeout),
+                function_name=f"registrar-{name}",
+                batch_size=config.batch_size,
+            )
+            for name, handler in flows
+        ]
+        try:
+            while not stop.is_set():
+                if sum(mapping.poll_once() for mapping in mappings) == 0:
+                    time.sleep(0.05)
+        except BaseException as error:  # a broken runner must not look like a quiet queue
+            errors.append(error)
+            stop.set()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=work, name=f"burst-worker-{n}", daemon=True) for n in range(config.workers)]
+    for thread in threads:
+        thread.start()
+    quiet = 0
+    while time.monotonic() - started < config.timeout and not stop.is_set():
+        time.sleep(0.25)
+        pending = sum(sum(queue.depth()) for queue in queues.values())
+        with ledger.lock:
+            busy = ledger.busy
+        quiet = quiet + 1 if pending == 0 and busy == 0 else 0
+        if quiet >= 3:
+            break
+    seconds = time.monotonic() - started
+    stop.set()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError("a burst worker failed") from errors[0]
+    return seconds
+
+
+def _dead_letters(setup: Setup, topology: Any) -> list[str]:
+    ids: list[str] = []
+    for flow in topology.flows.values():
+        for url in (flow.dead_letter_url, flow.rule_dead_letter_url):
+            while messages := setup.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                for message in messages:
+                    ids.append(json.loads(message["Body"]).get("id", message["MessageId"]))
+                setup.sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
+    return ids
+
+
+def check_versions(setup: Setup, versions: list[Version], outcomes: list[Any]) -> list[str]:
+    """Every way a version's final state differs from what the policy and its jobs demand."""
+    from registrar.neo.spec import specification_name
+
+    over_cap = {str(o.subject).split("|")[0] for o in outcomes if o.verdict == "OverCap"}
+    wrong: list[str] = []
+    for version in versions:
+        described = setup.describe(version.arn)
+        status = described.get("ModelApprovalStatus")
+        where = f"{version.label} ({version.group}, {version.kind})"
+        if status != version.expected_status:
+            wrong.append(f"{where}: {status}, expected {version.expected_status}")
+        description = str(described.get("ApprovalDescription", ""))
+        if version.verdict is not None and not description.startswith(f"registrar: {version.verdict}"):
+            wrong.append(f"{where}: description {description[:40]!r}, expected registrar's {version.verdict}")
+        if version.verdict is None and description.startswith("registrar:"):
+            wrong.append(f"{where}: registrar wrote a description on a version it must not decide")
+        specs = [spec["Name"] for spec in described.get("AdditionalInferenceSpecifications", [])]
+        if len(specs) != len(set(specs)):
+            wrong.append(f"{where}: a specification is attached twice")
+        expected = {specification_name(job.name, job.target): job for job in version.jobs if job.hostable}
+        if version.capped:
+            if len(specs) != 15 or not set(specs) <= set(expected):
+                wrong.append(f"{where}: {len(specs)} specifications, expected its jobs' 15")
+            unaccounted = [job.name for name, job in expected.items() if name not in specs and job.arn not in over_cap]
+            if unaccounted:
+                wrong.append(f"{where}: jobs neither attached nor reported over the cap: {unaccounted}")
+        elif set(specs) != set(expected):
+            wrong.append(f"{where}: specifications {sorted(specs)}, expected {sorted(expected)}")
+        metadata = described.get("CustomerMetadataProperties", {})
+        for job in version.jobs:
+            if not job.hostable and f"registrar:neo:{job.target}" not in metadata:
+                wrong.append(f"{where}: {job.name} ({job.target}) is not recorded")
+    return wrong
+
+
+def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> BurstResult:
+    """Run one burst against the emulator at ``endpoint`` (reset it first); see the module docstring."""
+    from registrar import aws, observability
+    from registrar.local.faults import FaultInjector
+    from registrar.local.topology import IDEMPOTENCY_TABLE, build_topology
+
+    versions, stale, _ = plan_versions(config)
+    setup = Setup(endpoint, region)
+    captured = build_state(setup, versions)
+    entries, result = compose_events(config, versions, captured, stale)
+    ledger = _Ledger()
+    with _lambda_environment(_environment(endpoint, region, IDEMPOTENCY_TABLE)):
+        topology = build_topology(endpoint_url=endpoint, region=region, visibility_timeout=config.visibility_timeout)
+        for flow in topology.flows.values():
+            dead_letter_arn = setup.sqs.get_queue_attributes(
+                QueueUrl=flow.dead_letter_url, AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+            policy = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(config.max_receive_count)}
+            setup.sqs.set_queue_attributes(QueueUrl=flow.queue_url, Attributes={"RedrivePolicy": json.dumps(policy)})
+        aws.reset_clients()  # registrar's clients are built afresh, with the injector's hooks
+        weights: Any = config.weights
+        injector = FaultInjector(
+            rate=config.faults, weights=weights, seed=config.seed, keep_requests=("UpdateModelPackage",)
+        ).install()
+        aws.observe_calls(ledger.call)
+        observability.listeners.append(ledger.outcome)
+        try:
+            published = publish(setup, entries)
+            result.seconds = _drain(config, topology, setup.sqs, ledger)
+        finally:
+            observability.listeners.remove(ledger.outcome)
+            injector.uninstall()
+        result.leftover = sum(
+            sum(
+                int(v)
+                for v in setup.sqs.get_queue_attributes(
+                    QueueUrl=flow.queue_url,
+                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+                )["Attributes"].values()
+            )
+            for flow in topology.flows.values()
+        )
+        dead = _dead_letters(setup, topology)
+    result.published = len(entries)
+    result.dead_lettered = len(dead)
+    result.handled_published = len(ledger.succeeded & published)
+    result.handled_echoes = len(ledger.succeeded - published)
+    result.lost = sorted(published - ledger.succeeded - set(dead))
+    result.deliveries = sum(ledger.deliveries.values())
+    result.redeliveries = sum(n - 1 for n in ledger.deliveries.values() if n > 1)
+    result.body_runs = len(ledger.outcomes)
+    result.outcomes = Counter(o.outcome for o in ledger.outcomes)
+    result.decisions = sum(1 for o in ledger.outcomes if o.request is not None)
+    result.verdicts = Counter(o.verdict for o in ledger.outcomes if o.verdict and o.outcome == "updated")
+    result.replans = sum(1 for o in ledger.outcomes if any("re-planned" in r for r in o.reasons))
+    result.over_cap_jobs = len({o.subject for o in ledger.outcomes if o.verdict == "OverCap"})
+    result.update_calls = ledger.update_calls
+    result.update_calls_succeeded = injector.stats.succeeded["sagemaker.UpdateModelPackage"]
+    confirmed = {str(request.get("ClientToken")) for _, request in injector.stats.requests}
+    applied = _applied_updates(region)
+    result.distinct_tokens = len(confirmed)
+    result.applied_on_service = len(applied)
+    result.unconfirmed = len(set(applied) - confirmed)
+    result.lost_answers = injector.stats.injected_into("UpdateModelPackage", "read_timeout")
+    decisions_per_version = Counter(arn for arn, request in applied.values() if request.get("ApprovalDescription"))
+    result.decided_twice = sorted(arn for arn, n in decisions_per_version.items() if n > 1)
+    result.outside_reads = ledger.outside_reads
+    result.faults_by_kind = injector.stats.by_kind()
+    result.botocore_retries = injector.stats.retries
+    result.wrong = check_versions(setup, versions, ledger.outcomes)
+    result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def _applied_updates(region: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """ClientToken -> (package ARN, request) of every UpdateModelPackage the emulator applied.
+
+    A token seen again is not applied again (``registrar.emulator.sagemaker``, fix 5): this is what
+    SageMaker actually changed, whatever the client saw of it.
+    """
+    from moto.sagemaker.models import sagemaker_backends
+
+    from registrar.emulator import ACCOUNT_ID
+
+    tokens = sagemaker_backends[ACCOUNT_ID][region].update_model_package_tokens
+    return {token: (arn, json.loads(fingerprint)) for token, (fingerprint, arn) in tokens.items()}
+
+
+def _mix(text: str) -> dict[str, float]:
+    from registrar.local.faults import FAULT_KINDS
+
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        kind, _, weight = part.partition("=")
+        if kind.strip() not in FAULT_KINDS:
+            raise argparse.ArgumentTypeError(f"unknown fault kind {kind.strip()!r}; known: {', '.join(FAULT_KINDS)}")
+        weights[kind.strip()] = float(weight or 1)
+    return weights
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.burst", description=__doc__.split("\n\n")[0])
+    defaults = BurstConfig()
+    parser.add_argument("--events", type=int, default=defaults.events)
+    parser.add_argument("--duplicates", type=float, default=defaults.duplicates)
+    parser.add_argument("--faults", type=float, default=defaults.faults)
+    parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--mix",
+        type=_mix,
+        default=None,
+        metavar="KIND=WEIGHT,...",
+        help="relative weight of each fault kind (default: throttling, server_error, read_timeout, "
+        "connection_error and conflict alike; conflict strikes UpdateModelPackage only)",
+    )
+    args = parser.parse_args(argv)
+    config = BurstConfig(
+        events=args.events,
+        duplicates=args.duplicates,
+        faults=args.faults,
+        workers=args.workers,
+        seed=args.seed,
+        weights=args.mix if args.mix is not None else DEFAULT_MIX,
+    )
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "CRITICAL")
+    warnings.filterwarnings("ignore", message="No application metrics to publish")  # metrics are off here
+    from registrar.emulator import start
+
+    print(f"registrar burst: registering versions and publishing {config.events} events…", file=sys.stderr)
+    with start() as emulator, contextlib.redirect_stdout(io.StringIO()):  # Powertools prints EMF on stdout
+        result = run_burst(config, emulator.endpoint, emulator.region)
+    for line in result.lines():
+        print(line)
+    problems = result.problems()
+    for problem in problems[:20]:
+        print(f"  ✘ {problem}")
+    print("every event accounted for, every version where its policy says ✔" if not problems else "burst FAILED")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

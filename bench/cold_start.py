@@ -1,0 +1,282 @@
+"""Cold start: process start → first event handled, registrar's approval handler against a hand-written one.
+
+Each run is a fresh Python process that imports a handler and handles one passing-evaluation event
+against the same running emulator: registrar's ``handlers.approval`` gets the event as Lambda
+delivers it from the approval queue (an SQS batch of one record), with its deployed settings
+(policy file, idempotency table, report locations, metrics namespace); ``bench/handwritten.py``
+gets the plain EventBridge event. The parent times each run from ``Popen`` to the line the child
+prints once the handler returned, so interpreter start-up, every import, client creation and the
+AWS calls are all inside the figure. The two alternate (and alternate which goes first), each
+version is a fresh package, and one unmeasured run of each warms the OS caches and writes the
+bytecode caches first.
+
+Run alone with ``python -m bench.cold_start [--runs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.common import (
+    FUNCTIONS,
+    ROOT,
+    Figure,
+    Scenario,
+    aws_environment,
+    exit_status,
+    median,
+    passing_event,
+    registrar_environment,
+    report,
+    sqs_batch,
+)
+
+RUNS = 21
+BUDGET_RATIO = 1.0
+# Modules registrar's approval function must not load for a passing evaluation: each was a tenth of a second
+# or more of its cold start (docs/performance.md). Powertools' batch utility loads the whole Parser package when
+# pydantic is imported before it; the X-Ray SDK comes with Powertools' Tracer.
+UNWANTED = ("aws_lambda_powertools.utilities.parser", "aws_xray_sdk", "moto")
+TABLE = "registrar-bench-idempotency"
+DONE = "bench-done "
+
+# The child: the same code for both handlers but the import line. It reports, relative to the
+# moment its own code starts (interpreter start-up is before that), when the import finished.
+CHILD = """\
+import time
+_started = time.perf_counter()
+import json, sys
+{import_line}
+_imported = time.perf_counter()
+
+class Context:
+    function_name = "registrar-approval"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:registrar-approval"
+    memory_limit_in_mb = 256
+    aws_request_id = "00000000-0000-0000-0000-000000000001"
+    log_group_name = "/aws/lambda/registrar-approval"
+    log_stream_name = "bench"
+    def get_remaining_time_in_millis(self):
+        return 60000
+
+result = handler(json.loads(sys.argv[1]), Context())
+_handled = time.perf_counter()
+_cpu = time.process_time()
+_loaded = [name for name in {unwanted!r} if name in sys.modules]
+_sources = sorted({{getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}} - {{""}})
+sys.stdout.write("\\n{done}" + json.dumps({{"result": result, "import": _imported - _started,
+                                             "handle": _handled - _imported, "cpu": _cpu,
+                                             "loaded": _loaded, "sources": _sources}}) + "\\n")
+sys.stdout.flush()
+"""
+
+
+@dataclass
+class Contender:
+    """One handler under test: how its child imports it, what it is given and what it must do."""
+
+    name: str
+    import_line: str
+    path: str
+    environment: dict[str, str]
+    event: Callable[[str], dict[str, Any]]
+    check: Callable[[dict[str, Any]], bool]
+    seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    imports: list[float] = field(default_factory=list)
+    handles: list[float] = field(default_factory=list)
+    loaded: set[str] = field(default_factory=set)
+    sources: list[str] = field(default_factory=list)
+
+
+def _child_environment(extra: dict[str, str], path: str) -> dict[str, str]:
+    keep = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "TMPDIR")}
+    return {**keep, **extra, "PYTHONPATH": path}
+
+
+def run_once(contender: Contender, event: dict[str, Any]) -> tuple[float, float, dict[str, Any]]:
+    """Start a fresh interpreter that handles ``event``; return its wall time, CPU time and what it reported.
+
+    The wall time runs from ``Popen`` to the line the child prints after the handler returned; the CPU
+    time is the child's own (user + system) at that moment, less sensitive to other load on the machine.
+
+    Raises
+    ------
+    RuntimeError
+        The child failed, or never reported the event handled.
+    """
+    code = CHILD.format(import_line=contender.import_line, done=DONE, unwanted=UNWANTED)
+    env = _child_environment(contender.environment, contender.path)
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(event)], stdout=subprocess.PIPE, stderr=errors, env=env, cwd=ROOT
+        )
+        assert child.stdout is not None
+        reported: dict[str, Any] | None = None
+        for raw in child.stdout:
+            line = raw.decode(errors="replace")
+            if line.startswith(DONE):
+                elapsed = time.perf_counter() - started
+                reported = json.loads(line[len(DONE) :])
+                break
+        child.stdout.read()
+        child.wait()
+        if reported is None or child.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(
+                f"{contender.name} child failed (exit {child.returncode}): {errors.read().decode()[-3000:]}"
+            )
+    return elapsed, float(reported["cpu"]), reported
+
+
+def contenders(endpoint: str) -> list[Contender]:
+    """registrar's approval handler and the hand-written one, configured for the emulator at ``endpoint``."""
+    return [
+        Contender(
+            name="hand-written boto3",
+            import_line="from handwritten import handler",
+            path=str(ROOT / "bench"),
+            environment=aws_environment(endpoint),
+            event=passing_event,
+            check=lambda reported: reported["result"].get("status") == "Approved",
+        ),
+        Contender(
+            name="registrar",
+            import_line="from handlers.approval import handler",
+            path=str(FUNCTIONS),
+            environment=registrar_environment(endpoint, TABLE),
+            event=lambda arn: sqs_batch([passing_event(arn)]),
+            check=lambda reported: reported["result"] == {"batchItemFailures": []},
+        ),
+    ]
+
+
+def measure(endpoint: str, runs: int = RUNS) -> list[Contender]:
+    """Alternate fresh-process runs of both handlers against the emulator; one warm-up run each first."""
+    scenario = Scenario(endpoint)
+    scenario.bucket()
+    scenario.table(TABLE)
+    both = contenders(endpoint)
+    for round_ in range(runs + 1):
+        order = both if round_ % 2 == 0 else list(reversed(both))
+        for contender in order:
+            arn = scenario.passing_package()
+            seconds, cpu, reported = run_once(contender, contender.event(arn))
+            if not contender.check(reported) or scenario.status(arn) != "Approved":
+                raise RuntimeError(f"{contender.name} did not approve {arn}: {reported}")
+            if round_ == 0:
+                continue  # warm-up: bytecode caches, page cache
+            contender.seconds.append(seconds)
+            contender.cpu.append(cpu)
+            contender.imports.append(reported["import"])
+            contender.handles.append(reported["handle"])
+            contender.loaded.update(reported["loaded"])
+            contender.sources = reported["sources"]
+    return both
+
+
+# What the Lambda Python runtime provides (with its bytecode); everything else imported from site-packages
+# comes from the dependencies layer, which (like the function asset) is deployed without .pyc files.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
+
+
+def compile_seconds(sources: list[str]) -> tuple[float, int]:
+    """CPU time to compile the layer's and the function's modules among ``sources``, and how many there are.
+
+    On Lambda's read-only file system Python cannot cache bytecode, so a module shipped without its
+    ``.pyc`` is compiled again on every cold start; locally the caches exist, so the benchmark above
+    does not see this cost. Reported for information.
+    """
+    chosen = []
+    for source in sources:
+        path = pathlib.Path(source)
+        if path.suffix != ".py":
+            continue
+        if FUNCTIONS in path.parents:
+            chosen.append(path)
+        elif "site-packages" in path.parts:
+            top = path.parts[path.parts.index("site-packages") + 1].removesuffix(".py")
+            if top not in RUNTIME_PROVIDED and not top.startswith("_"):
+                chosen.append(path)
+    started = time.process_time()
+    for path in chosen:
+        compile(path.read_bytes(), str(path), "exec")
+    return time.process_time() - started, len(chosen)
+
+
+def figures(measured: list[Contender]) -> list[Figure]:
+    """The medians of each handler and their ratio (the budgeted figure)."""
+    baseline, registrar = measured
+    ratio = median(registrar.seconds) / median(baseline.seconds)
+    result = [
+        Figure(
+            f"cold start, {contender.name} (median of {len(contender.seconds)})",
+            1000 * median(contender.seconds),
+            "ms",
+            detail=(
+                f"CPU {1000 * median(contender.cpu):.0f} ms; import {1000 * median(contender.imports):.0f} ms + "
+                f"first event {1000 * median(contender.handles):.0f} ms after interpreter start-up"
+            ),
+        )
+        for contender in measured
+    ]
+    result.append(Figure("cold start ratio, registrar / hand-written", ratio, "x", BUDGET_RATIO))
+    cpu_ratio = median(registrar.cpu) / median(baseline.cpu)
+    result.append(
+        Figure("cold start CPU-time ratio (information)", cpu_ratio, "x", detail="the children's own CPU time")
+    )
+    seconds, modules = compile_seconds(registrar.sources)
+    result.append(
+        Figure(
+            "bytecode compile a read-only Lambda would add",
+            1000 * seconds,
+            "ms",
+            detail=f"{modules} layer and function modules shipped without .pyc (docs/performance.md)",
+        )
+    )
+    result.append(
+        Figure(
+            "cold start, modules registrar must not load",
+            len(registrar.loaded),
+            "",
+            0,
+            detail=", ".join(sorted(registrar.loaded)) or f"none of {', '.join(UNWANTED)}",
+        )
+    )
+    return result
+
+
+def run(endpoint: str | None = None, runs: int = RUNS) -> list[Figure]:
+    """Measure against the emulator at ``endpoint`` (or a new one) and print the figures."""
+    if endpoint is None:
+        from registrar.emulator import start
+
+        with start(emit_events=False) as emulator:
+            return run(emulator.endpoint, runs)
+    result = figures(measure(endpoint, runs))
+    report(f"cold start: process start → first event handled, {runs} fresh processes each, alternating", result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.cold_start``: exit 1 when the ratio is over budget."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"measured runs of each handler (default {RUNS})")
+    args = parser.parse_args(argv)
+    return exit_status(run(runs=args.runs))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""What every benchmark shares: figures beside their budgets, the sample events and the emulator scenario."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FUNCTIONS = ROOT / "functions"
+EVENTS = ROOT / "events"
+POLICY_FILE = EVENTS / "policy.yaml"
+REPORTS = EVENTS / "approval" / "reports"
+BUCKET = "registrar-demo-reports"
+GROUP = "churn-model"
+REGION = "us-east-1"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure and its budget.
+
+    Attributes
+    ----------
+    name
+        What was measured (``cold start ratio``).
+    value
+        The measurement, in ``unit``.
+    unit
+        ``ms``, ``x``, ``KiB``, ``MB``, ``calls``...
+    budget
+        The largest acceptable value; ``None`` for a figure reported for information only.
+    detail
+        A short note printed after the verdict (medians, what was counted).
+    passed
+        Overrides the comparison with the budget when a figure can miss it otherwise (a call that is
+        not allowed at all, even within the count).
+    """
+
+    name: str
+    value: float
+    unit: str
+    budget: float | None = None
+    detail: str = ""
+    passed: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the value is within its budget (always true without a budget)."""
+        if self.passed is not None:
+            return self.passed
+        return self.budget is None or self.value <= self.budget
+
+    def line(self) -> str:
+        """``figure  value  budget  OK/MISSED  detail``, aligned."""
+        shown = _number if self.unit != "x" else (lambda number: f"{number:.2f}")
+        budget = "-" if self.budget is None else f"≤ {shown(self.budget)} {self.unit}".rstrip()
+        verdict = "info" if self.budget is None else ("OK" if self.ok else "MISSED")
+        value = f"{shown(self.value)} {self.unit}".rstrip()
+        text = f"{self.name:<52} {value:>14}  {budget:>16}  {verdict:<6}"
+        return f"{text}  {self.detail}".rstrip()
+
+
+def _number(value: float) -> str:
+    if value == int(value):
+        return f"{int(value):,}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def header() -> str:
+    """The column titles of :meth:`Figure.line`."""
+    return f"{'figure':<52} {'value':>14}  {'budget':>16}  {'verdict':<6}"
+
+
+def report(title: str, figures: Sequence[Figure], *, notes: Iterable[str] = ()) -> None:
+    """Print a benchmark's figures under its title, then any notes (tables, what was measured)."""
+    print(f"\n== {title}", flush=True)
+    for note in notes:
+        print(note)
+    print(header())
+    for figure in figures:
+        print(figure.line(), flush=True)
+
+
+def exit_status(figures: Iterable[Figure]) -> int:
+    """0 when every figure is within its budget, 1 otherwise."""
+    return 0 if all(figure.ok for figure in figures) else 1
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of ``values``."""
+    return float(statistics.median(values))
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The ``fraction`` quantile of ``values`` (nearest rank: ``percentile(v, 0.95)`` is p95)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    return float(ordered[rank - 1])
+
+
+def machine() -> str:
+    """One line naming this machine: CPU model, cores, Python."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()} ({sys.platform})"
+
+
+def load_event(relative: str) -> dict[str, Any]:
+    """A sample event from ``events/``."""
+    event: dict[str, Any] = json.loads((EVENTS / relative).read_text())
+    return event
+
+
+def package_arn(group: str, version: int) -> str:
+    """The ARN the emulator gives version ``version`` of ``group``."""
+    return f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{group}/{version}"
+
+
+def passing_event(arn: str, *, group: str = GROUP) -> dict[str, Any]:
+    """``events/approval/passing.json``, about the package ``arn`` instead."""
+    event = copy.deepcopy(load_event("approval/passing.json"))
+    event["resources"] = [arn]
+    event["detail"]["ModelPackageArn"] = arn
+    event["detail"]["ModelPackageGroupName"] = group
+    event["detail"]["ModelPackageVersion"] = int(arn.rsplit("/", 1)[1])
+    return event
+
+
+def sqs_batch(
+    events: Sequence[dict[str, Any]], queue_arn: str = "arn:aws:sqs:us-east-1:123456789012:approval"
+) -> dict[str, Any]:
+    """The SQS event Lambda passes a function for ``events`` delivered by an EventBridge rule."""
+    records = []
+    for index, event in enumerate(events):
+        body = json.dumps(event)
+        records.append(
+            {
+                "messageId": f"00000000-0000-0000-0000-{index:012d}",
+                "receiptHandle": f"handle-{index}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1741079727000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1741079727000",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "0" * 32,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+        )
+    return {"Records": records}
+
+
+def aws_environment(endpoint: str) -> dict[str, str]:
+    """The AWS variables a process needs to reach the emulator at ``endpoint`` (fake credentials)."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+    }
+
+
+@contextlib.contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set ``variables`` in this process for the block, and forget registrar's clients on entry and exit."""
+    from registrar import aws
+
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    aws.reset_clients()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        aws.reset_clients()
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Swallow what handlers run in this process print: EMF metric lines, Powertools' warnings."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def registrar_environment(endpoint: str, table_name: str) -> dict[str, str]:
+    """The approval function's environment as the stack deploys it, pointed at the emulator.
+
+    Tracing is off: there is no X-Ray daemon to send segments to (``docs/performance.md`` gives the
+    cost of the X-Ray SDK when tracing is on).
+    """
+    return {
+        **aws_environment(endpoint),
+        "POWERTOOLS_SERVICE_NAME": "registrar",
+        "POWERTOOLS_METRICS_NAMESPACE": "registrar",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "REGISTRAR_POLICY_FILE": str(POLICY_FILE),
+        "REGISTRAR_TABLE_NAME": table_name,
+        "REGISTRAR_REPORT_LOCATIONS": f"s3://{BUCKET}/",
+        "REGISTRAR_MANAGED_GROUPS": "churn-*,fraud-*,credit-risk",
+    }
+
+
+class Scenario:
+    """Model versions with passing reports on a running emulator, created with separate plain clients.
+
+    Parameters
+    ----------
+    endpoint
+        The emulator's endpoint.
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        import botocore.session
+
+        session = botocore.session.Session()
+        self.endpoint = endpoint
+        kwargs: dict[str, Any] = {
+            "endpoint_url": endpoint,
+            "region_name": REGION,
+            "aws_access_key_id": "bench",
+            "aws_secret_access_key": "bench",
+        }
+        self.sagemaker: Any = session.create_client("sagemaker", **kwargs)
+        self.s3: Any = session.create_client("s3", **kwargs)
+        self.dynamodb: Any = session.create_client("dynamodb", **kwargs)
+        self._groups: set[str] = set()
+        self._count = 0
+        self._report = (REPORTS / "passing.json").read_bytes()
+
+    def bucket(self) -> None:
+        """Create the reports bucket (once)."""
+        self.s3.create_bucket(Bucket=BUCKET)
+
+    def table(self, name: str) -> None:
+        """Create an idempotency table as the stack does (partition key ``id``)."""
+        self.dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+    def passing_package(self, group: str = GROUP) -> str:
+        """A new PendingManualApproval version of ``group`` whose quality report passes the demo policy."""
+        if group not in self._groups:
+            self.sagemaker.create_model_package_group(ModelPackageGroupName=group)
+            self._groups.add(group)
+        self._count += 1
+        key = f"{group}/evaluations/{self._count}/evaluation.json"
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=self._report, ContentType="application/json")
+        return str(
+            self.sagemaker.create_model_package(
+                ModelPackageGroupName=group,
+                ModelApprovalStatus="PendingManualApproval",
+                InferenceSpecification={
+                    "Containers": [{"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/models/{group}/model.tar.gz"}],
+                    "SupportedContentTypes": ["text/csv"],
+                    "SupportedResponseMIMETypes": ["text/csv"],
+                },
+                ModelMetrics={
+                    "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{key}"}}
+                },
+            )["ModelPackageArn"]
+        )
+
+    def status(self, arn: str) -> str:
+        """The version's ModelApprovalStatus."""
+        return str(self.sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"])
