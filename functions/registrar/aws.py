@@ -140,7 +140,8 @@ def client(service: str, endpoint_url: str | None = None, region: str | None = N
     region
         Overrides the session's region (``AWS_REGION`` / ``AWS_DEFAULT_REGION``).
     """
-    return _client(service, endpoint_url, region)
+    # Lambda sets AWS_REGION; botocore itself reads only AWS_DEFAULT_REGION.
+    return _client(service, endpoint_url, region or os.environ.get("AWS_REGION") or None)
 
 
 @functools.cache

@@ -155,15 +155,6 @@ def test_aws_failure_exits_1_with_one_line() -> None:
     assert one_line(stderr).startswith("registrar: AWS call failed: Could not connect to the endpoint URL")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "--region's help says the default is AWS_REGION / AWS_DEFAULT_REGION, but registrar.aws.client passes "
-        "region=None to botocore, which reads only AWS_DEFAULT_REGION: with AWS_REGION alone the command exits 1 "
-        "'AWS call failed: You must specify a region.'"
-    ),
-)
 def test_region_from_aws_region_alone(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the sample's state, and the region given only by AWS_REGION (as the --region help says is enough)
     build_approval_state(Clients.of(aws))
