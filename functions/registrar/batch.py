@@ -8,12 +8,16 @@ count sends it to the dead-letter queue: never retried forever, never dropped si
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+# First, before anything imports pydantic: Powertools' batch utility loads Parser's record models (some 90 ms
+# of a cold start) when it finds pydantic already imported. The handlers import this module first.
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from registrar import aws
 from registrar.errors import EventError, RegistrarError
@@ -29,7 +33,9 @@ if TYPE_CHECKING:
 
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600  # longer than SQS retention, so a redelivery is always recognised
 
-processor = BatchProcessor(event_type=EventType.SQS)
+
+# Set when the record handler's body ran for the current record (not answered from the idempotency record).
+_decided_here: contextvars.ContextVar[bool] = contextvars.ContextVar("registrar_decided_here", default=False)
 
 
 class PoisonEventError(RegistrarError):
@@ -40,6 +46,11 @@ def process_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtim
     """Handle an SQS event, reporting the records that failed (``batchItemFailures``)."""
     runtime = runtime or default_runtime()
     handle = _deduplicated(runtime.settings.table_name, context)
+    # One processor per batch: it keeps the batch's records and results, and a local runner may handle
+    # several batches at once in threads of one process. A batch whose every record failed is reported
+    # like any other (every record in batchItemFailures) instead of failing the invocation: SQS redelivers
+    # the records either way, and the function's Errors alarm keeps meaning a crash, not one poison event.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = process_partial_response(
         event=event,
         record_handler=functools.partial(_handle_record, runtime=runtime, handle=handle),
@@ -50,33 +61,70 @@ def process_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtim
 
 
 def _handle_record(record: SQSRecord, *, runtime: Runtime, handle: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    # Each record logs under its own subject: none from the record before it, none from another thread's.
+    logger.thread_safe_remove_keys(["subject"])
     try:
         event = parse_event(json.loads(record.body))
+    except RecursionError:
+        count("EventInvalid")
+        reason = "the body nests deeper than a JSON parser follows"
+        logger.error("poison event: not an event registrar handles", extra={"reason": reason})
+        raise PoisonEventError(reason) from None
     except (json.JSONDecodeError, EventError) as error:
         count("EventInvalid")
         logger.error("poison event: not an event registrar handles", extra={"reason": str(error)[:500]})
         raise PoisonEventError(str(error)) from error
-    logger.append_keys(subject=event.subject)
+    logger.thread_safe_append_keys(subject=event.subject)
+    receives = record.attributes.get("ApproximateReceiveCount")
+    _decided_here.set(False)
     try:
         result = handle(subject={"key": event.subject}, runtime=runtime, event=event)
-    except RegistrarError as error:
-        count("EventFailed")
-        logger.error("event failed", extra={"reason": str(error)[:500]})
+    except IdempotencyAlreadyInProgressError:
+        # Another invocation is handling the same subject right now: come back after the visibility timeout.
+        count("EventDeferred")
+        logger.warning("a duplicate of this event is being handled; it will be retried", extra={"receives": receives})
         raise
+    except Exception as error:
+        # Transient AWS errors that outlived the client's retries, permanent ones (access denied) and
+        # registrar's own: the record fails, SQS redelivers it, and after its receives it is dead-lettered.
+        count("EventFailed")
+        logger.error(
+            "event failed",
+            extra={"reason": str(error)[:500], "error": _error_name(error), "receives": receives},
+        )
+        raise
+    replayed = not _decided_here.get()
+    if replayed:
+        # Answered from the idempotency record: a duplicate, or a redelivery of an event already handled.
+        count("EventDuplicate")
     outcome = Outcome.model_validate(result)
     if outcome.outcome == "invalid":
-        raise PoisonEventError("; ".join(outcome.reasons))
+        reason = "; ".join(outcome.reasons)
+        if replayed:  # the first handling counted it with its outcome; every later receive is counted here
+            count("EventInvalid")
+        logger.error(
+            "poison event: it names nothing registrar can act on", extra={"reason": reason[:500], "receives": receives}
+        )
+        raise PoisonEventError(reason)
     return result
 
 
+def _error_name(error: BaseException) -> str:
+    """The AWS error code of a botocore ClientError, else the exception's type name."""
+    response = getattr(error, "response", None)
+    code = (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None
+    return str(code) if code else type(error).__name__
+
+
 def _handle(*, subject: dict[str, str], runtime: Runtime, event: RegistrarEvent) -> dict[str, Any]:
+    _decided_here.set(True)
     outcome = runtime.handle_event(event, apply=True)
     record_outcome(outcome)
     return outcome.model_dump(mode="json")
 
 
 @functools.cache
-def _idempotent(table_name: str) -> Any:
+def _idempotent(table_name: str, client: Any) -> Any:
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -86,7 +134,7 @@ def _idempotent(table_name: str) -> Any:
     config = IdempotencyConfig(
         event_key_jmespath="key", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_TTL_SECONDS
     )
-    store = DynamoDBPersistenceLayer(table_name=table_name, key_attr="id", boto3_client=aws.client("dynamodb"))
+    store = DynamoDBPersistenceLayer(table_name=table_name, key_attr="id", boto3_client=client)
     return config, idempotent_function(data_keyword_argument="subject", persistence_store=store, config=config)(_handle)
 
 
@@ -94,6 +142,7 @@ def _deduplicated(table_name: str | None, context: LambdaContext) -> Callable[..
     """The record handler wrapped in Powertools Idempotency when a table is configured."""
     if not table_name:
         return _handle
-    config, handle = _idempotent(table_name)
+    # Keyed on the client too: after ``aws.reset_clients()`` (a new endpoint, new credentials) the layer is rebuilt.
+    config, handle = _idempotent(table_name, aws.client("dynamodb"))
     config.register_lambda_context(context)
     return handle

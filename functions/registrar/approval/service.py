@@ -34,6 +34,22 @@ VERSION_ARN = re.compile(
 )
 
 
+# DescribeModelPackage's answers for a package that does not exist (SageMaker says ValidationException).
+NOT_FOUND = frozenset({"ValidationException", "ResourceNotFound"})
+
+
+def _error_code(error: BaseException) -> str | None:
+    """The AWS error code of a botocore ``ClientError`` (read without importing botocore), else ``None``."""
+    response = getattr(error, "response", None)
+    code = (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None
+    return str(code) if code else None
+
+
+def _error_message(error: BaseException) -> str:
+    response = getattr(error, "response", None) or {}
+    return str((response.get("Error") or {}).get("Message") or error)[:300]
+
+
 class PackageRegistry(Protocol):
     """The calls the approval flow makes on SageMaker (:class:`registrar.registry.Registry`, or a fake)."""
 
@@ -140,7 +156,18 @@ def handle(
                 subject=subject,
             )
 
-    package = registry.describe(arn)
+    try:
+        package = registry.describe(arn)
+    except Exception as error:
+        # No such package (a forged or stale event, an ARN of another account or region): poison, not a retry.
+        if _error_code(error) not in NOT_FOUND:
+            raise
+        return Outcome(
+            outcome="invalid",
+            model_package_arn=arn,
+            reasons=[f"model package {arn} cannot be described: {_error_code(error)} ({_error_message(error)})"],
+            subject=subject,
+        )
     early = precheck(package, policy, managed_groups)
     if early is not None:
         return _from_decision(early, subject)

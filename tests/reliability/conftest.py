@@ -1,0 +1,86 @@
+"""Fixtures of the reliability tests: the emulator, registrar configured as a deployed function, faults, and logs.
+
+Everything registrar does here goes through its real clients against the embedded emulator; faults come
+from :class:`registrar.local.faults.FaultInjector` (botocore event hooks), logs from a handler added to
+registrar's Powertools logger. Nothing of registrar is patched.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from registrar import observability
+from registrar.emulator import Emulator, start
+from registrar.local.faults import FaultInjector
+from tests.reliability.world import TABLE, Calls, World, lambda_environment
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """The emulator of the reliability tests, on a free loopback port."""
+    with start() as running:
+        yield running
+
+
+@pytest.fixture
+def world(emulator: Emulator) -> Iterator[World]:
+    """A fresh emulator state (report bucket, idempotency table, event capture) and registrar configured for it."""
+    emulator.reset()
+    emulator.emit_events = True
+    with lambda_environment(emulator, REGISTRAR_TABLE_NAME=TABLE):
+        yield World.create(emulator)
+
+
+@pytest.fixture
+def calls(world: World) -> Calls:
+    """Every AWS call registrar's own clients make in the test (``registrar.aws.observe_calls``)."""
+    return Calls().start()
+
+
+@pytest.fixture
+def faults(world: World) -> Iterator[FaultInjector]:
+    """A fault injector on registrar's session, injecting nothing until told (``fail_next``, ``always_fail``)."""
+    injector = FaultInjector().install()
+    yield injector
+    injector.uninstall()
+
+
+@pytest.fixture
+def outcomes() -> Iterator[list[Any]]:
+    """Every outcome registrar records (the handler's body ran to its end), in order."""
+    seen: list[Any] = []
+    observability.listeners.append(seen.append)
+    yield seen
+    observability.listeners.remove(seen.append)
+
+
+@pytest.fixture
+def powertools_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The JSON lines registrar's Powertools logger writes, formatted by its own formatter, at INFO and above.
+
+    Powertools' handler keeps the ``sys.stdout`` it found when registrar was imported, which ``capsys``
+    does not replace; a second handler with the very formatter Powertools uses sees the same lines.
+    Returns a function giving the lines logged so far, parsed.
+    """
+    logger = observability.logger
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_formatter)
+    level = logger.log_level
+    logger.addHandler(handler)
+    logger.setLevel("INFO")
+
+    def lines() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

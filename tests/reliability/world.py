@@ -1,0 +1,382 @@
+"""The state the reliability tests act on, built through the ordinary SageMaker, S3 and EventBridge APIs.
+
+:class:`World` uses plain boto3 clients of the emulator (a data scientist's pipeline), never registrar's, so
+neither the fault injector nor the call counter sees them. It captures the SageMaker events the emulator
+emits, builds the events registrar consumes, and calls the deployed Lambda handlers as an event source
+mapping does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import pathlib
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from registrar import aws
+from registrar.emulator import Emulator
+from registrar.local.runner import LocalEventSourceMapping, LocalLambdaContext
+from registrar.local.topology import Topology
+from registrar.queues import Queue
+from registrar.runtime import default_runtime
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+REPORTS = ROOT / "events" / "approval" / "reports"
+POLICY = ROOT / "events" / "policy.yaml"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+REPORT_BUCKET = "registrar-reliability-reports"
+TABLE = "registrar-reliability-idempotency"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/registrar-reliability"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+PACKAGE_TAG = "registrar:model-package-arn"
+CAPTURE = "reliability-capture"
+
+PASSING = (REPORTS / "passing.json").read_bytes()
+FAILING = (REPORTS / "failing.json").read_bytes()
+
+
+@dataclass
+class Calls:
+    """Every AWS call registrar's own clients make from now on (``registrar.aws.observe_calls``)."""
+
+    made: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def start(self) -> Calls:
+        aws.observe_calls(self._record)
+        return self
+
+    def _record(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        with self._lock:
+            self.made.append((service, operation, dict(params)))
+
+    def count(self, operation: str) -> int:
+        with self._lock:
+            return Counter(op for _, op, _ in self.made)[operation]
+
+    def of(self, operation: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [params for _, op, params in self.made if op == operation]
+
+
+@dataclass
+class World:
+    """The emulator's state for one test, and the ways a test acts on it."""
+
+    emulator: Emulator
+    sagemaker: Any
+    s3: Any
+    sqs: Any
+    events: Any
+    dynamodb: Any
+    capture_url: str
+    captured: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, emulator: Emulator, *, table: str = TABLE) -> World:
+        """A report bucket, the idempotency table and a queue capturing every ``aws.sagemaker`` event."""
+
+        def client(service: str) -> Any:
+            return boto3.client(service, endpoint_url=emulator.endpoint, region_name=emulator.region)
+
+        sqs = client("sqs")
+        events = client("events")
+        url = sqs.create_queue(QueueName=CAPTURE)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name=CAPTURE, EventPattern=json.dumps({"source": ["aws.sagemaker"]}))
+        events.put_targets(Rule=CAPTURE, Targets=[{"Id": "capture", "Arn": arn}])
+        world = cls(emulator, client("sagemaker"), client("s3"), sqs, events, client("dynamodb"), url)
+        world.s3.create_bucket(Bucket=REPORT_BUCKET)
+        world.dynamodb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        return world
+
+    # State ------------------------------------------------------------------------------------------
+
+    def upload(self, key: str, body: bytes, bucket: str = REPORT_BUCKET) -> str:
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+        return f"s3://{bucket}/{key}"
+
+    def package(self, group: str = "churn-model", *, report: bytes | None = PASSING, uri: str | None = None) -> str:
+        """A pending version of ``group`` whose ModelQuality report is ``report`` (uploaded) or ``uri``."""
+        groups = self.sagemaker.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]
+        if not any(summary["ModelPackageGroupName"] == group for summary in groups):
+            self.sagemaker.create_model_package_group(ModelPackageGroupName=group)
+        if uri is None and report is not None:
+            uri = self.upload(f"evaluations/{group}/{uuid.uuid4().hex[:8]}/evaluation.json", report)
+        request: dict[str, Any] = {
+            "ModelPackageGroupName": group,
+            "ModelApprovalStatus": "PendingManualApproval",
+            "InferenceSpecification": {
+                "Containers": [
+                    {
+                        "Image": IMAGE,
+                        "ModelDataUrl": f"s3://{REPORT_BUCKET}/models/{group}/model.tar.gz",
+                        "Framework": "XGBOOST",
+                        "FrameworkVersion": "1.7",
+                    }
+                ],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        }
+        if uri is not None:
+            request["ModelMetrics"] = {
+                "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}
+            }
+        return str(self.sagemaker.create_model_package(**request)["ModelPackageArn"])
+
+    def describe(self, arn: str) -> dict[str, Any]:
+        described: dict[str, Any] = self.sagemaker.describe_model_package(ModelPackageName=arn)
+        described.pop("ResponseMetadata", None)
+        return described
+
+    def compile(self, name: str, package_arn: str, target: str = "ml_c5") -> dict[str, Any]:
+        """A Neo compilation of the version (it ends at once in the emulator); returns DescribeCompilationJob."""
+        self.sagemaker.create_compilation_job(
+            CompilationJobName=name,
+            RoleArn=ROLE,
+            OutputConfig={"S3OutputLocation": f"s3://{REPORT_BUCKET}/compiled/{name}/", "TargetDevice": target},
+            StoppingCondition={"MaxRuntimeInSeconds": 900},
+            ModelPackageVersionArn=package_arn,
+        )
+        described: dict[str, Any] = self.sagemaker.describe_compilation_job(CompilationJobName=name)
+        return described
+
+    def processing_job(self, name: str, *, linked_to: str) -> None:
+        """A completed processing job tagged with ``registrar:model-package-arn`` = ``linked_to``."""
+        self.sagemaker.create_processing_job(
+            ProcessingJobName=name,
+            RoleArn=ROLE,
+            AppSpecification={"ImageUri": IMAGE},
+            ProcessingResources={
+                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
+            },
+            ProcessingOutputConfig={
+                "Outputs": [
+                    {
+                        "OutputName": "evaluation",
+                        "S3Output": {
+                            "S3Uri": f"s3://{REPORT_BUCKET}/evaluations/{name}/",
+                            "LocalPath": "/opt/ml/processing/evaluation",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
+            Tags=[{"Key": PACKAGE_TAG, "Value": linked_to}],
+        )
+
+    def applied_updates(self) -> int:
+        """UpdateModelPackage requests the emulator applied: a ClientToken seen again is not applied again."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        return len(sagemaker_backends[ACCOUNT][REGION].update_model_package_tokens)
+
+    # Events -----------------------------------------------------------------------------------------
+
+    def sagemaker_events(self) -> list[dict[str, Any]]:
+        """Every ``aws.sagemaker`` event the emulator emitted so far, oldest first."""
+        while messages := self.sqs.receive_message(QueueUrl=self.capture_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            self.captured.extend(json.loads(message["Body"]) for message in messages)
+            self.sqs.delete_message_batch(
+                QueueUrl=self.capture_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        return list(self.captured)
+
+    def creation_event(self, arn: str) -> dict[str, Any]:
+        """The ``SageMaker Model Package State Change`` the emulator emitted when the version was created."""
+        for event in self.sagemaker_events():
+            detail = event["detail"]
+            if detail.get("ModelPackageArn") == arn and "UpdatedModelPackageFields" not in detail:
+                return copy.deepcopy(event)
+        raise AssertionError(f"no creation event for {arn}")
+
+    def update_events(self, arn: str) -> list[dict[str, Any]]:
+        """The state-change events of every update the emulator applied to the version."""
+        return [
+            event
+            for event in self.sagemaker_events()
+            if event["detail"].get("ModelPackageArn") == arn and "UpdatedModelPackageFields" in event["detail"]
+        ]
+
+    def processing_event(self, name: str) -> dict[str, Any]:
+        for event in self.sagemaker_events():
+            if (
+                event["detail-type"] == "SageMaker Processing Job State Change"
+                and event["detail"].get("ProcessingJobName") == name
+            ):
+                return copy.deepcopy(event)
+        raise AssertionError(f"no processing job event for {name}")
+
+
+def with_new_id(event: dict[str, Any]) -> dict[str, Any]:
+    """The same event delivered again as EventBridge does for one change: another id, the same detail."""
+    again = copy.deepcopy(event)
+    again["id"] = str(uuid.uuid4())
+    return again
+
+
+def envelope(
+    source: str, detail_type: str, detail: dict[str, Any], resources: list[str] | None = None
+) -> dict[str, Any]:
+    """An EventBridge event as a rule delivers it to SQS."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": resources or [],
+        "detail": detail,
+    }
+
+
+def compilation_event(job: dict[str, Any]) -> dict[str, Any]:
+    """The ``Compilation Job State Change`` the sweeper publishes for a finished job."""
+    detail = {
+        "CompilationJobName": job["CompilationJobName"],
+        "CompilationJobArn": job["CompilationJobArn"],
+        "CompilationJobStatus": job["CompilationJobStatus"],
+        "LastModifiedTime": job["LastModifiedTime"].isoformat(),
+    }
+    return envelope("registrar", "Compilation Job State Change", detail, [job["CompilationJobArn"]])
+
+
+def sqs_record(body: str, *, receive_count: int = 1) -> dict[str, Any]:
+    """One SQS record as a Lambda event source mapping delivers it."""
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": f"receipt-{uuid.uuid4()}",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1741079727000"},
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:registrar-reliability",
+        "awsRegion": REGION,
+    }
+
+
+def invoke(
+    handler: Callable[[dict[str, Any], Any], Any], *bodies: dict[str, Any] | str, timeout_seconds: int = 60
+) -> dict[str, Any]:
+    """Call a deployed Lambda handler with one SQS batch of these events (dicts) or raw bodies (str).
+
+    ``timeout_seconds`` is the function's timeout: Powertools holds an in-progress record that long.
+    """
+    records = [sqs_record(body if isinstance(body, str) else json.dumps(body)) for body in bodies]
+    context = LocalLambdaContext(function_name="registrar-reliability", timeout_seconds=timeout_seconds)
+    response: dict[str, Any] = handler({"Records": records}, context)
+    return response
+
+
+def failed_records(response: dict[str, Any]) -> int:
+    return len(response.get("batchItemFailures", []))
+
+
+@contextlib.contextmanager
+def lambda_environment(emulator: Emulator, **variables: str) -> Iterator[None]:
+    """The environment of a deployed function pointed at the emulator; registrar's clients rebuilt on entry and exit."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "REGISTRAR_TABLE_NAME"):
+            patch.delenv(name, raising=False)
+        base = {
+            "AWS_ENDPOINT_URL": emulator.endpoint,
+            "AWS_DEFAULT_REGION": emulator.region,
+            "AWS_REGION": emulator.region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "REGISTRAR_POLICY_FILE": str(POLICY),
+            "REGISTRAR_REPORT_LOCATIONS": f"s3://{REPORT_BUCKET}/evaluations/",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        for name, value in {**base, **variables}.items():
+            patch.setenv(name, value)
+        aws.reset_clients()
+        default_runtime.cache_clear()
+        try:
+            yield
+        finally:
+            aws.reset_clients()
+            default_runtime.cache_clear()
+
+
+# The local topology ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Drained:
+    """What running the local event source mappings until every queue was empty left behind."""
+
+    dead_letters: dict[str, list[dict[str, Any]]]  # flow -> DLQ messages (body and attributes)
+    invocations: int
+    seconds: float
+
+
+def mappings(topology: Topology, handlers: dict[str, Callable[[dict[str, Any], Any], Any]]) -> list[Any]:
+    sqs = aws.client("sqs")
+    return [
+        LocalEventSourceMapping(
+            queue=Queue(url=topology.flows[flow].queue_url, client=sqs),
+            queue_arn=topology.flows[flow].queue_arn,
+            handler=handler,
+            function_name=f"registrar-{flow}",
+        )
+        for flow, handler in handlers.items()
+    ]
+
+
+def drain(
+    topology: Topology, handlers: dict[str, Callable[[dict[str, Any], Any], Any]], *, timeout: float = 30.0
+) -> Drained:
+    """Poll the flows' queues as Lambda would until they are empty and nothing is in flight, then read the DLQs."""
+    sqs = boto3.client("sqs", endpoint_url=str(aws.client("sqs").meta.endpoint_url), region_name=REGION)
+    running = mappings(topology, handlers)
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        busy = sum(mapping.poll_once() for mapping in running)
+        pending = 0
+        for flow in handlers:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=topology.flows[flow].queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            pending += sum(int(value) for value in attributes.values())
+        if busy == 0 and pending == 0:
+            break
+        if busy == 0:
+            time.sleep(0.2)
+    dead: dict[str, list[dict[str, Any]]] = {}
+    for flow in handlers:
+        url = topology.flows[flow].dead_letter_url
+        dead[flow] = []
+        while messages := sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=60
+        ).get("Messages", []):
+            dead[flow].extend(messages)
+    return Drained(
+        dead_letters=dead, invocations=sum(m.invocations for m in running), seconds=time.monotonic() - started
+    )
