@@ -55,14 +55,18 @@ class Documented:
 
 
 DOCUMENTED = {
-    "passing": Documented("updated", "Approved", "Approved", "auc 0.91 ≥ min 0.85; recall 0.72 ≥ min 0.6", True),
-    "failing": Documented("updated", "Rejected", "Rejected", "auc 0.81 < min 0.85; recall 0.71 ≥ min 0.6"),
+    "passing": Documented(
+        "updated", "Approved", "Approved", "auc 0.91 ≥ min 0.85 and ≤ max 1; recall 0.72 ≥ min 0.6 and ≤ max 1", True
+    ),
+    "failing": Documented("updated", "Rejected", "Rejected", "auc 0.81 < min 0.85; recall 0.71 ≥ min 0.6 and ≤ max 1"),
     "missing-report": Documented("updated", "Rejected", "Rejected", "cannot be read: NoSuchKey"),
     "nan-metric": Documented("updated", "Rejected", "Rejected", "auc is NaN"),
     "human-decided": Documented("skipped", None, "Approved"),
     "unmatched-group": Documented("skipped", None, "PendingManualApproval"),
     "duplicate": Documented("updated", "Approved", "Approved", "auc 0.91 ≥ min 0.85", True),
-    "processing-completed": Documented("updated", "Approved", "Approved", "auc 0.88 ≥ min 0.8; f1 0.7 ≥ min 0.5"),
+    "processing-completed": Documented(
+        "updated", "Approved", "Approved", "auc 0.88 ≥ min 0.8 and ≤ max 1; f1 0.7 ≥ min 0.5 and ≤ max 1"
+    ),
     "failed-job": Documented(
         "updated", "Held", "PendingManualApproval", "evaluation job credit-risk-evaluation-2 Failed"
     ),
