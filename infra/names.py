@@ -28,8 +28,8 @@ SWEEPER_HANDLER: Final = "handlers.sweeper.handler"
 
 # Business and operational metrics the functions emit (registrar.observability).
 DECISION_METRICS: Final = ("PackageApproved", "PackageRejected", "PackageHeld")
-NEO_METRICS: Final = ("SpecAttached",)
-SKIP_METRICS: Final = ("EventSkipped", "EventUnchanged", "EventInvalid")
+NEO_METRICS: Final = ("SpecAttached", "SpecOverCap", "NeoRecorded")
+SKIP_METRICS: Final = ("EventSkipped", "EventUnchanged", "EventInvalid", "EventDuplicate", "EventDeferred")
 FAILURE_METRIC: Final = "EventFailed"
 SWEEP_METRIC: Final = "SweepCompleted"
 

@@ -130,7 +130,7 @@ class Observability(Construct):
                 self,
                 construct,
                 metric=metric,
-                alarm_description=f"registrar: {description}",
+                alarm_description=f"registrar: {description}. What to do: docs/operations.md",
                 evaluation_periods=1,
                 threshold=threshold,
                 comparison_operator=comparison_operator,
@@ -146,7 +146,7 @@ class Observability(Construct):
                 queue.metric_approximate_number_of_messages_visible(
                     period=cdk.Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
                 ),
-                f"{name} has messages: events that could not be delivered or handled; see docs/deployment.md",
+                f"{name} has messages: events that could not be delivered or handled",
                 threshold=0,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
