@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from registrar.local.support import XGBOOST_IMAGE, create_compilation_job, create_processing_job, emulator_clients
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "events" / "approval" / "reports"
 POLICY_FILE = ROOT / "events" / "policy.yaml"
@@ -53,9 +55,6 @@ REPORT_BUCKET = "registrar-burst-reports"
 OUTSIDE_BUCKET = "registrar-burst-elsewhere"
 ARTIFACT_BUCKET = "registrar-burst-artifacts"
 ROLE_ARN = "arn:aws:iam::123456789012:role/registrar-burst"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-PACKAGE_TAG = "registrar:model-package-arn"
-OUTCOME_TAG = "emulator:outcome"
 CAPTURE = "registrar-burst-capture"
 CHURN_GROUPS = 5
 DEPLOYED_MAX_RECEIVE_COUNT = 5  # infra/routing.py
@@ -336,18 +335,11 @@ class Setup:
     """What a data scientist's pipeline does, with plain clients of their own (no faults, not counted)."""
 
     def __init__(self, endpoint: str, region: str) -> None:
-        import botocore.session
-
-        session = botocore.session.Session()
-        session.set_credentials("burst", "burst")
-
-        def make(service: str) -> Any:
-            return session.create_client(service, endpoint_url=endpoint, region_name=region)
-
-        self.sagemaker = make("sagemaker")
-        self.s3 = make("s3")
-        self.sqs = make("sqs")
-        self.events = make("events")
+        clients = emulator_clients(endpoint, region=region, access_key="burst", secret_key="burst")
+        self.sagemaker = clients.sagemaker
+        self.s3 = clients.s3
+        self.sqs = clients.sqs
+        self.events = clients.events
 
     def upload(self, bucket: str, key: str, body: bytes) -> str:
         self.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
@@ -386,7 +378,7 @@ def _register(setup: Setup, version: Version) -> None:
         "InferenceSpecification": {
             "Containers": [
                 {
-                    "Image": IMAGE,
+                    "Image": XGBOOST_IMAGE,
                     "ModelDataUrl": f"s3://{ARTIFACT_BUCKET}/models/{version.label}/model.tar.gz",
                     "Framework": "XGBOOST",
                     "FrameworkVersion": "1.7",
@@ -406,46 +398,26 @@ def _evaluate(setup: Setup, version: Version) -> None:
     prefix = f"evaluations/credit-risk/{version.label}"
     report = "nan-metric.json" if version.kind == "credit-fail" else "processing.json"
     setup.upload(REPORT_BUCKET, f"{prefix}/evaluation.json", (REPORTS / report).read_bytes())
-    tags = [{"Key": PACKAGE_TAG, "Value": version.arn}]
-    if version.kind == "credit-jobfailed":
-        tags.append({"Key": OUTCOME_TAG, "Value": "Failed"})
-    setup.sagemaker.create_processing_job(
-        ProcessingJobName=f"burst-eval-{version.label}",
-        RoleArn=ROLE_ARN,
-        AppSpecification={"ImageUri": IMAGE},
-        ProcessingResources={
-            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
-        },
-        ProcessingOutputConfig={
-            "Outputs": [
-                {
-                    "OutputName": "evaluation",
-                    "S3Output": {
-                        "S3Uri": f"s3://{REPORT_BUCKET}/{prefix}/",
-                        "LocalPath": "/opt/ml/processing/evaluation",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
-        Tags=tags,
+    create_processing_job(
+        setup.sagemaker,
+        f"burst-eval-{version.label}",
+        version.arn,
+        f"s3://{REPORT_BUCKET}/{prefix}/",
+        role=ROLE_ARN,
+        fail=version.kind == "credit-jobfailed",
     )
 
 
 def _compile(setup: Setup, version: Version, job: Job) -> None:
-    request: dict[str, Any] = {
-        "CompilationJobName": job.name,
-        "RoleArn": ROLE_ARN,
-        "OutputConfig": {
-            "S3OutputLocation": f"s3://{ARTIFACT_BUCKET}/compiled/{job.name}/",
-            "TargetDevice": job.target,
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": 900},
-        "ModelPackageVersionArn": version.arn,
-    }
-    if job.fail:
-        request["Tags"] = [{"Key": OUTCOME_TAG, "Value": "FAILED"}]
-    setup.sagemaker.create_compilation_job(**request)
+    create_compilation_job(
+        setup.sagemaker,
+        job.name,
+        job.target,
+        f"s3://{ARTIFACT_BUCKET}/compiled/{job.name}/",
+        role=ROLE_ARN,
+        package_arn=version.arn,
+        fail=job.fail,
+    )
     described = setup.sagemaker.describe_compilation_job(CompilationJobName=job.name)
     job.arn = str(described["CompilationJobArn"])
     job.end_time = described.get("CompilationEndTime") or described.get("LastModifiedTime")

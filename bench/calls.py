@@ -37,7 +37,8 @@ from bench.common import (
     report,
     sqs_batch,
 )
-from bench.state import APPROVAL_SAMPLES, NEO_SAMPLES, Clients, build_approval_state, build_neo_state, sample
+from bench.state import Clients, build_approval_state, build_neo_state, sample
+from registrar.local.support import APPROVAL_SAMPLES, NEO_SAMPLES
 
 TABLE = "registrar-bench-calls"
 IDEMPOTENCY = ("dynamodb",)

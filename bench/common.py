@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from registrar.local.support import create_idempotency_table, emulator_clients, sqs_record
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FUNCTIONS = ROOT / "functions"
 EVENTS = ROOT / "events"
@@ -152,27 +154,23 @@ def sqs_batch(
     events: Sequence[dict[str, Any]], queue_arn: str = "arn:aws:sqs:us-east-1:123456789012:approval"
 ) -> dict[str, Any]:
     """The SQS event Lambda passes a function for ``events`` delivered by an EventBridge rule."""
-    records = []
-    for index, event in enumerate(events):
-        body = json.dumps(event)
-        records.append(
-            {
-                "messageId": f"00000000-0000-0000-0000-{index:012d}",
-                "receiptHandle": f"handle-{index}",
-                "body": body,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1741079727000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1741079727000",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "0" * 32,
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": REGION,
-            }
+    attributes = {
+        "ApproximateReceiveCount": "1",
+        "SentTimestamp": "1741079727000",
+        "SenderId": "AIDAEXAMPLE",
+        "ApproximateFirstReceiveTimestamp": "1741079727000",
+    }
+    records = [
+        sqs_record(
+            json.dumps(event),
+            queue_arn=queue_arn,
+            message_id=f"00000000-0000-0000-0000-{index:012d}",
+            receipt_handle=f"handle-{index}",
+            attributes=attributes,
+            region=REGION,
         )
+        for index, event in enumerate(events)
+    ]
     return {"Records": records}
 
 
@@ -233,7 +231,34 @@ def registrar_environment(endpoint: str, table_name: str) -> dict[str, str]:
     }
 
 
-class Scenario:
+class Clients:
+    """Plain botocore clients of the emulator at ``endpoint`` (a session of their own).
+
+    Parameters
+    ----------
+    endpoint
+        The emulator's endpoint.
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        clients = emulator_clients(endpoint, region=REGION, access_key="bench", secret_key="bench")
+        self.sagemaker: Any = clients.sagemaker
+        self.s3: Any = clients.s3
+        self.dynamodb: Any = clients.dynamodb
+        self._groups: set[str] = set()
+
+    def group(self, name: str) -> None:
+        """Create model package group ``name`` unless this object already did."""
+        if name not in self._groups:
+            self.sagemaker.create_model_package_group(ModelPackageGroupName=name)
+            self._groups.add(name)
+
+    def table(self, name: str) -> None:
+        """Create an idempotency table shaped as the stack's (partition key ``id``)."""
+        create_idempotency_table(self.dynamodb, name)
+
+
+class Scenario(Clients):
     """Model versions with passing reports on a running emulator, created with separate plain clients.
 
     Parameters
@@ -243,20 +268,8 @@ class Scenario:
     """
 
     def __init__(self, endpoint: str) -> None:
-        import botocore.session
-
-        session = botocore.session.Session()
+        super().__init__(endpoint)
         self.endpoint = endpoint
-        kwargs: dict[str, Any] = {
-            "endpoint_url": endpoint,
-            "region_name": REGION,
-            "aws_access_key_id": "bench",
-            "aws_secret_access_key": "bench",
-        }
-        self.sagemaker: Any = session.create_client("sagemaker", **kwargs)
-        self.s3: Any = session.create_client("s3", **kwargs)
-        self.dynamodb: Any = session.create_client("dynamodb", **kwargs)
-        self._groups: set[str] = set()
         self._count = 0
         self._report = (REPORTS / "passing.json").read_bytes()
 
@@ -264,20 +277,9 @@ class Scenario:
         """Create the reports bucket (once)."""
         self.s3.create_bucket(Bucket=BUCKET)
 
-    def table(self, name: str) -> None:
-        """Create an idempotency table as the stack does (partition key ``id``)."""
-        self.dynamodb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-
     def passing_package(self, group: str = GROUP) -> str:
         """A new PendingManualApproval version of ``group`` whose quality report passes the demo policy."""
-        if group not in self._groups:
-            self.sagemaker.create_model_package_group(ModelPackageGroupName=group)
-            self._groups.add(group)
+        self.group(group)
         self._count += 1
         key = f"{group}/evaluations/{self._count}/evaluation.json"
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=self._report, ContentType="application/json")

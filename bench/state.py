@@ -10,36 +10,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bench.common import EVENTS, REGION, REPORTS
+from bench.common import EVENTS, REGION, REPORTS, Clients
+from registrar.local.support import (
+    ACCOUNT,
+    ARTIFACT_BUCKET,
+    NEO_INPUT,
+    NEO_INPUT_CONFIG,
+    NEO_OUTPUT,
+    PACKAGE_SAMPLES,
+    SAMPLE_REPORT_KEYS,
+    XGBOOST_IMAGE,
+    create_compilation_job,
+    create_processing_job_from_detail,
+)
 
-ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/registrar-bench"
 REPORT_BUCKET = "registrar-demo-reports"
-ARTIFACT_BUCKET = "churn-artifacts"
-NEO_INPUT = f"s3://{ARTIFACT_BUCKET}/train/model.tar.gz"
-PACKAGE_TAG = "registrar:model-package-arn"
-OUTCOME_TAG = "emulator:outcome"
-XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-
-APPROVAL_SAMPLES = (
-    "passing",
-    "failing",
-    "missing-report",
-    "nan-metric",
-    "human-decided",
-    "unmatched-group",
-    "duplicate",
-    "processing-completed",
-    "failed-job",
-)
-NEO_SAMPLES = ("completed-ml-c5", "completed-ml-inf2", "edge-jetson-nano", "failed", "unlinked")
-_REPORT_KEYS = {
-    "passing.json": "churn-model/1/evaluation.json",
-    "failing.json": "churn-model/2/evaluation.json",
-    "nan-metric.json": "churn-model/4/evaluation.json",
-    "processing.json": "credit-risk/1/evaluation/evaluation.json",
-}
-_PACKAGE_SAMPLES = ("passing", "failing", "missing-report", "nan-metric", "human-decided", "unmatched-group")
 
 
 def sample(family: str, name: str) -> dict[str, Any]:
@@ -53,46 +39,6 @@ def package_arn(group: str, version: int) -> str:
     return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{group}/{version}"
 
 
-class Clients:
-    """Plain botocore clients of the emulator at ``endpoint`` (a session of their own).
-
-    Parameters
-    ----------
-    endpoint
-        The emulator's endpoint.
-    """
-
-    def __init__(self, endpoint: str) -> None:
-        import botocore.session
-
-        session = botocore.session.Session()
-        options: dict[str, Any] = {
-            "endpoint_url": endpoint,
-            "region_name": REGION,
-            "aws_access_key_id": "bench",
-            "aws_secret_access_key": "bench",
-        }
-        self.sagemaker: Any = session.create_client("sagemaker", **options)
-        self.s3: Any = session.create_client("s3", **options)
-        self.dynamodb: Any = session.create_client("dynamodb", **options)
-        self._groups: set[str] = set()
-
-    def group(self, name: str) -> None:
-        """Create model package group ``name`` unless this object already did."""
-        if name not in self._groups:
-            self.sagemaker.create_model_package_group(ModelPackageGroupName=name)
-            self._groups.add(name)
-
-    def table(self, name: str) -> None:
-        """Create an idempotency table shaped as the stack's (partition key ``id``)."""
-        self.dynamodb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-
-
 def _expect(arn: str, expected: str) -> str:
     if arn != expected:
         raise RuntimeError(f"the emulator created {arn}, the samples expect {expected}")
@@ -102,9 +48,9 @@ def _expect(arn: str, expected: str) -> str:
 def build_approval_state(clients: Clients) -> None:
     """The reports, packages and processing jobs events/approval/README.md documents."""
     clients.s3.create_bucket(Bucket=REPORT_BUCKET)
-    for report, key in _REPORT_KEYS.items():
+    for report, key in SAMPLE_REPORT_KEYS.items():
         clients.s3.put_object(Bucket=REPORT_BUCKET, Key=key, Body=(REPORTS / report).read_bytes())
-    for name in _PACKAGE_SAMPLES:
+    for name in PACKAGE_SAMPLES:
         detail = sample("approval", name)["detail"]
         clients.group(detail["ModelPackageGroupName"])
         arn = clients.sagemaker.create_model_package(
@@ -128,18 +74,7 @@ def build_approval_state(clients: Clients) -> None:
         )["ModelPackageArn"]
         _expect(arn, package_arn("credit-risk", version))
         detail = sample("approval", name)["detail"]
-        tags = [{"Key": PACKAGE_TAG, "Value": arn}]
-        if fail:
-            tags.append({"Key": OUTCOME_TAG, "Value": "Failed"})
-        clients.sagemaker.create_processing_job(
-            ProcessingJobName=detail["ProcessingJobName"],
-            RoleArn=ROLE,
-            AppSpecification={"ImageUri": detail["AppSpecification"]["ImageUri"]},
-            ProcessingResources=detail["ProcessingResources"],
-            ProcessingOutputConfig=detail["ProcessingOutputConfig"],
-            StoppingCondition=detail["StoppingCondition"],
-            Tags=tags,
-        )
+        create_processing_job_from_detail(clients.sagemaker, detail, arn, role=ROLE, fail=fail)
 
 
 def build_neo_state(clients: Clients) -> None:
@@ -171,24 +106,14 @@ def build_neo_state(clients: Clients) -> None:
         ("churn-model-unlinked", "ml_c5", {}),
     )
     for name, target, how in jobs:
-        request: dict[str, Any] = {
-            "CompilationJobName": name,
-            "RoleArn": ROLE,
-            "OutputConfig": {"S3OutputLocation": f"s3://{ARTIFACT_BUCKET}/neo/", "TargetDevice": target},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 900},
-        }
-        if "package" in how:
-            request["ModelPackageVersionArn"] = how["package"]
-        else:
-            request["InputConfig"] = {
-                "S3Uri": NEO_INPUT,
-                "Framework": "PYTORCH",
-                "FrameworkVersion": "1.13",
-                "DataInputConfig": '{"input0": [1, 3, 224, 224]}',
-            }
-        tags = [{"Key": PACKAGE_TAG, "Value": how["tagged"]}] if "tagged" in how else []
-        if how.get("fail"):
-            tags.append({"Key": OUTCOME_TAG, "Value": "FAILED"})
-        if tags:
-            request["Tags"] = tags
-        clients.sagemaker.create_compilation_job(**request)
+        create_compilation_job(
+            clients.sagemaker,
+            name,
+            target,
+            NEO_OUTPUT,
+            role=ROLE,
+            package_arn=how.get("package"),
+            input_config=None if "package" in how else NEO_INPUT_CONFIG,
+            tagged=how.get("tagged"),
+            fail=bool(how.get("fail")),
+        )

@@ -36,7 +36,8 @@ from bench.common import (
     percentile,
     report,
 )
-from bench.state import APPROVAL_SAMPLES, NEO_SAMPLES, Clients, build_approval_state, build_neo_state
+from bench.state import Clients, build_approval_state, build_neo_state
+from registrar.local.support import APPROVAL_SAMPLES, NEO_SAMPLES
 
 ITERATIONS = 1_000
 WARM_UP = 50

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from registrar.local.support import XGBOOST_IMAGE, create_compilation_job, create_processing_job, emulator_clients
 from registrar.outcome import Outcome
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -26,7 +27,6 @@ POLICY_FILE = EVENTS / "policy.yaml"
 BUCKET = "registrar-demo-reports"
 REPORTS = EVENTS / "approval" / "reports"
 ROLE_ARN = "arn:aws:iam::123456789012:role/registrar-demo-sagemaker"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 CHURN = "churn-model"
 FRAUD = "fraud-detector"
 
@@ -117,11 +117,9 @@ class _Setup:
     s3: Any
 
     def __init__(self, endpoint: str) -> None:
-        import botocore.session
-
-        session = botocore.session.Session()
-        self.sagemaker = session.create_client("sagemaker", endpoint_url=endpoint, region_name="us-east-1")
-        self.s3 = session.create_client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        clients = emulator_clients(endpoint)
+        self.sagemaker = clients.sagemaker
+        self.s3 = clients.s3
 
     def upload(self, key: str, body: bytes) -> str:
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="application/json")
@@ -134,7 +132,7 @@ class _Setup:
             "InferenceSpecification": {
                 "Containers": [
                     {
-                        "Image": IMAGE,
+                        "Image": XGBOOST_IMAGE,
                         "ModelDataUrl": f"s3://{BUCKET}/models/{group}/model.tar.gz",
                         "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "MODEL_SERVER_WORKERS": "2"},
                         "Framework": "XGBOOST",
@@ -156,52 +154,29 @@ class _Setup:
     def evaluate_with_processing_job(
         self, package_arn: str, name: str, output_prefix: str, *, fail: bool = False
     ) -> None:
-        tags = [{"Key": "registrar:model-package-arn", "Value": package_arn}]
-        if fail:
-            tags.append({"Key": "emulator:outcome", "Value": "Failed"})
-        self.sagemaker.create_processing_job(
-            ProcessingJobName=name,
-            RoleArn=ROLE_ARN,
-            AppSpecification={"ImageUri": IMAGE},
-            ProcessingResources={
-                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
-            },
-            ProcessingOutputConfig={
-                "Outputs": [
-                    {
-                        "OutputName": "evaluation",
-                        "S3Output": {
-                            "S3Uri": output_prefix,
-                            "LocalPath": "/opt/ml/processing/evaluation",
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ]
-            },
-            Tags=tags,
-        )
+        create_processing_job(self.sagemaker, name, package_arn, output_prefix, role=ROLE_ARN, fail=fail)
 
     def compile(self, name: str, package_arn: str, target: str, *, fail: bool = False) -> None:
-        kwargs: dict[str, Any] = {
-            "CompilationJobName": name,
-            "RoleArn": ROLE_ARN,
-            "OutputConfig": {"S3OutputLocation": f"s3://{BUCKET}/compiled/{name}/", "TargetDevice": target},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 900},
-        }
+        output = f"s3://{BUCKET}/compiled/{name}/"
         if fail:
             # An InputConfig job linked by tag, which the emulator fails as asked.
-            kwargs["InputConfig"] = {
+            input_config = {
                 "S3Uri": f"s3://{BUCKET}/models/{CHURN}/model.tar.gz",
                 "Framework": "XGBOOST",
                 "DataInputConfig": '{"data": [1, 10]}',
             }
-            kwargs["Tags"] = [
-                {"Key": "registrar:model-package-arn", "Value": package_arn},
-                {"Key": "emulator:outcome", "Value": "FAILED"},
-            ]
+            create_compilation_job(
+                self.sagemaker,
+                name,
+                target,
+                output,
+                role=ROLE_ARN,
+                input_config=input_config,
+                tagged=package_arn,
+                fail=True,
+            )
         else:
-            kwargs["ModelPackageVersionArn"] = package_arn
-        self.sagemaker.create_compilation_job(**kwargs)
+            create_compilation_job(self.sagemaker, name, target, output, role=ROLE_ARN, package_arn=package_arn)
 
     def describe(self, arn: str) -> dict[str, Any]:
         response: dict[str, Any] = self.sagemaker.describe_model_package(ModelPackageName=arn)

@@ -5,8 +5,8 @@ jobs that must exist for the sample to do what it says. The builders here create
 with plain boto3 clients (not registrar's, so observing registrar's calls does not count them), and
 check that the emulator numbered each version as the sample's ARN expects.
 
-Also here: the SQS record a Lambda event source mapping hands a handler, a Lambda context, and a
-counter of the AWS calls registrar's own clients make.
+Also here: a Lambda context and the environment of the deployed functions (the SQS records and the
+call counter are ``registrar.local.support``'s).
 """
 
 from __future__ import annotations
@@ -16,20 +16,28 @@ import hashlib
 import io
 import json
 import pathlib
-import threading
-import uuid
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import boto3
-import pytest
-
-from registrar import aws, cli
+from registrar import cli
 from registrar.emulator import Emulator
+from registrar.local import support
 from registrar.local.runner import LocalLambdaContext
-from registrar.runtime import default_runtime
+from registrar.local.support import (
+    ACCOUNT,
+    ARTIFACT_BUCKET,
+    NEO_INPUT,
+    NEO_INPUT_CONFIG,
+    NEO_OUTPUT,
+    PACKAGE_SAMPLES,
+    REGION,
+    SAMPLE_REPORT_KEYS,
+    XGBOOST_IMAGE,
+    create_compilation_job,
+    create_processing_job_from_detail,
+    emulator_clients,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -38,39 +46,8 @@ NEO_EVENTS = EVENTS / "neo"
 REPORTS = APPROVAL_EVENTS / "reports"
 POLICY = EVENTS / "policy.yaml"
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/registrar-integration"
 REPORT_BUCKET = "registrar-demo-reports"
-ARTIFACT_BUCKET = "churn-artifacts"
-NEO_OUTPUT = f"s3://{ARTIFACT_BUCKET}/neo/"
-NEO_INPUT = f"s3://{ARTIFACT_BUCKET}/train/model.tar.gz"
-PACKAGE_TAG = "registrar:model-package-arn"
-OUTCOME_TAG = "emulator:outcome"
-XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-
-APPROVAL_SAMPLES = (
-    "passing",
-    "failing",
-    "missing-report",
-    "nan-metric",
-    "human-decided",
-    "unmatched-group",
-    "duplicate",
-    "processing-completed",
-    "failed-job",
-)
-NEO_SAMPLES = ("completed-ml-c5", "completed-ml-inf2", "edge-jetson-nano", "failed", "unlinked")
-
-# Report file under events/approval/reports/ -> the key it is uploaded to (README, "The state each event expects").
-_APPROVAL_REPORTS = {
-    "passing.json": "churn-model/1/evaluation.json",
-    "failing.json": "churn-model/2/evaluation.json",
-    "nan-metric.json": "churn-model/4/evaluation.json",
-    "processing.json": "credit-risk/1/evaluation/evaluation.json",
-}
-# The model package events whose packages are created, in version order per group.
-_PACKAGE_SAMPLES = ("passing", "failing", "missing-report", "nan-metric", "human-decided", "unmatched-group")
 
 
 def package_arn(group: str, version: int) -> str:
@@ -116,10 +93,8 @@ class Clients:
 
     @classmethod
     def of(cls, emulator: Emulator) -> Clients:
-        def make(service: str) -> Any:
-            return boto3.client(service, endpoint_url=emulator.endpoint, region_name=emulator.region)
-
-        return cls(sagemaker=make("sagemaker"), s3=make("s3"), sqs=make("sqs"), dynamodb=make("dynamodb"))
+        made = emulator_clients(emulator.endpoint, region=emulator.region)
+        return cls(sagemaker=made.sagemaker, s3=made.s3, sqs=made.sqs, dynamodb=made.dynamodb)
 
     def describe(self, arn: str) -> dict[str, Any]:
         """DescribeModelPackage without the response metadata."""
@@ -171,17 +146,8 @@ def _processing_job(clients: Clients, event: dict[str, Any], *, fail: bool) -> N
     """The processing job a processing job event names, linked to its package by tag, ended as the event says."""
     detail = event["detail"]
     version = detail["ProcessingJobName"].rsplit("-", 1)[-1]
-    tags = [{"Key": PACKAGE_TAG, "Value": package_arn("credit-risk", int(version))}]
-    if fail:
-        tags.append({"Key": OUTCOME_TAG, "Value": "Failed"})
-    clients.sagemaker.create_processing_job(
-        ProcessingJobName=detail["ProcessingJobName"],
-        RoleArn=ROLE,
-        AppSpecification={"ImageUri": detail["AppSpecification"]["ImageUri"]},
-        ProcessingResources=detail["ProcessingResources"],
-        ProcessingOutputConfig=detail["ProcessingOutputConfig"],
-        StoppingCondition=detail["StoppingCondition"],
-        Tags=tags,
+    create_processing_job_from_detail(
+        clients.sagemaker, detail, package_arn("credit-risk", int(version)), role=ROLE, fail=fail
     )
 
 
@@ -193,10 +159,10 @@ def build_approval_state(clients: Clients) -> dict[str, str]:
     processing jobs ``credit-risk-evaluation-1`` (Completed) and ``-2`` (Failed).
     """
     clients.s3.create_bucket(Bucket=REPORT_BUCKET)
-    for report, key in _APPROVAL_REPORTS.items():
+    for report, key in SAMPLE_REPORT_KEYS.items():
         clients.s3.put_object(Bucket=REPORT_BUCKET, Key=key, Body=(REPORTS / report).read_bytes())
     arns: dict[str, str] = {}
-    for name in _PACKAGE_SAMPLES:
+    for name in PACKAGE_SAMPLES:
         event = read_event(approval_event_path(name))
         arns[name] = _package_from_event(clients, event)
         if arns[name] != event["detail"]["ModelPackageArn"]:
@@ -264,27 +230,17 @@ def compile_job(
     fail
         Tag the job ``emulator:outcome=FAILED``.
     """
-    request: dict[str, Any] = {
-        "CompilationJobName": name,
-        "RoleArn": ROLE,
-        "OutputConfig": {"S3OutputLocation": NEO_OUTPUT, "TargetDevice": target},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 900},
-    }
-    if package is not None:
-        request["ModelPackageVersionArn"] = package
-    else:
-        request["InputConfig"] = {
-            "S3Uri": NEO_INPUT,
-            "Framework": "PYTORCH",
-            "FrameworkVersion": "1.13",
-            "DataInputConfig": '{"input0": [1, 3, 224, 224]}',
-        }
-    tags = [{"Key": PACKAGE_TAG, "Value": tagged}] if tagged else []
-    if fail:
-        tags.append({"Key": OUTCOME_TAG, "Value": "FAILED"})
-    if tags:
-        request["Tags"] = tags
-    clients.sagemaker.create_compilation_job(**request)
+    create_compilation_job(
+        clients.sagemaker,
+        name,
+        target,
+        NEO_OUTPUT,
+        role=ROLE,
+        package_arn=package,
+        input_config=None if package is not None else NEO_INPUT_CONFIG,
+        tagged=tagged,
+        fail=fail,
+    )
     described: dict[str, Any] = clients.sagemaker.describe_compilation_job(CompilationJobName=name)
     described.pop("ResponseMetadata", None)
     return described
@@ -312,31 +268,14 @@ LAMBDA_ENVIRONMENT = {
 
 
 @contextlib.contextmanager
-def emulator_environment(emulator: Emulator, **variables: str) -> Iterator[pytest.MonkeyPatch]:
+def emulator_environment(emulator: Emulator, **variables: str) -> Iterator[None]:
     """The environment of the ``aws`` fixture (and ``variables``) for a fixture wider than one test.
 
     registrar's clients and the process-wide runtime are rebuilt on entry and on exit, so nothing
     built here outlives it.
     """
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "REGISTRAR_TABLE_NAME"):
-            patch.delenv(name, raising=False)
-        base = {
-            "AWS_ENDPOINT_URL": emulator.endpoint,
-            "AWS_DEFAULT_REGION": emulator.region,
-            "AWS_REGION": emulator.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        }
-        for name, value in {**base, **variables}.items():
-            patch.setenv(name, value)
-        aws.reset_clients()
-        default_runtime.cache_clear()
-        try:
-            yield patch
-        finally:
-            aws.reset_clients()
-            default_runtime.cache_clear()
+    with support.emulator_environment(emulator.endpoint, emulator.region, **variables):
+        yield
 
 
 def run_cli(*argv: str) -> tuple[int, list[dict[str, Any]], str]:
@@ -349,65 +288,11 @@ def run_cli(*argv: str) -> tuple[int, list[dict[str, Any]], str]:
 
 def create_idempotency_table(clients: Clients, name: str) -> None:
     """The idempotency table the stack deploys: partition key ``id`` (S)."""
-    clients.dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    support.create_idempotency_table(clients.dynamodb, name)
 
 
 # Lambda ---------------------------------------------------------------------------------------------
 
 
-def sqs_record(body: str, *, queue: str = "registrar-test") -> dict[str, Any]:
-    """One SQS record as a Lambda event source mapping delivers it (as LocalEventSourceMapping builds it)."""
-    return {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": f"receipt-{uuid.uuid4()}",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1741079727000"},
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
-        "awsRegion": REGION,
-    }
-
-
-def sqs_event(*bodies: str) -> dict[str, Any]:
-    """An SQS event of one record per body."""
-    return {"Records": [sqs_record(body) for body in bodies]}
-
-
 def lambda_context(function_name: str = "registrar-test") -> LocalLambdaContext:
     return LocalLambdaContext(function_name=function_name)
-
-
-# Calls ----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Calls:
-    """Every AWS call registrar's own clients make from now on (``registrar.aws.observe_calls``)."""
-
-    made: list[tuple[str, str]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def start(self) -> Calls:
-        aws.observe_calls(self._record)
-        return self
-
-    def _record(self, service: str, operation: str, params: dict[str, Any]) -> None:
-        with self._lock:
-            self.made.append((service, operation))
-
-    def clear(self) -> None:
-        with self._lock:
-            self.made.clear()
-
-    def count(self, operation: str | None = None, *, service: str = "sagemaker") -> int:
-        """How many calls of ``service`` (of ``operation`` only, when given) were made."""
-        with self._lock:
-            counted = Counter(op for svc, op in self.made if svc == service)
-        return counted[operation] if operation is not None else sum(counted.values())

@@ -21,12 +21,11 @@ import pytest
 
 from handlers import approval
 from registrar.emulator import Emulator
+from registrar.local.support import APPROVAL_SAMPLES, CallCounter, sqs_event, sqs_record
 from registrar.runtime import default_runtime
 from tests.integration.scenario import (
-    APPROVAL_SAMPLES,
     LAMBDA_ENVIRONMENT,
     POLICY,
-    Calls,
     Clients,
     approval_event_path,
     build_approval_state,
@@ -35,8 +34,6 @@ from tests.integration.scenario import (
     lambda_context,
     read_event,
     run_cli,
-    sqs_event,
-    sqs_record,
 )
 
 TABLE = "registrar-integration-idempotency"
@@ -99,7 +96,7 @@ def applied(emulator: Emulator) -> dict[str, Run]:
     """Every sample through `registrar apply --policy events/policy.yaml`, each on a fresh documented state."""
     runs: dict[str, Run] = {}
     with emulator_environment(emulator):
-        clients, calls = Clients.of(emulator), Calls().start()
+        clients, calls = Clients.of(emulator), CallCounter().start()
         for name in APPROVAL_SAMPLES:
             emulator.reset()
             arn = build_approval_state(clients)[name]
@@ -122,13 +119,13 @@ def handled(emulator: Emulator) -> dict[str, Run]:
     """Every sample through the approval Lambda handler (idempotency table configured), each on a fresh state."""
     runs: dict[str, Run] = {}
     with emulator_environment(emulator, REGISTRAR_TABLE_NAME=TABLE, **LAMBDA_ENVIRONMENT):
-        clients, calls = Clients.of(emulator), Calls().start()
+        clients, calls = Clients.of(emulator), CallCounter().start()
         for name in APPROVAL_SAMPLES:
             emulator.reset()
             arn = build_approval_state(clients)[name]
             create_idempotency_table(clients, TABLE)
             calls.clear()
-            response = invoke(sqs_event(body(name)))
+            response = invoke(sqs_event([body(name)]))
             runs[name] = Run(
                 arn=arn,
                 status=None,
@@ -153,9 +150,9 @@ def state(clients: Clients) -> dict[str, str]:
 
 
 @pytest.fixture
-def calls(aws: Emulator) -> Calls:
+def calls(aws: Emulator) -> CallCounter:
     """AWS calls registrar's clients make during the test (observed after the root fixture reset them)."""
-    return Calls().start()
+    return CallCounter().start()
 
 
 @pytest.fixture
@@ -268,7 +265,7 @@ def test_apply_failed_job_cites_job_failure_reason(applied: dict[str, Run]) -> N
     assert run.job["FailureReason"] in run.described["ApprovalDescription"]
 
 
-def test_plan_prints_request_and_writes_nothing(state: dict[str, str], clients: Clients, calls: Calls) -> None:
+def test_plan_prints_request_and_writes_nothing(state: dict[str, str], clients: Clients, calls: CallCounter) -> None:
     # GIVEN churn-model/1 pending, with a passing report
     before = clients.describe(state["passing"])
 
@@ -281,7 +278,7 @@ def test_plan_prints_request_and_writes_nothing(state: dict[str, str], clients: 
     assert clients.describe(state["passing"]) == before
 
 
-def test_apply_duplicate_after_passing_is_unchanged(state: dict[str, str], calls: Calls) -> None:
+def test_apply_duplicate_after_passing_is_unchanged(state: dict[str, str], calls: CallCounter) -> None:
     # GIVEN passing.json applied
     apply(approval_event_path("passing"))
 
@@ -294,7 +291,7 @@ def test_apply_duplicate_after_passing_is_unchanged(state: dict[str, str], calls
 
 
 def test_apply_skips_own_write_event_without_sagemaker_calls(
-    state: dict[str, str], clients: Clients, calls: Calls, tmp_path: pathlib.Path
+    state: dict[str, str], clients: Clients, calls: CallCounter, tmp_path: pathlib.Path
 ) -> None:
     # GIVEN passing.json's package (pending: it would be approved) in an event reporting only fields registrar writes
     event = read_event(approval_event_path("passing"))
@@ -333,24 +330,26 @@ def test_handler_leaves_package_as_documented(name: str, handled: dict[str, Run]
     assert run.updates == (1 if DOCUMENTED[name].outcome == "updated" else 0)
 
 
-def test_handler_duplicate_event_updates_once(state: dict[str, str], calls: Calls, idempotency: str) -> None:
+def test_handler_duplicate_event_updates_once(state: dict[str, str], calls: CallCounter, idempotency: str) -> None:
     # GIVEN passing.json handled
-    invoke(sqs_event(body("passing")))
+    invoke(sqs_event([body("passing")]))
 
     # WHEN duplicate.json (another id, same subject) arrives in a later invocation
-    invoke(sqs_event(body("duplicate")))
+    invoke(sqs_event([body("duplicate")]))
 
     # THEN UpdateModelPackage was called once in all
     assert calls.count("UpdateModelPackage") == 1
 
 
-def test_handler_duplicate_event_makes_no_sagemaker_call(state: dict[str, str], calls: Calls, idempotency: str) -> None:
+def test_handler_duplicate_event_makes_no_sagemaker_call(
+    state: dict[str, str], calls: CallCounter, idempotency: str
+) -> None:
     # GIVEN passing.json handled, with the idempotency table configured
-    invoke(sqs_event(body("passing")))
+    invoke(sqs_event([body("passing")]))
     calls.clear()
 
     # WHEN duplicate.json arrives
-    response = invoke(sqs_event(body("duplicate")))
+    response = invoke(sqs_event([body("duplicate")]))
 
     # THEN it succeeds from the idempotency record, without calling SageMaker at all
     assert response == {"batchItemFailures": []}
@@ -358,10 +357,10 @@ def test_handler_duplicate_event_makes_no_sagemaker_call(state: dict[str, str], 
 
 
 def test_handler_same_record_twice_in_one_batch_updates_once(
-    state: dict[str, str], calls: Calls, idempotency: str
+    state: dict[str, str], calls: CallCounter, idempotency: str
 ) -> None:
     # GIVEN/WHEN one batch carries passing.json twice (two messages)
-    response = invoke(sqs_event(body("passing"), body("passing")))
+    response = invoke(sqs_event([body("passing"), body("passing")]))
 
     # THEN both records succeed and UpdateModelPackage was called once
     assert response == {"batchItemFailures": []}
@@ -369,7 +368,7 @@ def test_handler_same_record_twice_in_one_batch_updates_once(
 
 
 def test_handler_same_event_in_two_invocations_updates_once(
-    state: dict[str, str], calls: Calls, idempotency: str
+    state: dict[str, str], calls: CallCounter, idempotency: str
 ) -> None:
     # GIVEN the record of passing.json, delivered once
     event = {"Records": [sqs_record(body("passing"))]}
@@ -384,13 +383,13 @@ def test_handler_same_event_in_two_invocations_updates_once(
 
 
 def test_handler_without_idempotency_table_writes_duplicate_once(
-    state: dict[str, str], calls: Calls, lambda_env: None
+    state: dict[str, str], calls: CallCounter, lambda_env: None
 ) -> None:
     # GIVEN no idempotency table, and passing.json handled
-    invoke(sqs_event(body("passing")))
+    invoke(sqs_event([body("passing")]))
 
     # WHEN duplicate.json arrives
-    response = invoke(sqs_event(body("duplicate")))
+    response = invoke(sqs_event([body("duplicate")]))
 
     # THEN the package's own state still stops a second write
     assert response == {"batchItemFailures": []}
@@ -403,7 +402,7 @@ def test_handler_reports_poison_records_and_handles_the_rest(
     # GIVEN a batch of a body that is not JSON, an event of an unknown detail-type, and passing.json
     unknown = read_event(approval_event_path("passing"))
     unknown["detail-type"] = "SageMaker Endpoint State Change"
-    event = sqs_event("{not json", json.dumps(unknown), body("passing"))
+    event = sqs_event(["{not json", json.dumps(unknown), body("passing")])
     poison = [record["messageId"] for record in event["Records"][:2]]
 
     # WHEN the handler receives it
@@ -416,20 +415,20 @@ def test_handler_reports_poison_records_and_handles_the_rest(
 
 def test_handler_skips_emulator_event_of_its_own_write_without_sagemaker_calls(
     state: dict[str, str],
-    calls: Calls,
+    calls: CallCounter,
     idempotency: str,
     sagemaker_events: Callable[[], list[dict[str, Any]]],
 ) -> None:
     # GIVEN failed-job.json handled (a Held decision writes only the description and metadata), and the
     # model package event SageMaker (the emulator) published about that write
     sagemaker_events()
-    invoke(sqs_event(body("failed-job")))
+    invoke(sqs_event([body("failed-job")]))
     [own_write] = [e for e in sagemaker_events() if e["detail-type"] == "SageMaker Model Package State Change"]
     assert own_write["detail"]["UpdatedModelPackageFields"] == ["ApprovalDescription", "CustomerMetadataProperties"]
     calls.clear()
 
     # WHEN that event comes back to the handler
-    response = invoke(sqs_event(json.dumps(own_write)))
+    response = invoke(sqs_event([json.dumps(own_write)]))
 
     # THEN it succeeds without a single SageMaker call (the loop guard)
     assert response == {"batchItemFailures": []}

@@ -29,6 +29,7 @@ import pytest
 from handlers import neo_registration
 from registrar import observability
 from registrar.emulator import Emulator
+from registrar.local.support import NEO_SAMPLES, CallCounter, sqs_event
 from registrar.neo.service import register
 from registrar.outcome import Outcome
 from registrar.package import ModelPackage
@@ -36,9 +37,7 @@ from registrar.registry import Registry
 from registrar.updates import PackageUpdate
 from tests.integration.scenario import (
     LAMBDA_ENVIRONMENT,
-    NEO_SAMPLES,
     ROOT,
-    Calls,
     Clients,
     build_neo_package,
     build_neo_state,
@@ -50,7 +49,6 @@ from tests.integration.scenario import (
     package_arn,
     run_cli,
     specification_name,
-    sqs_event,
 )
 
 RESULT_KEYS = {"outcome", "model_package_arn", "request", "reasons"}
@@ -115,7 +113,7 @@ def invoke(event: dict[str, Any]) -> dict[str, Any]:
 def _run_samples(emulator: Emulator, *, through_handler: bool) -> dict[str, Run]:
     runs: dict[str, Run] = {}
     with emulator_environment(emulator, **LAMBDA_ENVIRONMENT):
-        clients, calls = Clients.of(emulator), Calls().start()
+        clients, calls = Clients.of(emulator), CallCounter().start()
         for name in NEO_SAMPLES:
             emulator.reset()
             job = build_neo_state(clients)[name]
@@ -124,7 +122,7 @@ def _run_samples(emulator: Emulator, *, through_handler: bool) -> dict[str, Run]
             calls.clear()
             path = neo_event_path(name)
             if through_handler:
-                status, printed, response = None, [], invoke(sqs_event(path.read_text()))
+                status, printed, response = None, [], invoke(sqs_event([path.read_text()]))
             else:
                 status, printed, _ = run_cli("apply", str(path))
                 response = None
@@ -257,7 +255,7 @@ def swept(emulator: Emulator) -> Swept:
     """Compile for ml_c5, ml_inf2, jetson_nano, a failing ml_m5 job and an unlinked one; `registrar sweep` twice."""
     with emulator_environment(emulator):
         emulator.reset()
-        clients, calls = Clients.of(emulator), Calls().start()
+        clients, calls = Clients.of(emulator), CallCounter().start()
         since = (datetime.now(UTC) - timedelta(seconds=2)).isoformat()
         arn = build_neo_package(clients)
         jobs = {}
@@ -547,14 +545,14 @@ def concurrent(emulator: Emulator, request: pytest.FixtureRequest) -> Concurrent
         for job in jobs:
             compile_job(clients, job, targets[job], package=arn)
         # Interleaved, so the four processes race from the first record to the last.
-        batches = [sqs_event(*(job_event(job) for job in jobs[index::PROCESSES])) for index in range(PROCESSES)]
+        batches = [sqs_event(job_event(job) for job in jobs[index::PROCESSES]) for index in range(PROCESSES)]
         bodies = {record["messageId"]: record["body"] for batch in batches for record in batch["Records"]}
         responses, handled = run_handlers(batches)
         failed = [item["itemIdentifier"] for response in responses for item in response["batchItemFailures"]]
         redelivered = len(failed)
         # SQS redelivers the records a batch reported failed (once here, by one consumer).
         if failed:
-            [response], again = run_handlers([sqs_event(*(bodies[message] for message in failed))])
+            [response], again = run_handlers([sqs_event(bodies[message] for message in failed)])
             handled += again
             failed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
         return Concurrent(jobs, targets, handled, redelivered, len(failed), clients.describe(arn))

@@ -18,7 +18,8 @@ import pytest
 from registrar import observability
 from registrar.emulator import Emulator, start
 from registrar.local.faults import FaultInjector
-from tests.reliability.world import TABLE, Calls, World, lambda_environment
+from registrar.local.support import CallCounter
+from tests.reliability.world import TABLE, World, lambda_environment
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +39,9 @@ def world(emulator: Emulator) -> Iterator[World]:
 
 
 @pytest.fixture
-def calls(world: World) -> Calls:
+def calls(world: World) -> CallCounter:
     """Every AWS call registrar's own clients make in the test (``registrar.aws.observe_calls``)."""
-    return Calls().start()
+    return CallCounter().start()
 
 
 @pytest.fixture

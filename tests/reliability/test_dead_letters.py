@@ -23,18 +23,9 @@ from handlers import approval, neo_registration
 from registrar import observability
 from registrar.emulator import Emulator
 from registrar.local.faults import FaultInjector
+from registrar.local.support import ACCOUNT, REGION, CallCounter
 from registrar.local.topology import IDEMPOTENCY_TABLE, MAX_RECEIVE_COUNT, build_topology
-from tests.reliability.world import (
-    ACCOUNT,
-    REGION,
-    ROLE,
-    Calls,
-    World,
-    compilation_event,
-    drain,
-    envelope,
-    lambda_environment,
-)
+from tests.reliability.world import ROLE, World, compilation_event, drain, envelope, lambda_environment
 
 MISSING_VERSION = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/churn-model/99"
 
@@ -88,7 +79,7 @@ def scenario(emulator: Emulator) -> Iterator[Scenario]:
     with lambda_environment(emulator, REGISTRAR_TABLE_NAME=IDEMPOTENCY_TABLE), contextlib.redirect_stdout(stdout):
         world = World.create(emulator, table="registrar-dead-letters-unused")
         topology = build_topology(endpoint_url=emulator.endpoint, visibility_timeout=1)
-        calls = Calls().start()
+        calls = CallCounter().start()
         injector = FaultInjector().install().always_fail("access_denied", operation="UpdateModelPackage")
         keys = _publish(world, topology)
         receives: Counter[str] = Counter()

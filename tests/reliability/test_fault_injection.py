@@ -15,7 +15,8 @@ import pytest
 
 from handlers import approval, neo_registration
 from registrar.local.faults import RETRIED_KINDS, FaultInjector, FaultKind
-from tests.reliability.world import Calls, World, compilation_event, failed_records, invoke
+from registrar.local.support import CallCounter
+from tests.reliability.world import World, compilation_event, failed_records, invoke
 
 RETRIED: tuple[FaultKind, ...] = tuple(sorted(RETRIED_KINDS))
 # Each call of the approval flow, struck by a transient fault (the update is covered with every kind above).
@@ -106,7 +107,7 @@ def test_deferred_record_is_decided_once_its_lock_has_expired(world: World, faul
 
 
 def test_report_unreadable_for_a_moment_fails_the_record_and_decides_nothing(
-    world: World, faults: FaultInjector, calls: Calls
+    world: World, faults: FaultInjector, calls: CallCounter
 ) -> None:
     # GIVEN S3 answering 500 on every attempt (more than the client retries)
     arn = world.package()

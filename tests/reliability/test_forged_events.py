@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import approval, neo_registration
+from registrar.local.support import CallCounter
 from tests.reliability.world import (
     FAILING,
     PASSING,
     REPORT_BUCKET,
-    Calls,
     World,
     envelope,
     failed_records,
@@ -35,7 +35,7 @@ def forged_package_event(world: World, arn: str, forged_report: str) -> dict[str
     return event
 
 
-def test_event_claiming_a_passing_report_is_decided_on_the_registered_one(world: World, calls: Calls) -> None:
+def test_event_claiming_a_passing_report_is_decided_on_the_registered_one(world: World, calls: CallCounter) -> None:
     # GIVEN a pending version whose registered report fails, and a passing report planted in the allowed bucket
     arn = world.package(report=FAILING)
     planted = world.upload("evaluations/planted/evaluation.json", PASSING)
@@ -60,7 +60,7 @@ def test_event_claiming_approval_for_a_pending_version_approves_nothing(world: W
     assert described["ApprovalDescription"].startswith("registrar: Rejected")
 
 
-def test_custom_source_posing_as_sagemaker_is_refused(world: World, calls: Calls) -> None:
+def test_custom_source_posing_as_sagemaker_is_refused(world: World, calls: CallCounter) -> None:
     # GIVEN an event on the bus with registrar's own source but SageMaker's detail-type, claiming approval
     arn = world.package(report=FAILING)
     forged = envelope(

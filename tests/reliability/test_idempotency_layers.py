@@ -17,19 +17,11 @@ from typing import Any
 
 from handlers import approval, neo_registration
 from registrar.events import parse_timestamp
+from registrar.local.support import CallCounter
 from registrar.registry import Registry
 from registrar.runtime import default_runtime
 from registrar.updates import PackageUpdate
-from tests.reliability.world import (
-    FAILING,
-    TABLE,
-    Calls,
-    World,
-    compilation_event,
-    failed_records,
-    invoke,
-    with_new_id,
-)
+from tests.reliability.world import FAILING, TABLE, World, compilation_event, failed_records, invoke, with_new_id
 
 
 def idempotency_keys(world: World) -> list[str]:
@@ -45,7 +37,7 @@ def subject_hash(subject: str) -> str:
 # Layer 1: Powertools Idempotency, keyed on the subject ---------------------------------------------------
 
 
-def test_same_package_event_with_new_ids_is_decided_once(world: World, calls: Calls, outcomes: list[Any]) -> None:
+def test_same_package_event_with_new_ids_is_decided_once(world: World, calls: CallCounter, outcomes: list[Any]) -> None:
     # GIVEN a pending version whose report passes, and its event delivered three times with three ids
     arn = world.package()
     event = world.creation_event(arn)
@@ -57,7 +49,7 @@ def test_same_package_event_with_new_ids_is_decided_once(world: World, calls: Ca
     assert calls.count("UpdateModelPackage") == 1
 
 
-def test_duplicates_make_no_sagemaker_call_at_all(world: World, calls: Calls) -> None:
+def test_duplicates_make_no_sagemaker_call_at_all(world: World, calls: CallCounter) -> None:
     # GIVEN an event already handled
     arn = world.package()
     event = world.creation_event(arn)
@@ -67,7 +59,7 @@ def test_duplicates_make_no_sagemaker_call_at_all(world: World, calls: Calls) ->
     invoke(approval.handler, with_new_id(event))
     # THEN the stored result answers it: no DescribeModelPackage, no report read, no update
     assert calls.count("DescribeModelPackage") == described_before
-    assert calls.count("GetObject") == 1
+    assert calls.count("GetObject", service="s3") == 1
 
 
 def test_idempotency_record_is_keyed_on_the_subject_not_the_event_id(world: World) -> None:
@@ -87,7 +79,9 @@ def test_idempotency_record_is_keyed_on_the_subject_not_the_event_id(world: Worl
     assert event["id"] not in keys[0]
 
 
-def test_compilation_job_event_is_keyed_on_job_and_status(world: World, calls: Calls, outcomes: list[Any]) -> None:
+def test_compilation_job_event_is_keyed_on_job_and_status(
+    world: World, calls: CallCounter, outcomes: list[Any]
+) -> None:
     # GIVEN a finished compilation of a version, announced twice (the sweeper and a user's own event)
     arn = world.package()
     job = world.compile("churn-1-ml-c5", arn)
@@ -142,7 +136,9 @@ def test_a_corrected_decision_gets_its_own_token(world: World) -> None:
 # Layer 3: plan ------------------------------------------------------------------------------------------
 
 
-def test_an_older_event_about_a_decided_package_writes_nothing(world: World, calls: Calls, outcomes: list[Any]) -> None:
+def test_an_older_event_about_a_decided_package_writes_nothing(
+    world: World, calls: CallCounter, outcomes: list[Any]
+) -> None:
     # GIVEN a version decided from its event
     arn = world.package()
     event = world.creation_event(arn)
@@ -156,7 +152,9 @@ def test_an_older_event_about_a_decided_package_writes_nothing(world: World, cal
     assert calls.count("UpdateModelPackage") == 1
 
 
-def test_a_registered_compilation_handled_again_plans_nothing(world: World, calls: Calls, outcomes: list[Any]) -> None:
+def test_a_registered_compilation_handled_again_plans_nothing(
+    world: World, calls: CallCounter, outcomes: list[Any]
+) -> None:
     # GIVEN a compilation attached to its version
     arn = world.package()
     job = world.compile("churn-1-ml-c5", arn)

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from handlers import approval
-from tests.reliability.world import ACCOUNT, PASSING, World, invoke
+from registrar.local.support import ACCOUNT
+from tests.reliability.world import PASSING, World, invoke
 
 SECRET = "AKIAZZZZSECRETVALUE1"
 PASSWORD = "hunter2-correct-horse"

@@ -10,66 +10,43 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import json
 import pathlib
-import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-import pytest
-
 from registrar import aws
 from registrar.emulator import Emulator
 from registrar.local.runner import LocalEventSourceMapping, LocalLambdaContext
+from registrar.local.support import (
+    ACCOUNT,
+    REGION,
+    XGBOOST_IMAGE,
+    create_compilation_job,
+    create_idempotency_table,
+    create_processing_job,
+    emulator_clients,
+    emulator_environment,
+    sqs_record,
+)
 from registrar.local.topology import Topology
 from registrar.queues import Queue
-from registrar.runtime import default_runtime
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "events" / "approval" / "reports"
 POLICY = ROOT / "events" / "policy.yaml"
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 REPORT_BUCKET = "registrar-reliability-reports"
 TABLE = "registrar-reliability-idempotency"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/registrar-reliability"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-PACKAGE_TAG = "registrar:model-package-arn"
+QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:registrar-reliability"
 CAPTURE = "reliability-capture"
 
 PASSING = (REPORTS / "passing.json").read_bytes()
 FAILING = (REPORTS / "failing.json").read_bytes()
-
-
-@dataclass
-class Calls:
-    """Every AWS call registrar's own clients make from now on (``registrar.aws.observe_calls``)."""
-
-    made: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def start(self) -> Calls:
-        aws.observe_calls(self._record)
-        return self
-
-    def _record(self, service: str, operation: str, params: dict[str, Any]) -> None:
-        with self._lock:
-            self.made.append((service, operation, dict(params)))
-
-    def count(self, operation: str) -> int:
-        with self._lock:
-            return Counter(op for _, op, _ in self.made)[operation]
-
-    def of(self, operation: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [params for _, op, params in self.made if op == operation]
 
 
 @dataclass
@@ -89,23 +66,15 @@ class World:
     def create(cls, emulator: Emulator, *, table: str = TABLE) -> World:
         """A report bucket, the idempotency table and a queue capturing every ``aws.sagemaker`` event."""
 
-        def client(service: str) -> Any:
-            return boto3.client(service, endpoint_url=emulator.endpoint, region_name=emulator.region)
-
-        sqs = client("sqs")
-        events = client("events")
+        clients = emulator_clients(emulator.endpoint, region=emulator.region)
+        sqs, events = clients.sqs, clients.events
         url = sqs.create_queue(QueueName=CAPTURE)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(Name=CAPTURE, EventPattern=json.dumps({"source": ["aws.sagemaker"]}))
         events.put_targets(Rule=CAPTURE, Targets=[{"Id": "capture", "Arn": arn}])
-        world = cls(emulator, client("sagemaker"), client("s3"), sqs, events, client("dynamodb"), url)
+        world = cls(emulator, clients.sagemaker, clients.s3, sqs, events, clients.dynamodb, url)
         world.s3.create_bucket(Bucket=REPORT_BUCKET)
-        world.dynamodb.create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_idempotency_table(world.dynamodb, table)
         return world
 
     # State ------------------------------------------------------------------------------------------
@@ -127,7 +96,7 @@ class World:
             "InferenceSpecification": {
                 "Containers": [
                     {
-                        "Image": IMAGE,
+                        "Image": XGBOOST_IMAGE,
                         "ModelDataUrl": f"s3://{REPORT_BUCKET}/models/{group}/model.tar.gz",
                         "Framework": "XGBOOST",
                         "FrameworkVersion": "1.7",
@@ -150,39 +119,20 @@ class World:
 
     def compile(self, name: str, package_arn: str, target: str = "ml_c5") -> dict[str, Any]:
         """A Neo compilation of the version (it ends at once in the emulator); returns DescribeCompilationJob."""
-        self.sagemaker.create_compilation_job(
-            CompilationJobName=name,
-            RoleArn=ROLE,
-            OutputConfig={"S3OutputLocation": f"s3://{REPORT_BUCKET}/compiled/{name}/", "TargetDevice": target},
-            StoppingCondition={"MaxRuntimeInSeconds": 900},
-            ModelPackageVersionArn=package_arn,
+        create_compilation_job(
+            self.sagemaker,
+            name,
+            target,
+            f"s3://{REPORT_BUCKET}/compiled/{name}/",
+            role=ROLE,
+            package_arn=package_arn,
         )
         described: dict[str, Any] = self.sagemaker.describe_compilation_job(CompilationJobName=name)
         return described
 
     def processing_job(self, name: str, *, linked_to: str) -> None:
         """A completed processing job tagged with ``registrar:model-package-arn`` = ``linked_to``."""
-        self.sagemaker.create_processing_job(
-            ProcessingJobName=name,
-            RoleArn=ROLE,
-            AppSpecification={"ImageUri": IMAGE},
-            ProcessingResources={
-                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
-            },
-            ProcessingOutputConfig={
-                "Outputs": [
-                    {
-                        "OutputName": "evaluation",
-                        "S3Output": {
-                            "S3Uri": f"s3://{REPORT_BUCKET}/evaluations/{name}/",
-                            "LocalPath": "/opt/ml/processing/evaluation",
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ]
-            },
-            Tags=[{"Key": PACKAGE_TAG, "Value": linked_to}],
-        )
+        create_processing_job(self.sagemaker, name, linked_to, f"s3://{REPORT_BUCKET}/evaluations/{name}/", role=ROLE)
 
     def applied_updates(self) -> int:
         """UpdateModelPackage requests the emulator applied: a ClientToken seen again is not applied again."""
@@ -265,21 +215,6 @@ def compilation_event(job: dict[str, Any]) -> dict[str, Any]:
     return envelope("registrar", "Compilation Job State Change", detail, [job["CompilationJobArn"]])
 
 
-def sqs_record(body: str, *, receive_count: int = 1) -> dict[str, Any]:
-    """One SQS record as a Lambda event source mapping delivers it."""
-    return {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": f"receipt-{uuid.uuid4()}",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1741079727000"},
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:registrar-reliability",
-        "awsRegion": REGION,
-    }
-
-
 def invoke(
     handler: Callable[[dict[str, Any], Any], Any], *bodies: dict[str, Any] | str, timeout_seconds: int = 60
 ) -> dict[str, Any]:
@@ -287,7 +222,7 @@ def invoke(
 
     ``timeout_seconds`` is the function's timeout: Powertools holds an in-progress record that long.
     """
-    records = [sqs_record(body if isinstance(body, str) else json.dumps(body)) for body in bodies]
+    records = [sqs_record(body if isinstance(body, str) else json.dumps(body), queue_arn=QUEUE_ARN) for body in bodies]
     context = LocalLambdaContext(function_name="registrar-reliability", timeout_seconds=timeout_seconds)
     response: dict[str, Any] = handler({"Records": records}, context)
     return response
@@ -300,28 +235,15 @@ def failed_records(response: dict[str, Any]) -> int:
 @contextlib.contextmanager
 def lambda_environment(emulator: Emulator, **variables: str) -> Iterator[None]:
     """The environment of a deployed function pointed at the emulator; registrar's clients rebuilt on entry and exit."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "REGISTRAR_TABLE_NAME"):
-            patch.delenv(name, raising=False)
-        base = {
-            "AWS_ENDPOINT_URL": emulator.endpoint,
-            "AWS_DEFAULT_REGION": emulator.region,
-            "AWS_REGION": emulator.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "REGISTRAR_POLICY_FILE": str(POLICY),
-            "REGISTRAR_REPORT_LOCATIONS": f"s3://{REPORT_BUCKET}/evaluations/",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-        for name, value in {**base, **variables}.items():
-            patch.setenv(name, value)
-        aws.reset_clients()
-        default_runtime.cache_clear()
-        try:
-            yield
-        finally:
-            aws.reset_clients()
-            default_runtime.cache_clear()
+    with emulator_environment(
+        emulator.endpoint,
+        emulator.region,
+        REGISTRAR_POLICY_FILE=str(POLICY),
+        REGISTRAR_REPORT_LOCATIONS=f"s3://{REPORT_BUCKET}/evaluations/",
+        POWERTOOLS_TRACE_DISABLED="true",
+        **variables,
+    ):
+        yield
 
 
 # The local topology ---------------------------------------------------------------------------------
@@ -353,7 +275,7 @@ def drain(
     topology: Topology, handlers: dict[str, Callable[[dict[str, Any], Any], Any]], *, timeout: float = 30.0
 ) -> Drained:
     """Poll the flows' queues as Lambda would until they are empty and nothing is in flight, then read the DLQs."""
-    sqs = boto3.client("sqs", endpoint_url=str(aws.client("sqs").meta.endpoint_url), region_name=REGION)
+    sqs = emulator_clients(str(aws.client("sqs").meta.endpoint_url)).sqs
     running = mappings(topology, handlers)
     started = time.monotonic()
     while time.monotonic() - started < timeout:

@@ -7,13 +7,13 @@ timeout, so the queue's redrive policy moves a record that keeps failing to its 
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from registrar.local.support import sqs_record
 from registrar.queues import Queue
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -85,15 +85,11 @@ class LocalEventSourceMapping:
         return len(messages)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
-        body = message["Body"]
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": body,
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": {},
-            "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.queue_arn,
-            "awsRegion": self.region,
-        }
+        return sqs_record(
+            message["Body"],
+            queue_arn=self.queue_arn,
+            message_id=message["MessageId"],
+            receipt_handle=message["ReceiptHandle"],
+            attributes=message.get("Attributes", {}),
+            region=self.region,
+        )
