@@ -8,7 +8,6 @@ the sweeper on a short schedule, and checks that every version ends where the po
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import threading
@@ -385,8 +384,3 @@ def _wait_for_interrupt() -> None:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
-
-
-def describe_json(result: ScenarioResult) -> str:
-    """The final states as JSON (for scripts that want to check the demo themselves)."""
-    return json.dumps({label: result.after.get(label) for label in result.versions}, default=str, indent=2)
