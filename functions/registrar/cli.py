@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
 
     redrive = commands.add_parser("redrive", help="move a dead-letter queue's messages back to their source queue")
     redrive.add_argument("queue", metavar="QUEUE", help="the dead-letter queue's name or URL")
+    redrive.add_argument(
+        "--to",
+        metavar="QUEUE",
+        help="the queue to move messages to (default: the one queue whose redrive policy names QUEUE; "
+        "required for a rule target's DLQ, which has none)",
+    )
     aws_options(redrive)
     return parser
 
@@ -153,7 +159,7 @@ def _redrive(args: argparse.Namespace) -> int:
     from registrar.queues import redrive
 
     try:
-        moved = redrive(args.queue, endpoint_url=args.endpoint_url, region=args.region)
+        moved = redrive(args.queue, endpoint_url=args.endpoint_url, region=args.region, source=args.to)
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
     except (ClientError, BotoCoreError) as error:

@@ -353,3 +353,35 @@ def test_redrive_prints_one_line_per_moved_message(redriven: Redriven) -> None:
     assert [(line["from"], line["to"]) for line in redriven.printed] == [(redriven.dlq_url, redriven.source_url)] * 3
     assert len({line["message_id"] for line in redriven.printed}) == 3
     assert one_line(redriven.stderr) == "registrar: moved 3 message(s)"
+
+
+def test_redrive_to_a_named_queue_moves_a_rule_targets_dlq(aws: Emulator) -> None:
+    # GIVEN a rule target's DLQ (no queue's redrive policy names it) holding 2 events, and the flow's queue
+    sqs = boto3.client("sqs", endpoint_url=aws.endpoint, region_name=aws.region)
+    rule_dlq = sqs.create_queue(QueueName="registrar-approval-rule-dlq")["QueueUrl"]
+    queue = sqs.create_queue(QueueName="registrar-approval")["QueueUrl"]
+    sent = [json.dumps({"event": index}) for index in range(2)]
+    for message in sent:
+        sqs.send_message(QueueUrl=rule_dlq, MessageBody=message)
+
+    # WHEN `registrar redrive registrar-approval-rule-dlq --to registrar-approval` runs
+    status, printed, _ = run_cli(
+        "redrive", "registrar-approval-rule-dlq", "--to", "registrar-approval", "--endpoint-url", aws.endpoint
+    )
+
+    # THEN both events are in the flow's queue and the DLQ is empty
+    assert status == 0
+    assert len(printed) == 2
+    assert sorted(drain(sqs, queue)) == sorted(sent)
+    assert drain(sqs, rule_dlq) == []
+
+
+def test_redrive_without_a_source_says_to_name_one(aws: Emulator) -> None:
+    # GIVEN a DLQ no queue names, and no --to
+    sqs = boto3.client("sqs", endpoint_url=aws.endpoint, region_name=aws.region)
+    sqs.create_queue(QueueName="registrar-neo-rule-dlq")
+
+    # WHEN redrive runs THEN it refuses with exit 2 and says what to do
+    status, _, stderr = run_cli("redrive", "registrar-neo-rule-dlq", "--endpoint-url", aws.endpoint)
+    assert status == 2
+    assert "name the source" in stderr
