@@ -17,11 +17,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 
-from bench.common import FUNCTIONS, ROOT, median
+from bench.common import FUNCTIONS, POLICY_FILE, ROOT, median
+from registrar.approval.policy import deployable_json
 
 RUNS = 11
+POLICY_JSON = "REGISTRAR_BENCH_POLICY_JSON"  # the deployed (JSON) form of events/policy.yaml, written by main()
 _PRELUDE = """\
 import os, sys, time
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -70,6 +73,19 @@ MEASURES = (
         "import botocore.session\nfrom registrar import aws\nfor s in ('sagemaker', 's3', 'dynamodb'): aws.client(s)",
     ),
     Measure(
+        "the deployed policy is JSON, read without PyYAML (vs the YAML file)",
+        "from registrar.approval.policy import parse_policy\nparse_policy(open('events/policy.yaml').read())",
+        "import os\nfrom registrar.approval.policy import parse_policy\n"
+        f"parse_policy(open(os.environ['{POLICY_JSON}']).read())",
+    ),
+    Measure(
+        "PYDANTIC_DISABLE_PLUGINS=__all__ (no entry-point scan at the first model)",
+        "import os\nos.environ.pop('PYDANTIC_DISABLE_PLUGINS', None)\nimport pydantic\n"
+        "class A(pydantic.BaseModel):\n    x: int",
+        "import os\nos.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'\nimport pydantic\n"
+        "class A(pydantic.BaseModel):\n    x: int",
+    ),
+    Measure(
         "collector paused while the approval handler imports (then frozen)",
         "import handlers, contextlib\nhandlers.collector_paused = contextlib.nullcontext\nimport handlers.approval",
         "import handlers.approval",
@@ -104,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=RUNS)
     args = parser.parse_args(argv)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as deployed:
+        deployed.write(deployable_json(POLICY_FILE))
+    os.environ[POLICY_JSON] = deployed.name
     print(f"{'measure':<96} {'without':>8} {'with':>8} {'saves':>8}")
     results = {}
     for item in MEASURES:
@@ -111,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         results[item.name] = {"without_ms": round(1000 * without), "with_ms": round(1000 * with_)}
         print(f"{item.name:<96} {1000 * without:6.0f}ms {1000 * with_:6.0f}ms {1000 * (without - with_):6.0f}ms")
     print(json.dumps(results))
+    os.unlink(deployed.name)
     return 0
 
 

@@ -212,19 +212,29 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def registrar_environment(endpoint: str, table_name: str) -> dict[str, str]:
+def registrar_environment(
+    endpoint: str, table_name: str, *, policy_parameter: str | None = None, policy_file: str | None = None
+) -> dict[str, str]:
     """The approval function's environment as the stack deploys it, pointed at the emulator.
 
-    Tracing is off: there is no X-Ray daemon to send segments to (``docs/performance.md`` gives the
-    cost of the X-Ray SDK when tracing is on).
+    The stack names an SSM parameter holding the policy (``policy_parameter``); ``policy_file`` names
+    a file instead (the CLI's and the local topology's way; the default, ``events/policy.yaml``, when
+    neither is given). Tracing is off: there is no X-Ray daemon to send segments to
+    (``docs/performance.md`` gives the cost of the X-Ray SDK when tracing is on).
     """
+    policy = (
+        {"REGISTRAR_POLICY_PARAMETER": policy_parameter}
+        if policy_parameter
+        else {"REGISTRAR_POLICY_FILE": policy_file or str(POLICY_FILE)}
+    )
     return {
         **aws_environment(endpoint),
         "POWERTOOLS_SERVICE_NAME": "registrar",
         "POWERTOOLS_METRICS_NAMESPACE": "registrar",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "REGISTRAR_POLICY_FILE": str(POLICY_FILE),
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
+        **policy,
         "REGISTRAR_TABLE_NAME": table_name,
         "REGISTRAR_REPORT_LOCATIONS": f"s3://{BUCKET}/",
         "REGISTRAR_MANAGED_GROUPS": "churn-*,fraud-*,credit-risk",
@@ -241,6 +251,7 @@ class Clients:
     """
 
     def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
         clients = emulator_clients(endpoint, region=REGION, access_key="bench", secret_key="bench")
         self.sagemaker: Any = clients.sagemaker
         self.s3: Any = clients.s3
@@ -257,6 +268,19 @@ class Clients:
         """Create an idempotency table shaped as the stack's (partition key ``id``)."""
         create_idempotency_table(self.dynamodb, name)
 
+    def policy_parameter(self, name: str, text: str) -> None:
+        """Store ``text`` as the SSM parameter ``name``, as the stack stores the approval policy."""
+        import botocore.session
+
+        ssm = botocore.session.Session().create_client(
+            "ssm",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        ssm.put_parameter(Name=name, Value=text, Type="String", Overwrite=True)
+
 
 class Scenario(Clients):
     """Model versions with passing reports on a running emulator, created with separate plain clients.
@@ -269,7 +293,6 @@ class Scenario(Clients):
 
     def __init__(self, endpoint: str) -> None:
         super().__init__(endpoint)
-        self.endpoint = endpoint
         self._count = 0
         self._report = (REPORTS / "passing.json").read_bytes()
 

@@ -23,9 +23,9 @@ from registrar.patterns import FLOWS
 class ApprovalFlow(Construct):
     """Decides evaluated model package versions from their evidence and the approval policy.
 
-    The policy file, validated at synth, is delivered as an SSM parameter the handler reads with
-    a cache; the handler may read reports under the configured locations and update versions of
-    the configured groups, nothing else.
+    The policy file, validated at synth, is delivered as compact JSON in an SSM parameter the
+    handler reads with a cache; the handler may read reports under the configured locations and
+    update versions of the configured groups, nothing else.
 
     Parameters
     ----------
@@ -39,7 +39,7 @@ class ApprovalFlow(Construct):
     Attributes
     ----------
     policy
-        The SSM parameter holding the policy file's text.
+        The SSM parameter holding the policy as compact JSON (standard tier up to 4 KB, else advanced).
     handler
         The approval function, its role and log group.
     route

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from infra.names import CONTEXT_KEY
-from registrar.approval.policy import load_policy
+from registrar.approval.policy import deployable_json
 from registrar.errors import ConfigurationError, PolicyError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -82,25 +82,25 @@ def split_location(location: str) -> tuple[str, str]:
 
 
 def _check_policy(path: Path) -> str:
-    """Read and validate the policy file with the model the functions use; return its text."""
+    """Read and validate the policy file with the model the functions use; return the JSON text to deploy."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise ValueError(f"cannot read the policy file {path}: {reason}") from None
-    size = len(text.encode("utf-8"))
-    if size > ADVANCED_PARAMETER_BYTES:
-        raise ValueError(
-            f"the policy file {path} is {size} bytes; the SSM parameter that delivers it holds at most "
-            f"{ADVANCED_PARAMETER_BYTES} bytes"
-        )
     if not text.strip():
         raise ValueError(f"the policy file {path} is empty")
     try:
-        load_policy(path)
+        deployed = deployable_json(path)
     except PolicyError as error:
         raise ValueError(f"the policy file {path} is not a valid policy: {error}") from None
-    return text
+    size = len(deployed.encode("utf-8"))
+    if size > ADVANCED_PARAMETER_BYTES:
+        raise ValueError(
+            f"the policy file {path} is {size} bytes as compact JSON; the SSM parameter that delivers it "
+            f"holds at most {ADVANCED_PARAMETER_BYTES} bytes"
+        )
+    return deployed
 
 
 class RegistrarConfig(BaseModel):
@@ -116,7 +116,7 @@ class RegistrarConfig(BaseModel):
         s3:GetObject to exactly these.
     policy_file
         The approval policy, relative to the project root; validated at synth and delivered to
-        the functions in an SSM parameter.
+        the functions as compact JSON in an SSM parameter.
     sweep_rate_minutes
         How often the sweeper looks for finished Neo compilation jobs.
     alarm_email
@@ -151,7 +151,7 @@ class RegistrarConfig(BaseModel):
 
     def model_post_init(self, context: Any, /) -> None:
         self._root = _root(context)
-        self._policy_text = (self._root / self.policy_file).read_text(encoding="utf-8")
+        self._policy_text = deployable_json(self.policy_path)
 
     @property
     def policy_path(self) -> Path:
@@ -160,7 +160,7 @@ class RegistrarConfig(BaseModel):
 
     @property
     def policy_text(self) -> str:
-        """The policy file's text, as validated: the SSM parameter's value."""
+        """The validated policy as compact JSON (:func:`deployable_json`): the SSM parameter's value."""
         return self._policy_text
 
 

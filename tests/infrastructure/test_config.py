@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from infra.config import RegistrarConfig, load_config
+from infra.config import ADVANCED_PARAMETER_BYTES, STANDARD_PARAMETER_BYTES, RegistrarConfig, load_config
 from infra.names import CONTEXT_KEY
+from registrar.approval.policy import load_policy, parse_policy
 from registrar.errors import ConfigurationError
 
 from .conftest import ROOT, cdk_json_context
@@ -26,7 +27,9 @@ def invalid(context: Any, root: pathlib.Path = ROOT) -> str:
 def test_the_example_in_cdk_json_is_valid() -> None:
     config = load_config(cdk_json_context()[CONTEXT_KEY], root=ROOT)
     assert "churn-*" in config.model_package_groups
-    assert config.policy_text == (ROOT / "events" / "policy.yaml").read_text(encoding="utf-8")
+    # AND the text to deploy is the policy file as JSON: the same policy, by its digest
+    assert parse_policy(config.policy_text).digest == load_policy(ROOT / "events" / "policy.yaml").digest
+    assert config.policy_text.startswith('{"version":1,')
 
 
 def test_defaults() -> None:
@@ -89,6 +92,31 @@ def test_an_invalid_policy_is_refused_with_the_policy_models_own_message(tmp_pat
     error = invalid({**MINIMAL, "policy_file": "policy.yaml"}, root=tmp_path)
     assert "policy_file: the policy file" in error
     assert "is not a valid policy" in error
+
+
+def policy_with(rules: int, comment_lines: int = 0) -> str:
+    rule = (
+        "  - groups: [churn-*]\n"
+        "    approve_when: [{metric: binary_classification_metrics.auc.value, min: 0.85}]\n"
+        "    on_failure: reject\n"
+    )
+    return "# a comment the deployed JSON leaves out\n" * comment_lines + "version: 1\nrules:\n" + rule * rules
+
+
+def test_the_size_limit_applies_to_the_deployed_json_not_to_the_file(tmp_path: pathlib.Path) -> None:
+    # GIVEN a policy file over the 8 KB parameter limit, mostly comments, whose JSON fits the standard tier
+    (tmp_path / "policy.yaml").write_text(policy_with(rules=2, comment_lines=250))
+    assert (tmp_path / "policy.yaml").stat().st_size > ADVANCED_PARAMETER_BYTES
+    # WHEN configured THEN it is accepted, and what is deployed is small
+    config = load_config({**MINIMAL, "policy_file": "policy.yaml"}, root=tmp_path)
+    assert len(config.policy_text.encode()) <= STANDARD_PARAMETER_BYTES
+
+
+def test_a_policy_too_large_for_the_parameter_even_as_json_is_refused(tmp_path: pathlib.Path) -> None:
+    # GIVEN a policy whose compact JSON is over 8 KB WHEN configured THEN refused, with the JSON's size
+    (tmp_path / "policy.yaml").write_text(policy_with(rules=100))
+    error = invalid({**MINIMAL, "policy_file": "policy.yaml"}, root=tmp_path)
+    assert re.search(r"policy_file: the policy file .*policy.yaml is \d+ bytes as compact JSON; .* at most 8192", error)
 
 
 def test_an_empty_policy_is_refused(tmp_path: pathlib.Path) -> None:

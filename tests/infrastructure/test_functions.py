@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from infra.names import APPROVAL_HANDLER, NEO_REGISTRATION_HANDLER, SWEEPER_HANDLER
+from registrar.approval.policy import load_policy, parse_policy
 from registrar.settings import Settings
 
 from .conftest import Synthesized
@@ -61,6 +63,7 @@ def test_function_has_the_powertools_and_registrar_settings_it_needs(synthesized
     assert env["POWERTOOLS_SERVICE_NAME"] == "registrar"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "registrar"
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert env["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
     assert {name for name in env if name.startswith("REGISTRAR_")} == SETTINGS[handler]
 
 
@@ -84,10 +87,13 @@ def test_function_settings_parse_with_the_settings_model_the_handlers_use(
         assert settings.sweep_lookback_minutes >= 3 * synthesized.config.sweep_rate_minutes
 
 
-def test_policy_parameter_holds_the_validated_policy_file(synthesized: Synthesized) -> None:
+def test_policy_parameter_holds_the_validated_policy_file_as_json(synthesized: Synthesized) -> None:
     [parameter] = synthesized.properties("AWS::SSM::Parameter").values()
     assert parameter["Type"] == "String"
-    assert parameter["Value"] == synthesized.config.policy_text
+    assert parameter["Tier"] == "Standard"
+    # The value is JSON (the handler reads it without PyYAML), and the policy file's own policy
+    assert isinstance(json.loads(parameter["Value"]), dict)
+    assert parse_policy(parameter["Value"]).digest == load_policy(synthesized.config.policy_path).digest
     _name, approval = synthesized.function(APPROVAL_HANDLER)
     [parameter_id] = synthesized.properties("AWS::SSM::Parameter")
     assert environment(approval)["REGISTRAR_POLICY_PARAMETER"] == {"Ref": parameter_id}

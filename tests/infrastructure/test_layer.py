@@ -36,8 +36,13 @@ def test_an_unpinned_requirement_is_refused(tmp_path: pathlib.Path) -> None:
 
 
 def test_the_cache_key_follows_the_pins() -> None:
-    assert layer.digest(["pydantic==2.14.4"]) != layer.digest(["pydantic==2.14.5"])
-    assert layer.digest(["a==1", "b==2"]) == layer.digest(["b==2", "a==1"])
+    assert layer.digest(["pydantic==2.14.4"], bytecode="none") != layer.digest(["pydantic==2.14.5"], bytecode="none")
+    assert layer.digest(["a==1", "b==2"], bytecode="none") == layer.digest(["b==2", "a==1"], bytecode="none")
+
+
+def test_the_cache_key_tells_a_compiled_layer_from_a_plain_one_and_names_the_compiler() -> None:
+    keys = {layer.digest(["pydantic==2.14.4"], bytecode=version) for version in ("none", "3.13.0", "3.13.1")}
+    assert len(keys) == 3
 
 
 def test_pip_installs_arm64_cpython_313_wheels_only() -> None:
@@ -55,8 +60,9 @@ def test_staged_layer_holds_arm64_cp313_binaries_and_nothing_lambda_ships(synthe
     assert "cpython-313-aarch64" in core.name
     for provided in ("boto3", "botocore", "jmespath", "s3transfer", "urllib3", "dateutil"):
         assert not (site / provided).exists(), provided
-    assert not list(site.rglob("__pycache__"))
-    assert not list(site.rglob("*.pyc"))
+    # Bytecode, if any, is CPython 3.13's (tests/infrastructure/test_bytecode.py): nothing the build machine wrote
+    assert not list(site.rglob("*.cpython-311.pyc"))
+    assert not [path for path in site.rglob("*.py[co]") if not path.name.endswith(".cpython-313.pyc")]
 
 
 def fake_distribution(site: pathlib.Path, name: str, version: str, files: list[str]) -> None:
@@ -77,7 +83,7 @@ def test_prune_removes_what_lambda_ships_and_keeps_the_rest(tmp_path: pathlib.Pa
     (tmp_path / "bin").mkdir()
     # WHEN it is pruned
     remaining = layer.prune(tmp_path)
-    # THEN botocore, scripts and bytecode are gone, and pydantic is whole
+    # THEN botocore, scripts and bytecode (compiled again afterwards, with 3.13) are gone, and pydantic is whole
     assert remaining == ["pydantic==2.14.4"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pydantic", "pydantic-2.14.4.dist-info"]
     assert not (tmp_path / "pydantic" / "__pycache__").exists()

@@ -1,7 +1,9 @@
 """The approval policy: which groups, which conditions, what to do on failure; validated with line numbers.
 
 A policy is a YAML (or JSON) file. Loading composes the YAML node tree first, so a validation error
-can name both the field path pydantic reports and the line the field sits on in the file.
+can name both the field path pydantic reports and the line the field sits on in the file. A valid
+policy written as JSON (the form the stack deploys, see :func:`deployable_json`) is read with the
+standard library instead, without importing PyYAML.
 """
 
 from __future__ import annotations
@@ -251,7 +253,12 @@ class Policy(_Strict):
 
 
 def parse_policy(text: str, source: str = "<string>") -> Policy:
-    """Parse and validate a policy from YAML (or JSON) text.
+    """Parse and validate a policy from YAML or JSON text.
+
+    Text that starts with ``{`` (after whitespace and a UTF-8 BOM) is first read as JSON, without
+    importing PyYAML, which saves about 15 ms of a cold start. When it is not valid JSON, repeats a
+    key or is not a valid policy, it is read as YAML like any other text, so the errors are the YAML
+    route's, with their lines.
 
     Parameters
     ----------
@@ -271,6 +278,16 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
         One line per problem, ``source:line: field.path: message``, e.g.
         ``policy.yaml:7: rules.0.approve_when.1.min: Input should be a valid number``.
     """
+    return _parse(text, source)[0]
+
+
+def _parse(text: str, source: str) -> tuple[Policy, dict[str, Any]]:
+    """:func:`parse_policy`, also returning the document the policy was validated from."""
+    unmarked = text.removeprefix("\ufeff")
+    if unmarked.lstrip(" \t\r\n").startswith("{"):
+        parsed = _parse_json(unmarked)
+        if parsed is not None:
+            return parsed
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)  # libyaml when the wheel has it: ~10x faster
@@ -294,9 +311,47 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
             f"not {type(data).__name__}"
         )
     try:
-        return Policy.model_validate(data)
+        return Policy.model_validate(data), data
     except ValidationError as error:
         raise PolicyError(_render_errors(error, root, source)) from None
+
+
+def _parse_json(text: str) -> tuple[Policy, dict[str, Any]] | None:
+    """The policy in JSON text, or ``None`` when the text is not a valid policy in JSON.
+
+    ``None`` sends the text to the YAML route, which alone knows the lines its errors are on.
+    """
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return Policy.model_validate(data), data
+    except ValidationError:
+        return None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise ValueError("a repeated key")  # json would keep the last silently
+    return data
+
+
+def _read(path: str | pathlib.Path) -> str:
+    file = pathlib.Path(path)
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise PolicyError(f"{path}: cannot read the policy file: {error.strerror or error}") from None
+    if len(data) > MAX_POLICY_BYTES:
+        raise PolicyError(f"{path}: the policy file is larger than {MAX_POLICY_BYTES} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: the policy file is not UTF-8 text") from None
 
 
 def load_policy(path: str | pathlib.Path) -> Policy:
@@ -307,18 +362,31 @@ def load_policy(path: str | pathlib.Path) -> Policy:
     PolicyError
         When the file cannot be read, is larger than 1 MiB, or is not a valid policy (see :func:`parse_policy`).
     """
-    file = pathlib.Path(path)
+    return parse_policy(_read(path), source=str(path))
+
+
+def deployable_json(path: str | pathlib.Path) -> str:
+    """The policy file at ``path``, validated, as the compact JSON text the stack deploys.
+
+    The document is rendered as written (comments dropped, defaults left implicit, no whitespace:
+    an SSM standard parameter holds 4 KB), and :func:`parse_policy` reads it back, without PyYAML,
+    as the same policy: the same digest.
+
+    Raises
+    ------
+    PolicyError
+        As :func:`load_policy`; also when a value has no JSON form (a YAML ``!!binary`` string) or the
+        JSON would not read back as the same policy.
+    """
+    policy, data = _parse(_read(path), source=str(path))
     try:
-        data = file.read_bytes()
-    except OSError as error:
-        raise PolicyError(f"{path}: cannot read the policy file: {error.strerror or error}") from None
-    if len(data) > MAX_POLICY_BYTES:
-        raise PolicyError(f"{path}: the policy file is larger than {MAX_POLICY_BYTES} bytes")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise PolicyError(f"{path}: the policy file is not UTF-8 text") from None
-    return parse_policy(text, source=str(path))
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as error:
+        raise PolicyError(f"{path}: the policy cannot be written as JSON: {error}") from None
+    # The functions read this text, not the file, and JSON is not quite YAML (1e-05 is a string to YAML 1.1).
+    if parse_policy(text, source=f"{path} as JSON").digest != policy.digest:
+        raise PolicyError(f"{path}: the policy reads differently once written as JSON")
+    return text
 
 
 def _refuse_duplicate_keys(root: yaml.Node, source: str) -> None:
