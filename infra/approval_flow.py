@@ -68,6 +68,7 @@ class ApprovalFlow(Construct):
             description="Decides evaluated SageMaker model package versions from their evidence and the policy",
             code=shared.code,
             layer=shared.layer,
+            tracing=config.tracing,
             environment={
                 ENV_POLICY_PARAMETER: self.policy.parameter_name,
                 ENV_TABLE_NAME: shared.table.table_name,

@@ -124,6 +124,9 @@ class RegistrarConfig(BaseModel):
     max_concurrency
         The most concurrent invocations each queue's event source mapping starts, which keeps a
         burst of events from throttling SageMaker's API.
+    tracing
+        X-Ray active tracing with Powertools Tracer (the default). Off, the functions neither send
+        traces nor import the X-Ray SDK: about 185 ms less CPU per cold start (docs/performance.md).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -134,6 +137,7 @@ class RegistrarConfig(BaseModel):
     sweep_rate_minutes: int = Field(default=5, ge=1, le=480)
     alarm_email: Email | None = None
     max_concurrency: int = Field(default=2, ge=2, le=1000)
+    tracing: bool = True
 
     _root: Path = PrivateAttr(default=PROJECT_ROOT)
     _policy_text: str = PrivateAttr(default="")

@@ -21,7 +21,7 @@ LOG_LEVEL = "INFO"
 
 
 class RegistrarFunction(Construct):
-    """A Python 3.13 arm64 function with JSON logs, X-Ray tracing and the Powertools settings.
+    """A Python 3.13 arm64 function with JSON logs, X-Ray tracing (unless turned off) and the Powertools settings.
 
     The role and the log group are created here rather than by CDK's defaults, so the role holds
     exactly the log permissions it needs instead of the AWSLambdaBasicExecutionRole managed policy,
@@ -41,6 +41,8 @@ class RegistrarFunction(Construct):
         The ``REGISTRAR_*`` settings (see ``registrar.settings.Settings``).
     timeout
         The function timeout.
+    tracing
+        X-Ray active tracing (Powertools Tracer); off, Powertools is told so and never imports the X-Ray SDK.
 
     Attributes
     ----------
@@ -61,6 +63,7 @@ class RegistrarFunction(Construct):
         layer: lambda_.ILayerVersion,
         environment: Mapping[str, str],
         timeout: cdk.Duration = DEFAULT_TIMEOUT,
+        tracing: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.timeout = timeout
@@ -84,7 +87,7 @@ class RegistrarFunction(Construct):
             role=self.role,
             memory_size=MEMORY_MB,
             timeout=timeout,
-            tracing=lambda_.Tracing.ACTIVE,
+            tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
@@ -96,6 +99,7 @@ class RegistrarFunction(Construct):
                 # registrar uses no pydantic plugin; without this, pydantic reads the entry points of every
                 # installed distribution when the first model is built (docs/performance.md).
                 "PYDANTIC_DISABLE_PLUGINS": "__all__",
+                **({} if tracing else {"POWERTOOLS_TRACE_DISABLED": "true"}),
                 **environment,
             },
         )
@@ -103,12 +107,13 @@ class RegistrarFunction(Construct):
         # redundant (cfn-lint W3005); the one on the role's policy is not: keep that alone.
         policy = cast(cdk.CfnResource, self.role.node.find_child("DefaultPolicy").node.default_child)
         cast(cdk.CfnResource, self.function.node.default_child).add_override("DependsOn", [policy.logical_id])
-        nag.acknowledge(
-            self.role,
-            "IAM5[Resource::*]",
-            "X-Ray's PutTraceSegments and PutTelemetryRecords, added for active tracing, do not support "
-            "resource-level permissions",
-        )
+        if tracing:
+            nag.acknowledge(
+                self.role,
+                "IAM5[Resource::*]",
+                "X-Ray's PutTraceSegments and PutTelemetryRecords, added for active tracing, do not support "
+                "resource-level permissions",
+            )
         nag.acknowledge(
             self.function,
             "L1",

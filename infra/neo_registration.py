@@ -79,6 +79,7 @@ class NeoRegistration(Construct):
             description="Attaches finished Neo compilation jobs to their model package versions",
             code=shared.code,
             layer=shared.layer,
+            tracing=config.tracing,
             environment={ENV_TABLE_NAME: shared.table.table_name, ENV_MANAGED_GROUPS: groups},
         )
         shared.table.grant_read_write_data(self.handler.role)
@@ -101,6 +102,7 @@ class NeoRegistration(Construct):
             description="Publishes a Compilation Job State Change event for each Neo job finished since the last sweep",
             code=shared.code,
             layer=shared.layer,
+            tracing=config.tracing,
             timeout=SWEEPER_TIMEOUT,
             environment={
                 ENV_TABLE_NAME: shared.table.table_name,

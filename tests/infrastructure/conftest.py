@@ -82,10 +82,8 @@ def cdk_json_context() -> dict[str, Any]:
     return json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    context = cdk_json_context()
+def synthesize(outdir: pathlib.Path, context: dict[str, Any]) -> Synthesized:
+    """Synthesize the app with ``context`` (cdk.json's, or a variant of it) into ``outdir``."""
     app = cdk.App(outdir=str(outdir), context=context)
     compose(app, root=ROOT)
     error = None
@@ -94,9 +92,14 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
     except RuntimeError as raised:  # cdk-nag findings: the template is written all the same
         error = str(raised)
     template = json.loads((outdir / f"{STACK}.template.json").read_text(encoding="utf-8"))
-    yield Synthesized(
+    return Synthesized(
         outdir=outdir, template=template, config=load_config(context[CONTEXT_KEY], root=ROOT), error=error
     )
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    yield synthesize(tmp_path_factory.mktemp("cdk.out"), cdk_json_context())
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from infra.names import APPROVAL_HANDLER, NEO_REGISTRATION_HANDLER, SWEEPER_HANDLER
+from infra.names import APPROVAL_HANDLER, CONTEXT_KEY, NEO_REGISTRATION_HANDLER, SWEEPER_HANDLER
 from registrar.approval.policy import load_policy, parse_policy
 from registrar.settings import Settings
 
-from .conftest import Synthesized
+from .conftest import Synthesized, cdk_json_context, synthesize
 
 HANDLERS = (APPROVAL_HANDLER, NEO_REGISTRATION_HANDLER, SWEEPER_HANDLER)
 TIMEOUTS = {APPROVAL_HANDLER: 60, NEO_REGISTRATION_HANDLER: 60, SWEEPER_HANDLER: 120}
@@ -125,3 +125,39 @@ def test_state_table_fits_powertools_idempotency(synthesized: Synthesized) -> No
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
+
+
+@pytest.fixture(scope="module")
+def untraced(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The stack synthesized with ``"tracing": false`` in cdk.json's registrar context."""
+    context = cdk_json_context()
+    context[CONTEXT_KEY] = {**context[CONTEXT_KEY], "tracing": False}
+    return synthesize(tmp_path_factory.mktemp("untraced"), context)
+
+
+def _xray_actions(synthesized: Synthesized, function_id: str) -> list[str]:
+    actions = []
+    for statement in synthesized.role_statements(function_id):
+        listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        actions += [action for action in listed if action.startswith("xray:")]
+    return actions
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_tracing_is_on_by_default_with_its_xray_permissions(synthesized: Synthesized, handler: str) -> None:
+    name, function = synthesized.function(handler)
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert "POWERTOOLS_TRACE_DISABLED" not in environment(function)
+    assert "xray:PutTraceSegments" in _xray_actions(synthesized, name)
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_tracing_off_sends_no_traces_and_powertools_skips_the_xray_sdk(untraced: Synthesized, handler: str) -> None:
+    name, function = untraced.function(handler)
+    assert function.get("TracingConfig", {"Mode": "PassThrough"}) == {"Mode": "PassThrough"}
+    assert environment(function)["POWERTOOLS_TRACE_DISABLED"] == "true"
+    assert _xray_actions(untraced, name) == []
+
+
+def test_tracing_off_still_passes_cdk_nag(untraced: Synthesized) -> None:
+    assert untraced.error is None
