@@ -5,8 +5,8 @@ CDK asks :class:`PipLayerBundler` to bundle the layer asset. The build runs pip 
 covers the pins and every build option: a second synth, or the test suite's, copies the cache.
 
 Lambda's file system is read-only, so a module shipped without its ``.pyc`` is compiled again on
-every cold start. When a CPython 3.13 is at hand (:func:`find_bytecode_python`), the layer (and the
-function code, see ``infra/shared.py``) is compiled with it (:func:`compile_bytecode`).
+every cold start. When a CPython 3.13 is at hand (:func:`find_bytecode_python`), the layer is
+compiled with it (:func:`compile_bytecode`); the function code ships sources (``infra/shared.py``).
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def _probe(python: str) -> tuple[str, str]:
 
 
 def find_bytecode_python() -> str | None:
-    """The CPython 3.13 to compile the layer and the function code with, or None if there is none.
+    """The CPython 3.13 to compile the layer with, or None if there is none.
 
     ``$REGISTRAR_BYTECODE_PYTHON`` if set (and not empty), else ``python3.13`` on PATH, else a 3.13
     that pyenv installed (``$PYENV_ROOT/versions/3.13*``, newest first) though it is not selected. A candidate
@@ -162,7 +162,7 @@ def find_bytecode_python() -> str | None:
         except _NotPython313Error as error:
             raise ConfigurationError(
                 f"{BYTECODE_PYTHON_VARIABLE}={chosen} is not a working CPython 3.13 interpreter: {error}; "
-                f"point it at one, or unset it to look for python3.13 on PATH"
+                f"point it at one, or unset it to look for python3.13 on PATH and in pyenv"
             ) from None
     for candidate in _candidates():
         try:

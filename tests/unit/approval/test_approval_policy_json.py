@@ -133,13 +133,19 @@ def test_deployable_json_is_the_document_as_written_compact_and_the_same_policy(
     assert parse_policy(text).digest == load_policy(DEMO_POLICY).digest
 
 
+def _policy_file(directory: pathlib.Path, minimum: str, extra: str = "") -> pathlib.Path:
+    """A one-rule policy file whose one condition is ``m >= minimum``, plus ``extra`` rule lines."""
+    path = directory / "policy.yaml"
+    path.write_text(
+        f"version: 1\nrules:\n  - groups: [churn-*]\n    approve_when: [{{metric: m, min: {minimum}}}]\n"
+        f"    on_failure: reject\n{extra}"
+    )
+    return path
+
+
 def test_deployable_json_keeps_a_threshold_that_json_writes_with_an_exponent(tmp_path: pathlib.Path) -> None:
     # GIVEN min: 0.00001, which json writes as 1e-05 (a string, to YAML 1.1) WHEN rendered and read back
-    path = tmp_path / "policy.yaml"
-    path.write_text(
-        "version: 1\nrules:\n  - groups: [churn-*]\n    approve_when: [{metric: m, min: 0.00001}]\n"
-        "    on_failure: reject\n"
-    )
+    path = _policy_file(tmp_path, "0.00001")
     text = deployable_json(path)
     # THEN the number is read as a number: the same threshold, the same digest
     assert "1e-05" in text
@@ -149,12 +155,8 @@ def test_deployable_json_keeps_a_threshold_that_json_writes_with_an_exponent(tmp
 
 def test_deployable_json_refuses_a_value_json_cannot_hold(tmp_path: pathlib.Path) -> None:
     # GIVEN a !!binary stage description (pydantic takes the bytes for a string) WHEN rendered THEN refused
-    path = tmp_path / "policy.yaml"
-    path.write_text(
-        "version: 1\nrules:\n  - groups: [churn-*]\n    approve_when: [{metric: m, min: 0.5}]\n"
-        "    on_failure: reject\n"
-        "    on_approval: {model_life_cycle: {stage: P, stage_status: A, stage_description: !!binary aGk=}}\n"
-    )
+    on_approval = "{model_life_cycle: {stage: P, stage_status: A, stage_description: !!binary aGk=}}"
+    path = _policy_file(tmp_path, "0.5", f"    on_approval: {on_approval}\n")
     with pytest.raises(PolicyError, match="the policy cannot be written as JSON"):
         deployable_json(path)
 
