@@ -12,12 +12,17 @@ from constructs import Construct
 from infra import layer
 from infra.names import TABLE_PARTITION_KEY, TABLE_TTL_ATTRIBUTE
 
-# The function asset is functions/ alone, less caches and the dev-only emulator.
+# The function asset is functions/ alone, less caches and what only a laptop runs: the emulator, the
+# local topology, the CLI and the demo (no handler imports them; a test imports the handlers from the asset).
 FUNCTION_EXCLUDES = (
     "**/__pycache__",
     "**/*.pyc",
     "*.egg-info",
     "registrar/emulator",
+    "registrar/local",
+    "registrar/cli.py",
+    "registrar/demo.py",
+    "registrar/demo_output.py",
 )
 # Required by CDK's bundling API; never pulled, because the local bundler always succeeds or raises.
 BUNDLING_IMAGE = "public.ecr.aws/sam/build-python3.13"
@@ -28,7 +33,7 @@ class SharedResources(Construct):
 
     The layer ships CPython 3.13 bytecode when :func:`infra.layer.find_bytecode_python` finds an
     interpreter to compile it with; without one it ships sources only, and synth says so. The function
-    code ships sources only: its bytecode would take the zipped asset from ~130 KiB to ~340 KiB (over the
+    code ships sources only: its bytecode would take the zipped asset from ~110 KiB to ~300 KiB (over the
     256 KiB budget of docs/performance.md) to save ~50 ms of a cold start, against the layer's ~240 ms.
 
     Parameters

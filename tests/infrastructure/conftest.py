@@ -67,6 +67,11 @@ class Synthesized:
             for target in p["Targets"]
         ]
 
+    def function_asset(self) -> pathlib.Path:
+        """Where the function code asset, shared by every function, is staged in ``cdk.out``."""
+        [key] = {p["Code"]["S3Key"] for p in self.properties("AWS::Lambda::Function").values()}
+        return self.outdir / f"asset.{key.removesuffix('.zip')}"
+
     def role_statements(self, function_id: str) -> list[dict[str, Any]]:
         """Every IAM statement attached to a function's role."""
         role = self.properties("AWS::Lambda::Function")[function_id]["Role"]["Fn::GetAtt"][0]

@@ -217,15 +217,9 @@ def test_a_module_313_cannot_compile_fails_the_build_and_says_which(tmp_path: pa
 # --- the synthesized stack -------------------------------------------------------------------------
 
 
-def staged_function_asset(synthesized: Synthesized) -> pathlib.Path:
-    keys = {p["Code"]["S3Key"] for p in synthesized.properties("AWS::Lambda::Function").values()}
-    [key] = keys  # one asset, shared by every function
-    return synthesized.outdir / f"asset.{key.removesuffix('.zip')}"
-
-
 def test_no_asset_holds_bytecode_lambda_would_not_read(synthesized: Synthesized) -> None:
     assert stray_bytecode(staged_layer(synthesized)) == []
-    assert stray_bytecode(staged_function_asset(synthesized)) == []
+    assert stray_bytecode(synthesized.function_asset()) == []
 
 
 def test_synthesized_layer_ships_313_bytecode_and_the_function_code_none(
@@ -235,4 +229,4 @@ def test_synthesized_layer_ships_313_bytecode_and_the_function_code_none(
     for module in ("pydantic/main.py", "aws_lambda_powertools/logging/logger.py", "typing_extensions.py"):
         assert_compiled_for_lambda(site / module, magic)
     # The function code ships sources only (its bytecode would break the asset's size budget).
-    assert not list(staged_function_asset(synthesized).rglob("*.pyc"))
+    assert not list(synthesized.function_asset().rglob("*.pyc"))

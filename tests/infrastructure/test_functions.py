@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import pathlib
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -161,3 +165,24 @@ def test_tracing_off_sends_no_traces_and_powertools_skips_the_xray_sdk(untraced:
 
 def test_tracing_off_still_passes_cdk_nag(untraced: Synthesized) -> None:
     assert untraced.error is None
+
+
+def test_the_function_asset_holds_what_the_handlers_import_and_no_laptop_tools(synthesized: Synthesized) -> None:
+    asset = synthesized.function_asset()
+    # No emulator, local topology, CLI or demo in Lambda
+    for absent in ("registrar/emulator", "registrar/local", "registrar/cli.py", "registrar/demo.py"):
+        assert not (asset / absent).exists(), absent
+    # AND every handler imports from the asset alone (its registrar, not the checkout's)
+    probe = (
+        "import sys, handlers.approval, handlers.neo_registration, handlers.sweeper, registrar; "
+        "print(registrar.__file__)"
+    )
+    environment = {
+        **{key: value for key, value in os.environ.items() if not key.startswith(("POWERTOOLS_", "AWS_"))},
+        "PYTHONPATH": str(asset),
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "registrar",
+    }
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=environment, cwd=asset)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert pathlib.Path(done.stdout.strip()).is_relative_to(asset)
