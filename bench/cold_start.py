@@ -167,7 +167,7 @@ def contenders(endpoint: str, policy_file: str) -> list[Contender]:
         "event": lambda arn: sqs_batch([passing_event(arn)]),
         "check": lambda reported: reported["result"] == {"batchItemFailures": []},
     }
-    result = [
+    return [
         Contender(
             name="hand-written boto3",
             import_line="from handwritten import handler",
@@ -187,7 +187,6 @@ def contenders(endpoint: str, policy_file: str) -> list[Contender]:
             **registrar,
         ),
     ]
-    return result
 
 
 def measure(endpoint: str, runs: int = RUNS) -> list[Contender]:
