@@ -42,6 +42,23 @@ class PoisonEventError(RegistrarError):
     """A record that will never succeed: it goes to the dead-letter queue after its receives."""
 
 
+class EventAheadOfStateError(RegistrarError):
+    """The record reports a job finished that SageMaker still describes as running; it comes back later."""
+
+
+class _NotRemembered(Exception):  # noqa: N818 - a signal to the idempotency layer, not an error
+    """Raised inside the idempotent function so Powertools deletes its record: this outcome must not be replayed.
+
+    An ``invalid`` outcome depends on state that can be repaired (a package created late, a tag
+    fixed): a redelivery or a redrive must look again, not replay the answer for the idempotency
+    record's lifetime. An outcome to ``retry`` did nothing yet.
+    """
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.outcome)
+        self.outcome = outcome
+
+
 def process_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
     """Handle an SQS event, reporting the records that failed (``batchItemFailures``)."""
     runtime = runtime or default_runtime()
@@ -84,6 +101,21 @@ def _handle_record(record: SQSRecord, *, runtime: Runtime, handle: Callable[...,
         count("EventDeferred")
         logger.warning("a duplicate of this event is being handled; it will be retried", extra={"receives": receives})
         raise
+    except _NotRemembered as signal:
+        reason = "; ".join(signal.outcome.reasons)
+        if signal.outcome.retry:
+            # SageMaker has not caught up with the event yet: come back after the visibility timeout; if it
+            # never does, the record is dead-lettered after its receives, never dropped.
+            count("EventDeferred")
+            logger.warning(
+                "the event is ahead of the state it names; it will be retried",
+                extra={"reason": reason[:500], "receives": receives},
+            )
+            raise EventAheadOfStateError(reason) from None
+        logger.error(
+            "poison event: it names nothing registrar can act on", extra={"reason": reason[:500], "receives": receives}
+        )
+        raise PoisonEventError(reason) from None
     except Exception as error:
         # Transient AWS errors that outlived the client's retries, permanent ones (access denied) and
         # registrar's own: the record fails, SQS redelivers it, and after its receives it is dead-lettered.
@@ -93,19 +125,9 @@ def _handle_record(record: SQSRecord, *, runtime: Runtime, handle: Callable[...,
             extra={"reason": str(error)[:500], "error": _error_name(error), "receives": receives},
         )
         raise
-    replayed = not _decided_here.get()
-    if replayed:
+    if not _decided_here.get():
         # Answered from the idempotency record: a duplicate, or a redelivery of an event already handled.
         count("EventDuplicate")
-    outcome = Outcome.model_validate(result)
-    if outcome.outcome == "invalid":
-        reason = "; ".join(outcome.reasons)
-        if replayed:  # the first handling counted it with its outcome; every later receive is counted here
-            count("EventInvalid")
-        logger.error(
-            "poison event: it names nothing registrar can act on", extra={"reason": reason[:500], "receives": receives}
-        )
-        raise PoisonEventError(reason)
     return result
 
 
@@ -119,7 +141,10 @@ def _error_name(error: BaseException) -> str:
 def _handle(*, subject: dict[str, str], runtime: Runtime, event: RegistrarEvent) -> dict[str, Any]:
     _decided_here.set(True)
     outcome = runtime.handle_event(event, apply=True)
-    record_outcome(outcome)
+    if not outcome.retry:
+        record_outcome(outcome)
+    if outcome.retry or outcome.outcome == "invalid":
+        raise _NotRemembered(outcome)
     return outcome.model_dump(mode="json")
 
 

@@ -26,6 +26,10 @@ class Outcome(BaseModel):
         Why, in words an operator reads.
     verdict
         ``Approved``, ``Rejected``, ``Held`` or ``Attached``/``Recorded``/... for metrics and logs.
+    retry
+        The event is ahead of the state it names (it reports a job finished that SageMaker still
+        describes as running): nothing was done, and the event must be handled again later rather
+        than remembered as handled. Not part of the JSON.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -36,6 +40,7 @@ class Outcome(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     verdict: str | None = None
     subject: str | None = Field(default=None, exclude=True)
+    retry: bool = Field(default=False, exclude=True)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The CLI's JSON object: outcome, model_package_arn, request, reasons."""

@@ -152,8 +152,9 @@ def handle(
             return Outcome(
                 outcome="skipped",
                 model_package_arn=arn,
-                reasons=[f"job {job_arn} is {status or 'without a status'}, not finished; the event is stale or early"],
+                reasons=[f"job {job_arn} is {status or 'without a status'}, not finished: the event is early"],
                 subject=subject,
+                retry=True,
             )
 
     try:

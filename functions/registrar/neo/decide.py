@@ -12,7 +12,7 @@ COMPLETED, package holds 15 already       record ``over-cap <job>``; outcome ``s
 COMPLETED on an edge device or platform   record ``edge <job> <artifact>``
 COMPLETED for ``lambda`` / ``ml_eia2``    record ``lambda <job> <artifact>`` / ``unhostable ...``
 FAILED or STOPPED                         record ``FAILED <job>: <reason>`` / ``STOPPED <job>``
-not finished                              nothing (``wait``): the event is early or stale
+not finished                              nothing (``wait``): the event is early; retried
 ========================================  ==========================================================
 
 Records go in the package's ``CustomerMetadataProperties`` under ``registrar:neo:<target>``, one

@@ -140,8 +140,9 @@ def register(
     if not job.finished:
         return Outcome(
             outcome="skipped",
-            reasons=[f"compilation job {job_name} is {job.CompilationJobStatus}: the event is early or stale"],
+            reasons=[f"compilation job {job_name} is {job.CompilationJobStatus}, not finished: the event is early"],
             subject=subject,
+            retry=True,
         )
     tags = registry.tags(job.CompilationJobArn) if needs_tags(job) and job.CompilationJobArn else None
     linked = link(job, tags)

@@ -1,0 +1,127 @@
+"""Answers the idempotency store must not keep: an event ahead of its job, and an event naming nothing usable.
+
+Powertools keeps a handled event's result for a week and answers every later event about the same
+subject from it. That is right for a decision, and wrong for an answer that depends on state that is
+still changing: a job SageMaker still describes as running when the event says it finished, or a
+job whose tag names no version yet. Kept, such an answer would turn the sweeper's later announcement,
+a redelivery or an operator's redrive into a replay of the old answer: the event would be lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from moto.sagemaker.models import sagemaker_backends
+
+from handlers import approval, neo_registration
+from registrar.approval import PACKAGE_TAG
+from registrar.local.support import ACCOUNT, REGION, CallCounter
+from tests.reliability.world import (
+    REPORT_BUCKET,
+    TABLE,
+    World,
+    compilation_event,
+    failed_records,
+    invoke,
+    with_new_id,
+)
+
+EVALUATION = {
+    "binary_classification_metrics": {
+        "auc": {"value": 0.91, "standard_deviation": "NaN"},
+        "f1": {"value": 0.7, "standard_deviation": "NaN"},
+    }
+}
+
+
+def idempotency_records(world: World) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = world.dynamodb.scan(TableName=TABLE)["Items"]
+    return items
+
+
+@contextlib.contextmanager
+def described_as(job: Any, attribute: str, status: str) -> Iterator[None]:
+    """SageMaker's answer lagging behind the event: the job describes as ``status`` inside the block."""
+    finished = getattr(job, attribute)
+    setattr(job, attribute, status)
+    try:
+        yield
+    finally:
+        setattr(job, attribute, finished)
+
+
+def test_a_compilation_event_ahead_of_its_job_is_retried_and_then_registered(world: World, calls: CallCounter) -> None:
+    # GIVEN a finished compilation whose event arrives while SageMaker still describes the job as running
+    arn = world.package()
+    job = world.compile("churn-early-ml-c5", arn)
+    event = compilation_event(job)
+    backend_job = sagemaker_backends[ACCOUNT][REGION].compilation_jobs["churn-early-ml-c5"]
+    with described_as(backend_job, "compilation_job_status", "INPROGRESS"):
+        early = invoke(neo_registration.handler, event)
+    # THEN the record fails (SQS brings it back after the visibility timeout), nothing is written, nothing kept
+    assert failed_records(early) == 1
+    assert calls.count("UpdateModelPackage") == 0
+    assert idempotency_records(world) == []
+    # WHEN the same job is announced again once SageMaker describes it as finished (redelivery or the sweeper)
+    later = invoke(neo_registration.handler, with_new_id(event))
+    # THEN it is registered: the specification is on the version
+    assert failed_records(later) == 0
+    assert calls.count("UpdateModelPackage") == 1
+    assert len(world.describe(arn)["AdditionalInferenceSpecifications"]) == 1
+
+
+def test_a_processing_event_ahead_of_its_job_is_retried_and_then_decided(world: World) -> None:
+    # GIVEN a credit-risk version evaluated by a processing job whose event arrives before its Describe says so
+    arn = world.package("credit-risk", report=None)
+    world.processing_job("credit-risk-eval-early", linked_to=arn)
+    world.upload("evaluations/credit-risk-eval-early/evaluation.json", json.dumps(EVALUATION).encode())
+    event = world.processing_event("credit-risk-eval-early")
+    backend_job = sagemaker_backends[ACCOUNT][REGION].processing_jobs["credit-risk-eval-early"]
+    with described_as(backend_job, "processing_job_status", "InProgress"):
+        early = invoke(approval.handler, event)
+    # THEN the record fails to come back later, the version is untouched and nothing is kept
+    assert failed_records(early) == 1
+    assert world.describe(arn)["ModelApprovalStatus"] == "PendingManualApproval"
+    assert idempotency_records(world) == []
+    # WHEN it comes back after the job has finished
+    later = invoke(approval.handler, with_new_id(event))
+    # THEN the version is decided from the job's report
+    assert failed_records(later) == 0
+    assert world.describe(arn)["ModelApprovalStatus"] == "Approved"
+
+
+def test_a_poison_event_is_not_remembered_so_a_redrive_after_the_repair_is_handled(world: World) -> None:
+    # GIVEN a processing job whose tag names no version ARN: its event is poison
+    arn = world.package("credit-risk", report=None)
+    world.processing_job("credit-risk-eval-mistagged", linked_to="credit-risk/3")
+    world.upload("evaluations/credit-risk-eval-mistagged/evaluation.json", json.dumps(EVALUATION).encode())
+    event = world.processing_event("credit-risk-eval-mistagged")
+    first = invoke(approval.handler, event)
+    again = invoke(approval.handler, event)
+    # THEN every receive fails and looks again (nothing is answered from a stored result)
+    assert failed_records(first) == failed_records(again) == 1
+    assert idempotency_records(world) == []
+    # WHEN the tag is repaired and an operator redrives the message from the dead-letter queue
+    job = world.sagemaker.describe_processing_job(ProcessingJobName="credit-risk-eval-mistagged")
+    job_arn = job["ProcessingJobArn"]
+    world.sagemaker.add_tags(ResourceArn=job_arn, Tags=[{"Key": PACKAGE_TAG, "Value": arn}])
+    redriven = invoke(approval.handler, event)
+    # THEN the event is handled and the version decided
+    assert failed_records(redriven) == 0
+    assert world.describe(arn)["ModelApprovalStatus"] == "Approved"
+    assert len(idempotency_records(world)) == 1
+
+
+def test_a_decision_is_still_remembered(world: World, calls: CallCounter) -> None:
+    # GIVEN a version whose event was handled (the usual case)
+    arn = world.package()
+    event = world.creation_event(arn)
+    assert failed_records(invoke(approval.handler, event)) == 0
+    # WHEN it is delivered again THEN the stored result answers it: no second DescribeModelPackage
+    described = calls.count("DescribeModelPackage")
+    assert failed_records(invoke(approval.handler, with_new_id(event))) == 0
+    assert calls.count("DescribeModelPackage") == described
+    assert REPORT_BUCKET in world.describe(arn)["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
