@@ -37,6 +37,7 @@ from bench.common import (
     aws_environment,
     exit_status,
     median,
+    paired_ratios,
     passing_event,
     registrar_environment,
     report,
@@ -275,6 +276,15 @@ def figures(measured: list[Contender]) -> list[Figure]:
             "x",
             BUDGET_RATIO,
             detail="as deployed: the policy read from SSM",
+        )
+    )
+    paired, lower, upper = paired_ratios(registrar.seconds, baseline.seconds)
+    result.append(
+        Figure(
+            "cold start ratio, round by round (information)",
+            paired,
+            "x",
+            detail=f"median of the {len(baseline.seconds)} rounds' own ratios; quartiles {lower:.2f}–{upper:.2f}",
         )
     )
     result.append(

@@ -6,6 +6,7 @@ import contextlib
 import copy
 import io
 import json
+import math
 import os
 import pathlib
 import platform
@@ -110,10 +111,33 @@ def median(values: Sequence[float]) -> float:
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
-    """The ``fraction`` quantile of ``values`` (nearest rank: ``percentile(v, 0.95)`` is p95)."""
+    """The ``fraction`` quantile of ``values`` (nearest rank: ``percentile(v, 0.95)`` is p95).
+
+    The nearest rank is the smallest value with at least ``fraction`` of the values at or below it:
+    the 95th of 100, the 190th of 200, the 950th of 1,000.
+    """
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    # rounded first so that float error (0.07 * 100 == 7.000000000000001) cannot move the rank up by one
+    rank = max(1, min(len(ordered), math.ceil(round(fraction * len(ordered), 9))))
     return float(ordered[rank - 1])
+
+
+def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> tuple[float, float, float]:
+    """The median and quartiles (nearest rank) of ``numerators[i] / denominators[i]``.
+
+    For measurements taken in pairs (one of each contender per round): a slow spell of the machine
+    slows both members of a pair, so their ratio varies less than the ratio of two medians taken
+    over the whole run.
+
+    Raises
+    ------
+    ValueError
+        When the sequences are empty or of different lengths.
+    """
+    if not numerators or len(numerators) != len(denominators):
+        raise ValueError(f"need pairs: {len(numerators)} numerators, {len(denominators)} denominators")
+    ratios = [top / bottom for top, bottom in zip(numerators, denominators, strict=True)]
+    return median(ratios), percentile(ratios, 0.25), percentile(ratios, 0.75)
 
 
 def machine() -> str:
