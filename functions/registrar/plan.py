@@ -28,7 +28,9 @@ def plan(desired: PackageUpdate, package: ModelPackage) -> PackageUpdate | None:
     -------
     PackageUpdate or None
         The minimal request, validated against the package and carrying its deterministic
-        ClientToken; ``None`` when the package already is as desired.
+        ClientToken, derived from the request and the state of ``package`` it was planned against
+        (see :meth:`PackageUpdate.derive_client_token`); ``None`` when the package already is as
+        desired.
 
     Raises
     ------
@@ -78,7 +80,7 @@ def plan(desired: PackageUpdate, package: ModelPackage) -> PackageUpdate | None:
         return None
     update = PackageUpdate(ModelPackageArn=desired.ModelPackageArn, **changes)
     update.check_against(package)
-    return update.with_client_token()
+    return update.with_client_token(planned_against=package)
 
 
 def _contains(current: dict[str, Any], wanted: dict[str, Any]) -> bool:

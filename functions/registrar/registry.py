@@ -49,7 +49,9 @@ class Registry:
         """UpdateModelPackage with the request's deterministic ClientToken; returns the package ARN.
 
         The request is already valid (a :class:`PackageUpdate` cannot be built otherwise); the token
-        makes a retry of the same change a no-op on the service side.
+        makes a retry of the same change a no-op on the service side. A planned request keeps the
+        token :func:`registrar.plan.plan` gave it (which names the package state it was planned
+        against); a request without one gets the token of the request alone.
         """
         request = update.with_client_token().to_request()
         response = self.client.update_model_package(**request)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -272,21 +273,93 @@ class PackageUpdate(_Shape):
         request.pop("ClientToken", None)
         return request
 
-    def derive_client_token(self) -> str:
-        """A deterministic ClientToken: the same change to the same package always gets the same token.
+    def derive_client_token(self, planned_against: ModelPackage | None = None) -> str:
+        """A deterministic ClientToken for this change, planned against ``planned_against`` if given.
 
-        A UUID-formatted SHA-256 of the canonical request without its token: 36 characters of
-        ``[a-f0-9-]``, within the API's 1-36 ``[a-zA-Z0-9-]`` rule.
+        A UUID-formatted SHA-256 of canonical JSON: 36 characters of ``[a-f0-9-]``, within the API's
+        1-36 ``[a-zA-Z0-9-]`` rule. SageMaker (and the emulator) treat a token seen before with the
+        same request as a no-op, so the token must change exactly when sending the request again
+        should change the package again.
+
+        Parameters
+        ----------
+        planned_against
+            The package as described when the change was planned. Its state (see
+            :meth:`observed_state`) is hashed with the request: a retry or a duplicate planned against
+            the same description gets the same token, the same change planned again after anyone wrote
+            to the package gets another one. ``None`` (a request built without a description, such
+            as a ``--cli-input-json`` file) hashes the request alone: the same request always gets
+            the same token.
+
+        Returns
+        -------
+        str
+            The token.
+
+        Raises
+        ------
+        InvalidUpdateError
+            When ``planned_against`` is another package.
         """
-        body = {"ModelPackageArn": self.ModelPackageArn, **self.changes}
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).digest()
+        request = {"ModelPackageArn": self.ModelPackageArn, **self.changes}
+        body = request if planned_against is None else {"Request": request, **self.observed_state(planned_against)}
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+        digest = hashlib.sha256(canonical.encode()).digest()
         return str(uuid.UUID(bytes=digest[:16]))
 
-    def with_client_token(self) -> PackageUpdate:
-        """This request with its deterministic ClientToken set (kept if one is already set)."""
+    def observed_state(self, package: ModelPackage) -> dict[str, Any]:
+        """The state of ``package`` this change was planned against, as the ClientToken names it.
+
+        ``LastModifiedTime`` moves on every write, so it tells a change planned again after a write
+        (even one that restored an earlier value) from a retry of the same plan. Alongside it, the
+        current values of exactly the members the request changes (only those: a value of a member
+        the request leaves alone is not what the change was planned against), for when the
+        description carries no ``LastModifiedTime``: for metadata the current values of the keys set
+        or removed, an absent key left out; for ``AdditionalInferenceSpecificationsToAdd`` the names
+        attached; for every other member its current value.
+
+        Parameters
+        ----------
+        package
+            The package as DescribeModelPackage returned it.
+
+        Returns
+        -------
+        dict
+            ``{"LastModifiedTime": <ISO-8601 UTC or None>, "CurrentValues": {member: value}}``.
+
+        Raises
+        ------
+        InvalidUpdateError
+            When ``package`` is another package than the one this request targets.
+        """
+        if package.ModelPackageArn != self.ModelPackageArn:
+            raise InvalidUpdateError(
+                [Violation("ModelPackageArn", truncate(self.ModelPackageArn), f"must be {package.ModelPackageArn}")]
+            )
+        current_values = {member: self._current_value(member, package) for member in self.changes}
+        return {"LastModifiedTime": _utc_iso(package.LastModifiedTime), "CurrentValues": current_values}
+
+    def _current_value(self, member: str, package: ModelPackage) -> Any:
+        """What ``package`` holds now for a member this request changes."""
+        if member in ("CustomerMetadataProperties", "CustomerMetadataPropertiesToRemove"):
+            current = package.CustomerMetadataProperties
+            return {key: current[key] for key in getattr(self, member) if key in current}
+        if member == "AdditionalInferenceSpecificationsToAdd":
+            return sorted(package.specification_names)
+        return getattr(package, member)
+
+    def with_client_token(self, planned_against: ModelPackage | None = None) -> PackageUpdate:
+        """This request with its deterministic ClientToken set (kept if one is already set).
+
+        Parameters
+        ----------
+        planned_against
+            The package the change was planned against; see :meth:`derive_client_token`.
+        """
         if self.ClientToken is not None:
             return self
-        return self.model_copy(update={"ClientToken": self.derive_client_token()})
+        return self.model_copy(update={"ClientToken": self.derive_client_token(planned_against)})
 
     def check_against(self, package: ModelPackage) -> None:
         """Check the rules that depend on the package's current state.
@@ -346,3 +419,12 @@ class PackageUpdate(_Shape):
                 )
         if violations:
             raise InvalidUpdateError(violations)
+
+
+def _utc_iso(moment: datetime | None) -> str | None:
+    """A time as one canonical string whatever its zone (botocore answers in local time); naive is UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from registrar.updates import PackageUpdate
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/3"
 LIFE_CYCLE = {"Stage": "staging", "StageStatus": "Approved", "StageDescription": "promoted by registrar"}
 CARD = {"ModelCardContent": '{"model_overview": {"model_creator": "ml"}}', "ModelCardStatus": "Draft"}
+WRITTEN = datetime(2025, 3, 4, 9, 15, 27, 123000, tzinfo=UTC)  # a LastModifiedTime
 PRIMARY = {
     "Containers": [{"Image": "repo/xgboost:1.7", "ModelDataUrl": "s3://models/churn/3/model.tar.gz"}],
     "SupportedContentTypes": ["text/csv"],
@@ -175,21 +177,23 @@ def test_life_cycle_subset_of_the_package_is_dropped(make_package: Any) -> None:
 
 def test_plan_carries_the_deterministic_client_token(make_package: Any) -> None:
     # GIVEN a pending package WHEN an approval is planned
-    update = plan(desired(ModelApprovalStatus="Approved"), make_package())
-    # THEN the plan carries the token derived from the change
+    package = make_package(LastModifiedTime=WRITTEN)
+    update = plan(desired(ModelApprovalStatus="Approved"), package)
+    # THEN the plan carries the token derived from the change and the package it was planned against
     assert update is not None
     assert update.ClientToken is not None
-    assert update.ClientToken == update.derive_client_token()
+    assert update.ClientToken == update.derive_client_token(package)
 
 
 def test_plan_ignores_the_desired_token(make_package: Any) -> None:
     # GIVEN a desired change that carries a token of its own
     wanted = desired(ModelApprovalStatus="Approved", ClientToken="caller-token")
     # WHEN it is planned
-    update = plan(wanted, make_package())
+    package = make_package()
+    update = plan(wanted, package)
     # THEN the token is derived from the minimal change again
     assert update is not None
-    assert update.ClientToken == desired(ModelApprovalStatus="Approved").derive_client_token()
+    assert update.ClientToken == desired(ModelApprovalStatus="Approved").derive_client_token(package)
 
 
 def test_token_depends_on_the_minimal_change_not_on_the_desired_state(make_package: Any) -> None:
@@ -201,6 +205,73 @@ def test_token_depends_on_the_minimal_change_not_on_the_desired_state(make_packa
     # THEN the two plans are the same request with the same token
     assert both is not None
     assert both == missing
+
+
+def test_replanning_against_the_same_description_keeps_the_token(make_package: Any) -> None:
+    # GIVEN one description of a pending package (a redelivery, or a duplicate event read before any write)
+    package = make_package(LastModifiedTime=WRITTEN)
+    wanted = desired(ModelApprovalStatus="Approved", CustomerMetadataProperties={"registrar:verdict": "Approved"})
+    # WHEN the same desired state is planned twice
+    # THEN both plans are the same request with the same token: the service applies one
+    assert plan(wanted, package) == plan(wanted, package)
+
+
+def test_approval_replanned_after_a_second_reset_gets_a_new_token(make_package: Any, apply_to: Any) -> None:
+    # GIVEN a version registrar approved, a person reset to pending, and registrar approved again
+    wanted = desired(ModelApprovalStatus="Approved", ApprovalDescription="auc 0.91")
+    first_reset = make_package(ApprovalDescription="auc 0.91", LastModifiedTime=WRITTEN)
+    first = plan(wanted, first_reset)
+    assert first is not None
+    approved = apply_to(first_reset, first).model_copy(update={"LastModifiedTime": WRITTEN + timedelta(seconds=1)})
+    assert plan(wanted, approved) is None
+    # WHEN the person resets it again (the same values as after the first reset, written later) and it is planned
+    second_reset = approved.model_copy(
+        update={"ModelApprovalStatus": "PendingManualApproval", "LastModifiedTime": WRITTEN + timedelta(minutes=5)}
+    )
+    second = plan(wanted, second_reset)
+    # THEN it is the same minimal change with another token, so the service applies it instead of ignoring it
+    assert second is not None
+    assert second.changes == first.changes == {"ModelApprovalStatus": "Approved"}
+    assert second.ClientToken != first.ClientToken
+
+
+def test_neo_record_rewritten_after_it_was_restored_gets_a_new_token(make_package: Any) -> None:
+    # GIVEN a Neo record naming job A, planned to name job B; then B written, then someone restored A
+    record = "registrar:neo:ml_c5"
+    wanted = desired(CustomerMetadataProperties={record: "job-b"})
+    before = make_package(CustomerMetadataProperties={record: "job-a"}, LastModifiedTime=WRITTEN)
+    restored = make_package(
+        CustomerMetadataProperties={record: "job-a"}, LastModifiedTime=WRITTEN + timedelta(minutes=5)
+    )
+    # WHEN B is planned against each
+    first, again = plan(wanted, before), plan(wanted, restored)
+    # THEN the byte-identical change carries another token the second time
+    assert first is not None and again is not None
+    assert first.changes == again.changes
+    assert first.ClientToken != again.ClientToken
+
+
+def test_a_changed_member_read_with_another_value_gets_a_new_token(make_package: Any) -> None:
+    # GIVEN the same minimal approval planned against a pending and a rejected version (same LastModifiedTime)
+    wanted = desired(ModelApprovalStatus="Approved")
+    pending = make_package(ModelApprovalStatus="PendingManualApproval", LastModifiedTime=WRITTEN)
+    rejected = make_package(ModelApprovalStatus="Rejected", LastModifiedTime=WRITTEN)
+    # WHEN it is planned against each
+    first, second = plan(wanted, pending), plan(wanted, rejected)
+    # THEN the tokens differ
+    assert first is not None and second is not None
+    assert first.changes == second.changes
+    assert first.ClientToken != second.ClientToken
+
+
+def test_a_member_the_plan_does_not_change_does_not_alter_the_token(make_package: Any) -> None:
+    # GIVEN two descriptions at the same LastModifiedTime differing only in metadata the plan does not touch
+    wanted = desired(ModelApprovalStatus="Approved", CustomerMetadataProperties={"registrar:verdict": "Approved"})
+    plain = make_package(LastModifiedTime=WRITTEN)
+    tagged = make_package(LastModifiedTime=WRITTEN, CustomerMetadataProperties={"team": "fraud"})
+    # WHEN the same change is planned against each
+    # THEN the plans carry the same token
+    assert plan(wanted, plain) == plan(wanted, tagged)
 
 
 def test_planning_the_result_again_after_applying_it_is_nothing_to_do(
