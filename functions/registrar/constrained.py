@@ -91,12 +91,14 @@ MetadataValue = Annotated[
 ]
 
 
-def _single_line(explanation: str) -> Callable[[str], str]:
-    # The model's `.*` patterns are Java regexes, whose `.` matches no line terminator.
-    terminators = frozenset("\n\r\u0085\u2028\u2029")
+# Every character a single-line field (the model's `.*` patterns) refuses: Java's `.` matches no line
+# terminator. Text made to fit such a field must map each of these away (see approval.decide).
+LINE_TERMINATORS = frozenset("\n\r\u0085\u2028\u2029")
 
+
+def _single_line(explanation: str) -> Callable[[str], str]:
     def check(value: str) -> str:
-        if any(char in terminators for char in value):
+        if any(char in LINE_TERMINATORS for char in value):
             raise ValueError(f"must be a single line (pattern .*): {explanation}")
         return value
 

@@ -7,7 +7,9 @@ The safety rules live here:
    metric, a failed or stopped job) follows the rule's ``on_failure``.
 2. A human's decision stands: only ``PendingManualApproval`` versions are decided unless the rule
    sets ``redecide: true``.
-3. Every decision explains itself: ``ApprovalDescription`` and ``registrar:*`` metadata.
+3. Every decision explains itself: ``ApprovalDescription`` and ``registrar:*`` metadata. A verdict whose
+   record (verdict, policy, evidence, decided-by) the 50-entry metadata budget cannot hold is held instead:
+   a status written without it would read as a human's decision to every later event.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from registrar.approval.evidence import Evidence, metric_value
+from registrar.approval.evidence import MAX_METADATA_VALUE, REGISTRAR_EVIDENCE_KEY, Evidence, metric_value
 from registrar.approval.policy import BeatChampion, Condition, Policy, Rule
+from registrar.constrained import LINE_TERMINATORS
 from registrar.package import MAX_METADATA_ENTRIES, ModelPackage
 from registrar.updates import PackageUpdate
 
@@ -30,15 +33,19 @@ DecisionKind = Literal["decided", "skipped", "unchanged"]
 PREFIX = "registrar:"
 VERDICT_KEY = "registrar:verdict"
 POLICY_KEY = "registrar:policy"
-EVIDENCE_KEY = "registrar:evidence"
+EVIDENCE_KEY = REGISTRAR_EVIDENCE_KEY
 DECIDED_BY_KEY = "registrar:decided-by"
 METRIC_KEY_PREFIX = "registrar:metric:"
 CHAMPION_KEY = "registrar:champion"
 CHAMPION_METRIC_KEY_PREFIX = "registrar:champion:"
+# The record of a decision, in the order the metadata budget keeps them; without all four, no status is written.
+CORE_KEYS = (VERDICT_KEY, POLICY_KEY, EVIDENCE_KEY, DECIDED_BY_KEY)
+# registrar:evidence for a report URI metadata cannot hold verbatim: not a URI, so nothing ever reads it as one.
+UNRECORDED_EVIDENCE = "not recorded: the report URI does not fit a metadata value"
 
 MAX_DESCRIPTION = 1024
 MAX_KEY = 128
-MAX_VALUE = 256
+MAX_VALUE = MAX_METADATA_VALUE
 _METADATA_EXTRA_CHARS = frozenset("_.:/=+-@")
 _HUMAN_DECISIONS = ("Approved", "Rejected")
 
@@ -101,7 +108,8 @@ class Decision(BaseModel):
     metadata
         The ``registrar:*`` CustomerMetadataProperties to write, already within the 50-entry budget.
     metadata_to_remove
-        Stale ``registrar:metric:*``/``registrar:champion*`` keys from an earlier decision.
+        registrar's own keys from an earlier decision that this one does not write (stale metrics,
+        or whatever the budget leaves out).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -265,7 +273,9 @@ def decide(package: ModelPackage, evidence: Evidence, policy: Policy, champion: 
     -------
     Decision
         ``skipped``/``unchanged`` with the reason (see :func:`precheck`), or ``decided`` with the
-        verdict, the checks, the description and the metadata to write.
+        verdict, the checks, the description and the metadata to write. When other entries leave no
+        room for the four entries of registrar's record, the verdict is ``Held`` and the description
+        says so first.
     """
     early = precheck(package, policy)
     if early is not None:
@@ -293,11 +303,26 @@ def decide(package: ModelPackage, evidence: Evidence, policy: Policy, champion: 
         body = "; ".join(check.text for check in checks)
         reasons.extend(check.text for check in checks)
         passed = all(check.passed for check in checks)
-    verdict: Verdict = "Approved" if passed else ("Rejected" if rule.on_failure == "reject" else "Held")
-    if verdict == "Held":
+    earned: Verdict = "Approved" if passed else ("Rejected" if rule.on_failure == "reject" else "Held")
+    if earned == "Held":
         reasons.append("on_failure is hold: ModelApprovalStatus is left as it is for a human to decide")
-    elif verdict == "Rejected":
+    elif earned == "Rejected":
         reasons.append("on_failure is reject")
+    verdict = earned
+    others = _entries_of_others(package)
+    if others + len(CORE_KEYS) > MAX_METADATA_ENTRIES:
+        # A status written without its record reads as a human's decision to every later event (precheck).
+        shortage = (
+            f"metadata budget: {others} of {MAX_METADATA_ENTRIES} entries are used by others; "
+            f"registrar needs {len(CORE_KEYS)} to record its decision"
+        )
+        if earned != "Held":
+            shortage += f", so it holds instead of writing {earned} without that record"
+            reasons.append(f"{shortage}: ModelApprovalStatus is left as it is for a human to decide")
+        else:
+            reasons.append(shortage)
+        body = f"{shortage}; {body}"
+        verdict = "Held"
     description = approval_description(verdict, body, policy.digest)
     metadata, removals, notes = _metadata(
         package,
@@ -327,8 +352,9 @@ def decide(package: ModelPackage, evidence: Evidence, policy: Policy, champion: 
 
 
 def _one_line(text: str) -> str:
-    # ApprovalDescription's pattern is `.*`: no line breaks; other control characters read badly too.
-    return "".join(" " if unicodedata.category(char)[0] == "C" else char for char in text)
+    # ApprovalDescription's pattern is `.*`: LINE_TERMINATORS is what it refuses (U+2028/U+2029 are not
+    # category C); other control characters read badly too.
+    return "".join(" " if char in LINE_TERMINATORS or unicodedata.category(char)[0] == "C" else char for char in text)
 
 
 def approval_description(verdict: Verdict, body: str, digest: str) -> str:
@@ -399,11 +425,13 @@ def _metadata(
     """The registrar:* entries to write, the stale ones to remove, and notes on what the budget left out.
 
     Priority when the 50-entry budget is short: verdict, policy, evidence, decided-by, then metrics.
+    registrar's own entries take no room from others: each is rewritten, removed or left out here.
     """
+    evidence = _evidence_record(evidence_uri)
     core = [
         (VERDICT_KEY, verdict),
         (POLICY_KEY, policy.digest),
-        (EVIDENCE_KEY, sanitise(evidence_uri or "none", MAX_VALUE)),
+        (EVIDENCE_KEY, evidence),
         (DECIDED_BY_KEY, sanitise(decided_by, MAX_VALUE)),
     ]
     extra = _metric_keys(readings, METRIC_KEY_PREFIX)
@@ -413,31 +441,42 @@ def _metadata(
         if champion_reading is not None:
             extra.extend(_metric_keys([champion_reading], CHAMPION_METRIC_KEY_PREFIX))
     wanted = core + extra
-    wanted_keys = {key for key, _ in wanted}
-    existing = package.CustomerMetadataProperties
-    removals = sorted(
-        key
-        for key in existing
-        if key not in wanted_keys and (key.startswith(METRIC_KEY_PREFIX) or key.startswith(CHAMPION_KEY))
-    )
-    room = MAX_METADATA_ENTRIES - (len(existing) - len(removals))
-    chosen: dict[str, str] = {}
-    left_out: list[str] = []
-    for key, value in wanted:
-        if key in existing:  # overwriting costs no entry
-            chosen[key] = value
-        elif room > 0:
-            chosen[key] = value
-            room -= 1
-        else:
-            left_out.append(key)
+    others = _entries_of_others(package)
+    room = max(0, MAX_METADATA_ENTRIES - others)
+    chosen = dict(wanted[:room])
+    left_out = [key for key, _ in wanted[room:]]
+    removals = sorted(key for key in package.CustomerMetadataProperties if _is_registrars(key) and key not in chosen)
     notes = []
+    if evidence_uri is not None and evidence != evidence_uri:
+        notes.append(
+            f"{EVIDENCE_KEY} is {evidence!r}: the report URI {evidence_uri} has characters or a length "
+            "a metadata value does not allow, and an altered URI would name another report"
+        )
     if left_out:
         notes.append(
-            f"metadata budget: the package holds {len(existing)} of {MAX_METADATA_ENTRIES} entries, "
+            f"metadata budget: {others} of {MAX_METADATA_ENTRIES} entries are used by others, "
             f"so {', '.join(left_out)} {'was' if len(left_out) == 1 else 'were'} not recorded"
         )
     return chosen, removals, notes
+
+
+def _is_registrars(key: str) -> bool:
+    """Whether ``key`` is one of the keys registrar's approval writes (and so may rewrite or remove)."""
+    return key in CORE_KEYS or key.startswith(METRIC_KEY_PREFIX) or key.startswith(CHAMPION_KEY)
+
+
+def _entries_of_others(package: ModelPackage) -> int:
+    """How many of the package's metadata entries belong to someone else (other tools, people)."""
+    return sum(1 for key in package.CustomerMetadataProperties if not _is_registrars(key))
+
+
+def _evidence_record(evidence_uri: str | None) -> str:
+    """``registrar:evidence``: the URI when metadata holds it verbatim, else a value no one reads as a URI."""
+    if evidence_uri is None:
+        return "none"
+    if sanitise(evidence_uri, MAX_VALUE) != evidence_uri:
+        return UNRECORDED_EVIDENCE
+    return evidence_uri
 
 
 def desired_update(decision: Decision, package: ModelPackage) -> PackageUpdate | None:

@@ -18,6 +18,7 @@ from registrar.package import ModelPackage
 
 FINISHED_JOB_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
 REGISTRAR_EVIDENCE_KEY = "registrar:evidence"
+MAX_METADATA_VALUE = 256
 
 
 class ReportReader(Protocol):
@@ -94,18 +95,46 @@ def package_evidence(package: ModelPackage, reports: ReportReader) -> Evidence:
     )
 
 
+def recorded_report_uri(recorded: str | None) -> str | None:
+    """The report URI a ``registrar:evidence`` value names, or ``None`` when it names none that can be read back.
+
+    registrar records a report's URI only when metadata can hold it verbatim, and a marker (not a URI)
+    otherwise; earlier versions recorded an altered URI instead, and one cut to fit is recognisable.
+
+    Parameters
+    ----------
+    recorded
+        The ``registrar:evidence`` value on a package, if any.
+
+    Returns
+    -------
+    str or None
+        The ``s3://`` URI, or ``None`` for no value, ``none``, the marker, or a URI shortened around ``...``.
+    """
+    if recorded is None or not recorded.startswith("s3://"):
+        return None
+    if len(recorded) >= MAX_METADATA_VALUE and "..." in recorded:
+        return None  # cut to 256 characters: the middle is gone, and reading it would read another key
+    return recorded
+
+
 def champion_evidence(champion: ModelPackage, reports: ReportReader) -> Evidence:
-    """The champion's own report: its ModelQuality statistics, else the report registrar approved it on."""
+    """The champion's own report: its ModelQuality statistics, else the report registrar approved it on.
+
+    A ``registrar:evidence`` that is not a URI recorded verbatim (see :func:`recorded_report_uri`) is
+    never read: the champion then has no report, and the comparison cannot be made.
+    """
     uri = champion.quality_report_uri
-    recorded = champion.CustomerMetadataProperties.get(REGISTRAR_EVIDENCE_KEY, "")
-    if uri is None and recorded.startswith("s3://"):
-        uri = recorded
-    return read_evidence(
-        reports,
-        uri,
-        subject=champion.ModelPackageArn,
-        missing="the champion has no report (no ModelQuality statistics, no registrar:evidence)",
-    )
+    missing = "the champion has no report (no ModelQuality statistics, no registrar:evidence)"
+    if uri is None:
+        recorded = champion.CustomerMetadataProperties.get(REGISTRAR_EVIDENCE_KEY)
+        uri = recorded_report_uri(recorded)
+        if uri is None and recorded not in (None, "none"):
+            missing = (
+                f"the champion has no report (no ModelQuality statistics, and its registrar:evidence "
+                f"{recorded!r} is not a report URI recorded verbatim)"
+            )
+    return read_evidence(reports, uri, subject=champion.ModelPackageArn, missing=missing)
 
 
 def evaluation_uri(job: dict[str, Any], evaluation: Evaluation) -> str | None:

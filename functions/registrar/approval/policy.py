@@ -12,6 +12,7 @@ import fnmatch
 import functools
 import hashlib
 import json
+import math
 import pathlib
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
@@ -30,6 +31,9 @@ SUPPORTED_VERSION = 1
 DEFAULT_OUTPUT_NAME = "evaluation"
 DEFAULT_EVALUATION_FILE = "evaluation.json"
 MAX_POLICY_BYTES = 1024 * 1024
+# How close to champion ± by counts as on the boundary: float rounding, never a real difference in a metric.
+BOUNDARY_REL_TOL = 1e-9
+BOUNDARY_ABS_TOL = 1e-12
 _GROUP_PATTERN = re.compile(r"[a-zA-Z0-9*?\[\]!-]+")
 
 
@@ -165,9 +169,27 @@ class BeatChampion(_Strict):
         return champion_value + self.by if self.higher_is_better else champion_value - self.by
 
     def beaten(self, candidate: float, champion: float) -> bool:
-        """Whether ``candidate`` beats ``champion`` by at least ``by``."""
+        """Whether ``candidate`` beats ``champion`` by at least ``by`` (inclusive).
+
+        Parameters
+        ----------
+        candidate
+            The candidate's finite value of the metric.
+        champion
+            The champion's finite value of the metric.
+
+        Returns
+        -------
+        bool
+            True when ``candidate`` reaches :meth:`threshold`; a candidate within float rounding of the
+            threshold reaches it.
+        """
         limit = self.threshold(champion)
-        return candidate >= limit if self.higher_is_better else candidate <= limit
+        # champion ± by is computed in binary floating point: 0.3 - 0.1 is 0.19999999999999998, and a
+        # candidate of exactly 0.2 must count as on the (inclusive) boundary, not beyond it.
+        if math.isclose(candidate, limit, rel_tol=BOUNDARY_REL_TOL, abs_tol=BOUNDARY_ABS_TOL):
+            return True
+        return candidate > limit if self.higher_is_better else candidate < limit
 
 
 def _single_line(text: str) -> str:

@@ -328,3 +328,88 @@ def test_lower_is_better_champion(new_package: Builder) -> None:
     champion = Evidence(uri="s3://r/c.json", report={"m": {"value": 0.30}}, subject="arn:c/3")
     assert decide(package, evidence_for(package, {"m": {"value": 0.25}}), policy, champion).verdict == "Approved"
     assert decide(package, evidence_for(package, {"m": {"value": 0.26}}), policy, champion).verdict == "Rejected"
+
+
+CHAMPION_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud-model/3"
+
+
+def champion_rule(by: float, higher_is_better: bool) -> Policy:
+    direction = "true" if higher_is_better else "false"
+    return parse_policy(
+        "version: 1\nrules:\n  - groups: ['fraud-*']\n    approve_when: [{metric: m.value, min: -1000}]\n"
+        f"    beat_champion: {{metric: m.value, by: {by}, higher_is_better: {direction}}}\n    on_failure: reject\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("higher_is_better", "theirs", "by", "ours", "verdict", "text"),
+    [
+        # champion ± by in floats: 0.2 + 0.1 is 0.30000000000000004, 0.3 - 0.1 is 0.19999999999999998,
+        # 1000.1 + 0.2 is 1000.3000000000001
+        (True, 0.2, 0.1, 0.3, "Approved", "m 0.3 ≥ champion fraud-model/3 0.2 + 0.1 (beats the champion)"),
+        (
+            True,
+            0.2,
+            0.1,
+            0.2999,
+            "Rejected",
+            "m 0.2999 < champion fraud-model/3 0.2 + 0.1 (does not beat the champion)",
+        ),
+        (True, 0.2, 0.1, 0.3000001, "Approved", "m 0.3000001 ≥ champion fraud-model/3 0.2 + 0.1 (beats the champion)"),
+        (False, 0.3, 0.1, 0.2, "Approved", "m 0.2 ≤ champion fraud-model/3 0.3 − 0.1 (beats the champion)"),
+        (
+            False,
+            0.3,
+            0.1,
+            0.2001,
+            "Rejected",
+            "m 0.2001 > champion fraud-model/3 0.3 − 0.1 (does not beat the champion)",
+        ),
+        (False, 0.3, 0.1, 0.1999999, "Approved", "m 0.1999999 ≤ champion fraud-model/3 0.3 − 0.1 (beats the champion)"),
+        (
+            True,
+            1000.1,
+            0.2,
+            1000.3,
+            "Approved",
+            "m 1000.3 ≥ champion fraud-model/3 1000.1 + 0.2 (beats the champion)",
+        ),
+        (
+            True,
+            1000.1,
+            0.2,
+            1000.2999,
+            "Rejected",
+            "m 1000.2999 < champion fraud-model/3 1000.1 + 0.2 (does not beat the champion)",
+        ),
+    ],
+)
+def test_reaching_the_champion_exactly_by_the_margin_beats_it_despite_float_rounding(
+    new_package: Builder,
+    higher_is_better: bool,
+    theirs: float,
+    by: float,
+    ours: float,
+    verdict: str,
+    text: str,
+) -> None:
+    # GIVEN a candidate exactly on champion ± by (which float arithmetic misses by one ulp), or beyond it
+    # WHEN decided THEN on the boundary beats the champion (inclusive), beyond it does not, and the text says so
+    package = fraud(new_package)
+    champion = Evidence(uri="s3://r/c.json", report={"m": {"value": theirs}}, subject=CHAMPION_ARN)
+    decision = decide(
+        package, evidence_for(package, {"m": {"value": ours}}), champion_rule(by, higher_is_better), champion
+    )
+    assert decision.verdict == verdict
+    assert decision.checks[-1].text == text
+    assert decision.checks[-1].passed is (verdict == "Approved")
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_a_clearly_worse_candidate_never_beats_the_champion(higher_is_better: bool) -> None:
+    # GIVEN the rounding tolerance WHEN the candidate misses champion ± by by 1e-6 THEN it does not beat it
+    rule = champion_rule(0.1, higher_is_better).rules[0].beat_champion
+    assert rule is not None
+    limit = rule.threshold(0.5)
+    assert rule.beaten(limit, 0.5)
+    assert not rule.beaten(limit - 1e-6 if higher_is_better else limit + 1e-6, 0.5)

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
-from registrar.approval.decide import approval_description, decide, desired_update, sanitise
+from registrar.approval.decide import UNRECORDED_EVIDENCE, approval_description, decide, desired_update, sanitise
 from registrar.approval.evidence import Evidence
 from registrar.approval.policy import Policy, parse_policy
+from registrar.constrained import LINE_TERMINATORS
 from registrar.package import ModelPackage
 from registrar.plan import plan
+from registrar.updates import PackageUpdate
 
 Report = Callable[..., dict[str, Any]]
 Builder = Callable[..., ModelPackage]
@@ -83,6 +85,30 @@ def test_description_of_many_conditions_fits(new_package: Builder) -> None:
 def test_description_has_no_line_breaks() -> None:
     # GIVEN a problem text with a newline (an S3 error message) WHEN described THEN it is one line
     assert "\n" not in approval_description("Held", "report cannot be read:\nAccessDenied", "abcdef1")
+
+
+@pytest.mark.parametrize("char", ["\n", "\r", "\v", "\u0085", "\u2028", "\u2029"])
+def test_every_line_break_becomes_a_space_the_api_accepts(new_package: Builder, policy: Policy, char: str) -> None:
+    # GIVEN a failed job whose FailureReason holds a line break of any kind (U+2028/U+2029 are not
+    # control characters) WHEN decided THEN the break is a space and PackageUpdate accepts the description
+    evidence = Evidence(job_status="Failed", problem=f"evaluation job j Failed: AlgorithmError: boom{char}trace")
+    package = new_package()
+    decision = decide(package, evidence, policy, None)
+    assert decision.description is not None
+    assert "AlgorithmError: boom trace" in decision.description
+    update = desired_update(decision, package)  # raises InvalidUpdateError for a line break
+    assert update is not None
+    assert update.ApprovalDescription == decision.description
+
+
+def test_the_description_maps_away_every_character_the_single_line_rule_refuses() -> None:
+    # GIVEN every character ApprovalDescription refuses as a line break WHEN described
+    # THEN none is left: the description and the API's single-line rule share one definition
+    body = "a" + "b".join(sorted(LINE_TERMINATORS)) + "z"
+    text = approval_description("Held", body, "abcdef1")
+    assert not LINE_TERMINATORS & set(text)
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model/1"
+    assert PackageUpdate(ModelPackageArn=arn, ApprovalDescription=text).ApprovalDescription == text
 
 
 def test_metadata_records_verdict_policy_evidence_rule_and_metrics(
@@ -186,21 +212,95 @@ def test_metadata_fits_a_package_already_holding_45_entries(
     assert plan(desired, package) is not None  # check_against: within 50 after the merge
 
 
-def test_metadata_on_a_full_package_writes_nothing_new_and_says_so(
-    new_package: Builder, policy: Policy, quality_report: Report
+CORE_KEYS = ["registrar:verdict", "registrar:policy", "registrar:evidence", "registrar:decided-by"]
+
+
+@pytest.mark.parametrize("foreign", [47, 48, 49, 50])
+@pytest.mark.parametrize(("auc", "earned"), [(0.91, "Approved"), (0.5, "Rejected")])
+def test_a_verdict_without_room_for_its_record_is_held(
+    new_package: Builder, policy: Policy, quality_report: Report, foreign: int, auc: float, earned: str
 ) -> None:
-    # GIVEN 50 foreign entries WHEN decided THEN no new key is written, the reasons name what was left out,
-    # and the status and description are still written
-    package = new_package(metadata={f"team:key-{i}": "v" for i in range(50)})
-    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
-    assert decision.metadata == {}
-    assert any("registrar:verdict" in reason for reason in decision.reasons)
+    # GIVEN other tools holding 47 to 50 of the 50 entries (registrar needs 4 for its record)
+    # WHEN a passing or failing report is decided under the churn rule (on_failure: reject)
+    # THEN Held: no status is written, the description names the shortage and the verdict not written,
+    # and what fits of the record is written in priority order, verdict first
+    package = new_package(metadata={f"team:key-{i}": "v" for i in range(foreign)})
+    decision = decide(package, evidence_for(package, quality_report(auc=auc, recall=0.72)), policy, None)
+    assert decision.verdict == "Held"
+    assert decision.description is not None
+    assert decision.description.startswith(
+        f"registrar: Held — metadata budget: {foreign} of 50 entries are used by others; registrar needs 4 "
+        f"to record its decision, so it holds instead of writing {earned} without that record; auc "
+    )
+    assert list(decision.metadata) == CORE_KEYS[: 50 - foreign]
+    assert decision.metadata.get("registrar:verdict", "Held") == "Held"
     desired = desired_update(decision, package)
     assert desired is not None
     planned = plan(desired, package)
     assert planned is not None
-    assert planned.ModelApprovalStatus == "Approved"
-    assert planned.CustomerMetadataProperties is None
+    assert planned.ModelApprovalStatus is None
+
+
+def test_a_hold_without_room_for_its_record_says_so(new_package: Builder, quality_report: Report) -> None:
+    # GIVEN on_failure hold, a failing metric and 50 foreign entries WHEN decided
+    # THEN Held with the shortage named first in the description and in the reasons
+    policy = parse_policy(
+        "version: 1\nrules:\n  - groups: ['churn-*']\n    approve_when: [{metric: m, min: 1}]\n    on_failure: hold\n"
+    )
+    package = new_package(metadata={f"team:key-{i}": "v" for i in range(50)})
+    decision = decide(package, evidence_for(package, {"m": 0}), policy, None)
+    assert decision.verdict == "Held"
+    assert decision.description == (
+        "registrar: Held — metadata budget: 50 of 50 entries are used by others; registrar needs 4 to record "
+        f"its decision; m 0 < min 1 (policy {policy.digest})"
+    )
+    assert decision.metadata == {}
+
+
+def test_46_foreign_entries_leave_room_for_the_record_only(
+    new_package: Builder, policy: Policy, quality_report: Report
+) -> None:
+    # GIVEN 46 foreign entries (room for exactly the 4 core entries) WHEN a passing report is decided
+    # THEN Approved with its whole record; the metrics are left out and the reasons say so
+    package = new_package(metadata={f"team:key-{i}": "v" for i in range(46)})
+    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    assert decision.verdict == "Approved"
+    assert list(decision.metadata) == CORE_KEYS
+    assert any(
+        "metadata budget: 46 of 50" in reason and "registrar:metric:auc, registrar:metric:recall were not" in reason
+        for reason in decision.reasons
+    )
+
+
+def test_registrars_own_entries_do_not_count_against_its_record(
+    new_package: Builder, policy: Policy, quality_report: Report
+) -> None:
+    # GIVEN 46 foreign entries and 4 stale registrar:metric:* entries of an earlier decision (50 in all)
+    # WHEN decided THEN Approved with the whole record: the stale entries are removed to make room for it
+    stale = {f"registrar:metric:old-{i}": "0.1" for i in range(4)}
+    package = new_package(metadata={**{f"team:key-{i}": "v" for i in range(46)}, **stale})
+    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    assert decision.verdict == "Approved"
+    assert list(decision.metadata) == CORE_KEYS
+    assert decision.metadata_to_remove == sorted(stale)
+    desired = desired_update(decision, package)
+    assert desired is not None
+    assert plan(desired, package) is not None  # check_against: within 50 after the merge
+
+
+def test_a_record_entry_the_budget_leaves_out_is_removed_not_left_stale(
+    new_package: Builder, policy: Policy, quality_report: Report
+) -> None:
+    # GIVEN 49 foreign entries and a registrar:decided-by from an earlier decision WHEN decided (room for 1)
+    # THEN the verdict is written, the old decided-by removed, and the request fits the 50 entries
+    package = new_package(metadata={**{f"team:key-{i}": "v" for i in range(49)}, "registrar:decided-by": "rule 9: old"})
+    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    assert decision.verdict == "Held"
+    assert decision.metadata == {"registrar:verdict": "Held"}
+    assert decision.metadata_to_remove == ["registrar:decided-by"]
+    desired = desired_update(decision, package)
+    assert desired is not None
+    assert plan(desired, package) is not None
 
 
 def test_existing_registrar_keys_are_overwritten_within_the_budget(
@@ -242,6 +342,35 @@ def test_two_expressions_with_the_same_label_get_distinct_keys(new_package: Buil
     decision = decide(package, evidence_for(package, report), policy, None)
     assert decision.metadata["registrar:metric:auc"] == "0.9"
     assert decision.metadata["registrar:metric:auc-2"] == "0.8"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["s3://b/reports/run (v2)/eval~1.json", "s3://b/" + "deep/" * 60 + "evaluation.json", "s3://b/a,b/e.json"],
+)
+def test_an_evidence_uri_metadata_cannot_hold_verbatim_is_not_recorded_as_a_uri(
+    new_package: Builder, policy: Policy, quality_report: Report, uri: str
+) -> None:
+    # GIVEN a report URI with characters metadata refuses, or longer than 256 characters WHEN decided
+    # THEN registrar:evidence holds a marker that is no URI (an altered URI would name another report),
+    # and the reasons give the real URI
+    package = new_package(report=uri)
+    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    assert decision.metadata["registrar:evidence"] == UNRECORDED_EVIDENCE
+    assert not decision.metadata["registrar:evidence"].startswith("s3://")
+    assert decision.evidence_uri == uri
+    assert any(reason.startswith("registrar:evidence is ") and uri in reason for reason in decision.reasons)
+
+
+def test_an_evidence_uri_of_exactly_256_allowed_characters_is_recorded_verbatim(
+    new_package: Builder, policy: Policy, quality_report: Report
+) -> None:
+    # GIVEN a report URI of exactly 256 characters metadata allows WHEN decided THEN it is recorded as it is
+    uri = "s3://b/" + "x" * (256 - len("s3://b/") - len("/e.json")) + "/e.json"
+    package = new_package(report=uri)
+    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    assert len(uri) == 256
+    assert decision.metadata["registrar:evidence"] == uri
 
 
 def test_no_evidence_uri_is_recorded_as_none(new_package: Builder, policy: Policy) -> None:

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from registrar.approval.decide import UNRECORDED_EVIDENCE, sanitise
+from registrar.approval.evidence import champion_evidence
 from registrar.approval.policy import Policy
 from registrar.approval.service import PACKAGE_TAG, handle
 from registrar.errors import EvidenceError
@@ -14,6 +16,7 @@ from registrar.package import ModelPackage
 from registrar.reports import ReportTooLargeError
 
 Report = Callable[..., dict[str, Any]]
+BUCKET = "registrar-test-reports"
 Builder = Callable[..., ModelPackage]
 
 
@@ -84,6 +87,26 @@ def test_a_held_package_decided_again_is_unchanged(
     assert (second.outcome, second.verdict) == ("unchanged", "Held")
     assert registry.calls["update"] == 1
     assert registry.packages[package.ModelPackageArn].ModelApprovalStatus == "PendingManualApproval"
+
+
+def test_a_passing_package_without_room_for_the_record_is_held_and_stays_registrars(
+    new_package: Builder, registry: Any, reports: Any, policy: Policy, package_event: Any, quality_report: Report
+) -> None:
+    # GIVEN a passing churn package whose 48 of 50 metadata entries belong to other tools WHEN handled twice
+    # THEN Held, not Approved: the status stays pending (no approval without its record, which a later
+    # event would take for a human's), the description names the shortage, and the second event changes nothing
+    package = registry.add_package(new_package(metadata={f"team:key-{i}": "v" for i in range(48)}))
+    reports.put(package.quality_report_uri, quality_report(auc=0.91, recall=0.72))
+    first = run(package_event(package), registry, reports, policy)
+    second = run(package_event(package), registry, reports, policy)
+    assert (first.outcome, first.verdict) == ("updated", "Held")
+    assert "ModelApprovalStatus" not in first.request
+    assert "registrar needs 4 to record its decision" in first.request["ApprovalDescription"]
+    written = registry.packages[package.ModelPackageArn]
+    assert written.ModelApprovalStatus == "PendingManualApproval"
+    assert written.CustomerMetadataProperties["registrar:verdict"] == "Held"
+    assert len(written.CustomerMetadataProperties) == 50
+    assert (second.outcome, second.verdict) == ("unchanged", "Held")
 
 
 def test_registrars_own_update_event_is_ignored(
@@ -172,6 +195,76 @@ def test_the_champion_is_compared_from_its_own_report(
     assert "does not beat the champion" in outcome.request["ApprovalDescription"]
 
 
+def test_a_champion_approved_on_a_uri_metadata_could_not_hold_is_never_compared_on_an_altered_one(
+    new_package: Builder,
+    registry: Any,
+    reports: Any,
+    policy: Policy,
+    package_event: Any,
+    processing_job: Any,
+    job_event: Any,
+    quality_report: Report,
+) -> None:
+    # GIVEN fraud-model/3 approved by registrar on a job's report at .../run (v2)/evaluation.json (no
+    # ModelQuality report of its own), and another object at the URI sanitising would make of it
+    # (.../run -v2-/evaluation.json) with a low auc
+    champion = registry.add_package(new_package("fraud-model", 3, report=None))
+    job = processing_job("fraud-eval-3")
+    job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] = f"s3://{BUCKET}/jobs/run (v2)/evaluation"
+    registry.add_job(job, {PACKAGE_TAG: champion.ModelPackageArn})
+    reports.put(f"s3://{BUCKET}/jobs/run (v2)/evaluation/evaluation.json", quality_report(auc=0.95))
+    reports.put(f"s3://{BUCKET}/jobs/run -v2-/evaluation/evaluation.json", quality_report(auc=0.5))
+    first = run(job_event(job), registry, reports, policy)
+    assert (first.outcome, first.verdict) == ("updated", "Approved")
+    recorded = registry.packages[champion.ModelPackageArn].CustomerMetadataProperties["registrar:evidence"]
+    assert not recorded.startswith("s3://")
+    # WHEN fraud-model/4 (auc 0.9: beats the altered URI's 0.5, not the real 0.95) is handled
+    candidate = registry.add_package(new_package("fraud-model", 4))
+    reports.put(candidate.quality_report_uri, quality_report(auc=0.9))
+    reports.reads.clear()
+    outcome = run(package_event(candidate), registry, reports, policy)
+    # THEN the champion's evidence is unavailable: no altered URI is read and the rule's on_failure (hold) follows
+    assert reports.reads == [candidate.quality_report_uri]
+    assert outcome.verdict == "Held"
+    assert "champion fraud-model/3 cannot be compared" in outcome.request["ApprovalDescription"]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "problem"),
+    [
+        (None, "no registrar:evidence"),
+        ("none", "no registrar:evidence"),
+        (UNRECORDED_EVIDENCE, "is not a report URI recorded verbatim"),
+        (sanitise(f"s3://{BUCKET}/" + "x" * 300 + "/eval.json", 256), "is not a report URI recorded verbatim"),
+    ],
+)
+def test_a_champion_record_that_is_not_a_verbatim_uri_is_not_read(
+    new_package: Builder, reports: Any, recorded: str | None, problem: str
+) -> None:
+    # GIVEN an Approved champion without ModelQuality statistics whose registrar:evidence is absent, none,
+    # the marker, or a URI an earlier version cut to 256 characters around '...'
+    metadata = {} if recorded is None else {"registrar:evidence": recorded}
+    champion = new_package("fraud-model", 3, approval="Approved", report=None, metadata=metadata)
+    if recorded is not None and recorded.startswith("s3://"):
+        assert len(recorded) == 256
+        reports.put(recorded, {"binary_classification_metrics": {"auc": {"value": 0.1}}})
+    # WHEN its evidence is read THEN nothing is read and the evidence is unusable, saying why
+    evidence = champion_evidence(champion, reports)
+    assert reports.reads == []
+    assert not evidence.usable
+    assert evidence.problem is not None and problem in evidence.problem
+
+
+def test_a_champion_record_that_is_a_verbatim_uri_is_read(new_package: Builder, reports: Any) -> None:
+    # GIVEN an Approved champion without ModelQuality statistics, approved on s3://.../e.json WHEN read THEN used
+    uri = f"s3://{BUCKET}/jobs/fraud-eval-3/evaluation/evaluation.json"
+    champion = new_package("fraud-model", 3, approval="Approved", report=None, metadata={"registrar:evidence": uri})
+    reports.put(uri, {"binary_classification_metrics": {"auc": {"value": 0.9}}})
+    evidence = champion_evidence(champion, reports)
+    assert reports.reads == [uri]
+    assert evidence.usable
+
+
 def test_a_package_event_for_a_job_evaluated_group_waits_for_the_job(
     new_package: Builder, registry: Any, reports: Any, policy: Policy, package_event: Any
 ) -> None:
@@ -220,6 +313,21 @@ def test_a_failed_or_stopped_job_follows_on_failure(
     assert outcome.verdict == "Rejected"
     assert f"evaluation job credit-eval-2 {status}" in outcome.request["ApprovalDescription"]
     assert reports.reads == []
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\u0085", "\r", "\v"])
+def test_a_failure_reason_with_a_line_break_is_written_not_poison(
+    new_package: Builder, registry: Any, reports: Any, policy: Policy, processing_job: Any, job_event: Any, char: str
+) -> None:
+    # GIVEN a Failed job whose FailureReason holds a line break of any kind WHEN handled
+    # THEN Rejected and written on one line (not invalid: the description passes the API's single-line rule)
+    package = registry.add_package(new_package("credit-risk", 2, report=None))
+    job = processing_job("credit-eval-2", "Failed", FailureReason=f"AlgorithmError: boom{char}trace")
+    registry.add_job(job, {PACKAGE_TAG: package.ModelPackageArn})
+    outcome = run(job_event(job), registry, reports, policy)
+    assert (outcome.outcome, outcome.verdict) == ("updated", "Rejected")
+    assert "evaluation job credit-eval-2 Failed: AlgorithmError: boom trace" in outcome.request["ApprovalDescription"]
+    assert registry.packages[package.ModelPackageArn].ModelApprovalStatus == "Rejected"
 
 
 def test_the_job_status_is_read_not_taken_from_the_event(
