@@ -23,7 +23,7 @@ from registrar.approval.policy import Policy
 from registrar.errors import InvalidUpdateError
 from registrar.events import ModelPackageEvent, ProcessingJobEvent
 from registrar.outcome import Outcome
-from registrar.package import ModelPackage
+from registrar.package import ModelPackage, unmanaged_reason
 from registrar.plan import plan
 from registrar.updates import PackageUpdate
 
@@ -157,6 +157,10 @@ def handle(
                 retry=True,
             )
 
+    unmanaged = unmanaged_reason(arn, managed_groups)
+    if unmanaged is not None:
+        # Not described: the function's role allows DescribeModelPackage on the managed groups only.
+        return Outcome(outcome="skipped", model_package_arn=arn, reasons=[unmanaged], subject=subject)
     try:
         package = registry.describe(arn)
     except Exception as error:

@@ -27,7 +27,7 @@ from registrar.neo.job import CompilationJob
 from registrar.neo.link import link, needs_tags
 from registrar.neo.targets import target_label
 from registrar.outcome import Outcome
-from registrar.package import ModelPackage
+from registrar.package import ModelPackage, unmanaged_reason
 from registrar.plan import plan
 from registrar.updates import PackageUpdate
 
@@ -150,6 +150,10 @@ def register(
         kind = "skipped" if linked.status == "unlinked" else "invalid"
         return Outcome(outcome=kind, reasons=[linked.reason or "not linked"], subject=subject)
     arn = linked.model_package_arn
+    unmanaged = unmanaged_reason(arn, managed_groups)
+    if unmanaged is not None:
+        # Not described: the function's role allows DescribeModelPackage on the managed groups only.
+        return Outcome(outcome="skipped", model_package_arn=arn, reasons=[unmanaged], subject=subject)
     notes: list[str] = []
     for attempt in range(max_replans + 1):
         try:

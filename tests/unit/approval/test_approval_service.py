@@ -147,10 +147,13 @@ def test_an_unmatched_group_reads_no_report_and_writes_nothing(
 def test_a_group_outside_managed_groups_is_skipped(
     passing: ModelPackage, registry: Any, reports: Any, policy: Policy, package_event: Any
 ) -> None:
-    # GIVEN managed groups fraud-* WHEN a churn package's event is handled THEN skipped, nothing read or written
+    # GIVEN managed groups fraud-* WHEN a churn package's event is handled THEN skipped, nothing read or written:
+    # not even DescribeModelPackage, which the function's role allows on the managed groups only
     outcome = run(package_event(passing), registry, reports, policy, managed_groups=["fraud-*"])
     assert outcome.outcome == "skipped"
+    assert "churn-model" in outcome.reasons[0] and "not among the managed groups" in outcome.reasons[0]
     assert reports.reads == []
+    assert registry.calls["describe"] == 0
 
 
 @pytest.mark.parametrize(

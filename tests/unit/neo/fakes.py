@@ -150,11 +150,13 @@ class FakeRegistry:
         self.before_update: Callable[[FakeRegistry], None] | None = None
         self.tag_calls: list[str] = []
         self.described_jobs: list[str] = []
+        self.described_packages: list[str] = []
         self.pages_read: dict[str, int] = {}
         self.listed: list[dict[str, Any]] = []
 
     # DescribeModelPackage / UpdateModelPackage
     def describe(self, model_package_arn: str) -> ModelPackage:
+        self.described_packages.append(model_package_arn)
         if model_package_arn not in self.packages:
             raise client_error("ValidationException", f"ModelPackage {model_package_arn} does not exist.")
         return ModelPackage.model_validate(copy.deepcopy(self.packages[model_package_arn]))

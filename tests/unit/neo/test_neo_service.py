@@ -185,6 +185,19 @@ def test_an_unmanaged_group_is_skipped(registry: FakeRegistry) -> None:
 
     assert outcome.outcome == "skipped"
     assert registry.updates == []
+    # the version is not even described: the function's role allows that on the managed groups only
+    assert registry.described_packages == []
+
+
+def test_a_managed_group_spelled_in_capitals_is_described_and_matched_exactly(registry: FakeRegistry) -> None:
+    # GIVEN managed groups given as Churn-* (SageMaker's ARN spells the group in lower case)
+    registry.jobs["churn-model-1-ml-c5"] = compilation_job()
+    # WHEN the job of a churn-model version is handled
+    outcome = handle(_event("completed-ml-c5.json"), registry=registry, apply=True, managed_groups=["Churn-*"])
+    # THEN the version is described (the ARN may name a managed group), then skipped on its real name
+    assert registry.described_packages == [PACKAGE_ARN]
+    assert outcome.outcome == "skipped"
+    assert "not managed by registrar" in outcome.reasons[0]
 
 
 def test_a_concurrent_attachment_of_the_same_job_ends_unchanged(registry: FakeRegistry) -> None:
