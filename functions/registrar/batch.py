@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from registrar import aws
-from registrar.errors import EventError, RegistrarError
+from registrar.errors import RegistrarError
 from registrar.events import RegistrarEvent, parse_event
 from registrar.observability import count, logger
 from registrar.observability import record as record_outcome
@@ -50,8 +50,9 @@ class _NotRemembered(Exception):  # noqa: N818 - a signal to the idempotency lay
     """Raised inside the idempotent function so Powertools deletes its record: this outcome must not be replayed.
 
     An ``invalid`` outcome depends on state that can be repaired (a package created late, a tag
-    fixed): a redelivery or a redrive must look again, not replay the answer for the idempotency
-    record's lifetime. An outcome to ``retry`` did nothing yet.
+    fixed), and so does one that is not ``final`` (a job tagged later): a redelivery, a redrive or a
+    new announcement must look again, not replay the answer for the idempotency record's lifetime.
+    An outcome to ``retry`` did nothing yet.
     """
 
     def __init__(self, outcome: Outcome) -> None:
@@ -87,7 +88,7 @@ def _handle_record(record: SQSRecord, *, runtime: Runtime, handle: Callable[...,
         reason = "the body nests deeper than a JSON parser follows"
         logger.error("poison event: not an event registrar handles", extra={"reason": reason})
         raise PoisonEventError(reason) from None
-    except (json.JSONDecodeError, EventError) as error:
+    except ValueError as error:  # JSONDecodeError, EventError, and an integer of more digits than int() takes
         count("EventInvalid")
         logger.error("poison event: not an event registrar handles", extra={"reason": str(error)[:500]})
         raise PoisonEventError(str(error)) from error
@@ -112,6 +113,8 @@ def _handle_record(record: SQSRecord, *, runtime: Runtime, handle: Callable[...,
                 extra={"reason": reason[:500], "receives": receives},
             )
             raise EventAheadOfStateError(reason) from None
+        if signal.outcome.outcome != "invalid":
+            return signal.outcome.model_dump(mode="json")  # handled; only not kept
         logger.error(
             "poison event: it names nothing registrar can act on", extra={"reason": reason[:500], "receives": receives}
         )
@@ -143,7 +146,7 @@ def _handle(*, subject: dict[str, str], runtime: Runtime, event: RegistrarEvent)
     outcome = runtime.handle_event(event, apply=True)
     if not outcome.retry:
         record_outcome(outcome)
-    if outcome.retry or outcome.outcome == "invalid":
+    if outcome.retry or not outcome.final or outcome.outcome == "invalid":
         raise _NotRemembered(outcome)
     return outcome.model_dump(mode="json")
 

@@ -52,12 +52,18 @@ def parse_timestamp(value: Any) -> datetime | None:
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         value = number
     if isinstance(value, int | float):
-        seconds = value / 1000 if abs(value) >= 1e11 else value  # epoch milliseconds vs seconds
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            seconds = value / 1000 if abs(value) >= 1e11 else value  # epoch milliseconds vs seconds
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        # inf, NaN, 1e300, 10**400: pydantic turns only ValueError into a field error; these escaped it
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"not a timestamp within years 1-9999: {str(value)[:40]}") from None
     raise ValueError(f"not a timestamp: {value!r}")
 
 
 Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
+# A list SageMaker may send as null; the loop guard reads it.
+FieldNames = Annotated[list[str], BeforeValidator(lambda value: [] if value is None else value)]
 
 
 class _Detail(BaseModel):
@@ -72,9 +78,8 @@ class ModelPackageStateChange(_Detail):
     ModelPackageGroupName: str | None = None
     ModelPackageStatus: str | None = None
     ModelApprovalStatus: str | None = None
-    UpdatedModelPackageFields: list[str] = Field(default_factory=list)
+    UpdatedModelPackageFields: FieldNames = Field(default_factory=list)
     LastModifiedTime: Timestamp = None
-    CreationTime: Timestamp = None
 
     @property
     def caused_by_own_write(self) -> bool:
@@ -133,9 +138,14 @@ class ModelPackageEvent(EventBridgeModel):
 
     @property
     def subject(self) -> str:
-        """What the event is about: one package in one state at one time (the idempotency key)."""
+        """What the event is about: one package in one state at one time (the idempotency key).
+
+        The time is the package's ``LastModifiedTime`` in UTC (one instant has one key whatever its
+        offset); without one, the event's own ``time``, so that every change still has a key of its own.
+        """
         d = self.detail
-        stamp = d.LastModifiedTime.isoformat() if d.LastModifiedTime else ""
+        moment = d.LastModifiedTime or self.time
+        stamp = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
         return f"{d.ModelPackageArn}|{d.ModelPackageStatus}|{d.ModelApprovalStatus}|{stamp}"
 
 

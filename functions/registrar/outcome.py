@@ -30,6 +30,10 @@ class Outcome(BaseModel):
         The event is ahead of the state it names (it reports a job finished that SageMaker still
         describes as running): nothing was done, and the event must be handled again later rather
         than remembered as handled. Not part of the JSON.
+    final
+        ``False`` when the answer can change while the event's subject stays the same (a job that
+        names no version yet may be tagged later, and its event published again): the outcome is
+        not kept in the idempotency store, so that event is handled afresh. Not part of the JSON.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -41,6 +45,7 @@ class Outcome(BaseModel):
     verdict: str | None = None
     subject: str | None = Field(default=None, exclude=True)
     retry: bool = Field(default=False, exclude=True)
+    final: bool = Field(default=True, exclude=True)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The CLI's JSON object: outcome, model_package_arn, request, reasons."""

@@ -5,15 +5,20 @@ configured locations, one GetObject, at most ``max_bytes`` read, JSON only, no d
 duplicate keys. ``NaN`` and ``Infinity`` literals parse (to float ``nan``/``inf``) so that one
 non-finite number makes one metric unusable rather than the whole report.
 
-Errors the caller cannot fix by retrying (missing object, denied, too large, not JSON) raise an
-:class:`~registrar.errors.EvidenceError` subclass; transient failures (throttling, 5xx, timeouts)
-propagate unchanged so the event is retried instead of being decided on a network blip.
+What a report itself gets wrong (a missing object or bucket, an archived object, too large, not
+JSON) raises an :class:`~registrar.errors.EvidenceError` subclass: evidence that cannot be used.
+A refusal (``AccessDenied``, a KMS key the role may not use) and transient failures (throttling,
+5xx, timeouts) propagate unchanged: the event is retried and, if the refusal lasts, dead-lettered
+for an operator to fix the permission and redrive, instead of a version being decided on the
+deployment's mistake or a network blip. (The stack grants ``s3:ListBucket`` on the report
+locations, so S3 answers ``NoSuchKey``, not ``AccessDenied``, for a report that does not exist.)
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,23 +31,12 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 MAX_NESTING = 64
 
-# Error codes that say "this object cannot be read", as opposed to "try again later".
+# Error codes that say "this report cannot be read", as opposed to "the function may not" or "try again later".
 _UNREADABLE_CODES = frozenset(
-    {
-        "NoSuchKey",
-        "NoSuchBucket",
-        "AccessDenied",
-        "AllAccessDisabled",
-        "InvalidObjectState",
-        "InvalidBucketName",
-        "KMS.DisabledException",
-        "KMS.AccessDeniedException",
-        "404",
-        "403",
-        "NotFound",
-        "Forbidden",
-    }
+    {"NoSuchKey", "NoSuchBucket", "InvalidObjectState", "InvalidBucketName", "404", "NotFound"}
 )
+# botocore's own rule for a Bucket parameter; a URI breaking it would fail in the client, outside these errors.
+_BUCKET_NAME = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
 
 
 class ReportLocationError(EvidenceError):
@@ -75,6 +69,8 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket or not key:
         raise ReportLocationError(f"report URI {uri!r} must name a bucket and an object key (s3://bucket/key)")
+    if not _BUCKET_NAME.fullmatch(bucket):
+        raise ReportLocationError(f"report URI {uri!r}: {bucket!r} is not a bucket name")
     if any(segment in {".", ".."} for segment in key.split("/")):
         raise ReportLocationError(f"report URI {uri!r} contains a '.' or '..' path segment")
     return bucket, key
@@ -144,6 +140,8 @@ def parse_report(data: bytes, uri: str = "report", *, max_nesting: int = MAX_NES
         raise ReportNotJsonError(
             f"report {uri} is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise ReportNotJsonError(f"report {uri} is not usable JSON: {str(error)[:200]}") from None
     except RecursionError:
         raise ReportNotJsonError(f"report {uri} nests deeper than {max_nesting} levels") from None
     if _depth(document) > max_nesting:
@@ -227,7 +225,8 @@ class ReportStore:
         ReportLocationError
             Malformed URI or outside the allowed locations (no call is made).
         ReportUnreadableError
-            NoSuchKey, NoSuchBucket, AccessDenied and the like.
+            NoSuchKey, NoSuchBucket, an archived object. ``AccessDenied`` and KMS refusals propagate as
+            the client's error, like transient ones: the deployment's to fix, not the report's.
         ReportTooLargeError
             ContentLength, or the bytes actually streamed, exceed ``max_bytes``.
         ReportNotJsonError

@@ -21,6 +21,7 @@ from registrar.approval import PACKAGE_TAG
 from registrar.local.support import ACCOUNT, REGION, CallCounter
 from tests.reliability.world import (
     REPORT_BUCKET,
+    ROLE,
     TABLE,
     World,
     compilation_event,
@@ -113,6 +114,34 @@ def test_a_poison_event_is_not_remembered_so_a_redrive_after_the_repair_is_handl
     assert failed_records(redriven) == 0
     assert world.describe(arn)["ModelApprovalStatus"] == "Approved"
     assert len(idempotency_records(world)) == 1
+
+
+def test_a_job_tagged_after_its_event_is_registered_when_announced_again(world: World, calls: CallCounter) -> None:
+    # GIVEN a finished compilation that names no version yet (no ModelPackageVersionArn, no tag)
+    arn = world.package()
+    world.sagemaker.create_compilation_job(
+        CompilationJobName="churn-untagged-ml-c5",
+        RoleArn=ROLE,
+        InputConfig={
+            "S3Uri": f"s3://{REPORT_BUCKET}/models/churn-model/model.tar.gz",
+            "Framework": "XGBOOST",
+            "DataInputConfig": '{"data": [1, 10]}',
+        },
+        OutputConfig={"S3OutputLocation": f"s3://{REPORT_BUCKET}/compiled/", "TargetDevice": "ml_c5"},
+        StoppingCondition={"MaxRuntimeInSeconds": 900},
+    )
+    job = world.sagemaker.describe_compilation_job(CompilationJobName="churn-untagged-ml-c5")
+    event = compilation_event(job)
+    # WHEN its event is handled THEN it is skipped as unlinked (handled, not retried) and not kept
+    assert failed_records(invoke(neo_registration.handler, event)) == 0
+    assert calls.count("UpdateModelPackage") == 0
+    assert idempotency_records(world) == []
+    # WHEN the job is tagged with its version and announced again under the same subject
+    world.sagemaker.add_tags(ResourceArn=job["CompilationJobArn"], Tags=[{"Key": PACKAGE_TAG, "Value": arn}])
+    assert failed_records(invoke(neo_registration.handler, with_new_id(event))) == 0
+    # THEN it is registered
+    assert calls.count("UpdateModelPackage") == 1
+    assert len(world.describe(arn)["AdditionalInferenceSpecifications"]) == 1
 
 
 def test_a_decision_is_still_remembered(world: World, calls: CallCounter) -> None:

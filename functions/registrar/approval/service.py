@@ -137,8 +137,12 @@ def handle(
         job_arn = str(job.get("ProcessingJobArn") or event.detail.ProcessingJobArn)
         linked = registry.tags(job_arn).get(PACKAGE_TAG)
         if linked is None:
+            # The job may be tagged later and its event sent again under the same subject: not final.
             return Outcome(
-                outcome="skipped", reasons=[f"job carries no {PACKAGE_TAG} tag ({job_arn})"], subject=subject
+                outcome="skipped",
+                reasons=[f"job carries no {PACKAGE_TAG} tag ({job_arn})"],
+                subject=subject,
+                final=False,
             )
         if not VERSION_ARN.fullmatch(linked):
             return Outcome(

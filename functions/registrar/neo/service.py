@@ -148,7 +148,8 @@ def register(
     linked = link(job, tags)
     if linked.status != "linked" or linked.model_package_arn is None:
         kind = "skipped" if linked.status == "unlinked" else "invalid"
-        return Outcome(outcome=kind, reasons=[linked.reason or "not linked"], subject=subject)
+        # An unlinked job may be tagged later and announced again under the same subject: not final.
+        return Outcome(outcome=kind, reasons=[linked.reason or "not linked"], subject=subject, final=False)
     arn = linked.model_package_arn
     unmanaged = unmanaged_reason(arn, managed_groups)
     if unmanaged is not None:

@@ -29,6 +29,7 @@ from registrar.reports import (
     ReportStore,
     ReportTooLargeError,
     ReportUnreadableError,
+    parse_report,
 )
 
 URI = "s3://reports/churn-model/1/evaluation.json"
@@ -150,13 +151,39 @@ def test_a_uri_that_is_not_an_s3_object_is_refused_before_any_call(s3: tuple[Any
         ReportStore(client).read_json(uri)
 
 
-@pytest.mark.parametrize(("code", "status"), [("NoSuchKey", 404), ("NoSuchBucket", 404), ("AccessDenied", 403)])
+@pytest.mark.parametrize(("code", "status"), [("NoSuchKey", 404), ("NoSuchBucket", 404), ("InvalidObjectState", 403)])
 def test_an_unreadable_object_is_an_evidence_error(s3: tuple[Any, Stubber], code: str, status: int) -> None:
-    # GIVEN S3 answering NoSuchKey, NoSuchBucket or AccessDenied WHEN read THEN ReportUnreadableError naming the code
+    # GIVEN S3 answering NoSuchKey, NoSuchBucket or InvalidObjectState WHEN read THEN ReportUnreadableError naming it
     client, stubber = s3
     stubber.add_client_error("get_object", service_error_code=code, http_status_code=status)
     with pytest.raises(ReportUnreadableError, match=f"cannot be read: {code}"):
         ReportStore(client).read_json(URI)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("AccessDenied", 403), ("KMS.AccessDeniedException", 403), ("KMS.DisabledException", 400)]
+)
+def test_a_refusal_is_the_deployments_to_fix_not_evidence(s3: tuple[Any, Stubber], code: str, status: int) -> None:
+    # GIVEN S3 refusing the function (no permission on the object, a KMS key the role may not use)
+    client, stubber = s3
+    stubber.add_client_error("get_object", service_error_code=code, http_status_code=status)
+    # WHEN read THEN the client error propagates: the event is retried and dead-lettered, no version is decided on it
+    with pytest.raises(client.exceptions.ClientError) as caught:
+        ReportStore(client).read_json(URI)
+    assert not isinstance(caught.value, EvidenceError)
+
+
+def test_an_integer_too_long_to_convert_is_not_json_evidence() -> None:
+    # GIVEN a report holding an integer of 5,000 digits WHEN parsed THEN ReportNotJsonError, not a bare ValueError
+    with pytest.raises(ReportNotJsonError, match="not usable JSON"):
+        parse_report(b'{"auc": {"value": ' + b"9" * 5000 + b"}}", URI)
+
+
+@pytest.mark.parametrize("uri", ["s3://my bucket/r.json", "s3://b%2Fc/r.json", "s3://" + "b" * 256 + "/r.json"])
+def test_a_uri_whose_bucket_is_no_bucket_name_is_refused_before_any_call(s3: tuple[Any, Stubber], uri: str) -> None:
+    client, _ = s3
+    with pytest.raises(ReportLocationError, match="is not a bucket name"):
+        ReportStore(client).read_json(uri)
 
 
 def test_a_transient_error_is_not_evidence(s3: tuple[Any, Stubber]) -> None:
