@@ -167,8 +167,13 @@ class CompilationJobEvent(EventBridgeModel):
 
     @property
     def subject(self) -> str:
+        """The job, its status and, when the event carries it, its ``LastModifiedTime`` in UTC.
+
+        A job deleted and created again under the same name has the same ARN; its time tells the two apart.
+        """
         d = self.detail
-        return f"{d.CompilationJobArn or d.CompilationJobName}|{d.CompilationJobStatus}"
+        stamp = f"|{d.LastModifiedTime.astimezone(UTC).isoformat()}" if d.LastModifiedTime else ""
+        return f"{d.CompilationJobArn or d.CompilationJobName}|{d.CompilationJobStatus}{stamp}"
 
 
 RegistrarEvent = ModelPackageEvent | ProcessingJobEvent | CompilationJobEvent

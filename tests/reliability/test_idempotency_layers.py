@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC
 from typing import Any
 
 from handlers import approval, neo_registration
@@ -89,10 +90,11 @@ def test_compilation_job_event_is_keyed_on_job_and_status(
     # WHEN both reach the Neo handler
     invoke(neo_registration.handler, event)
     invoke(neo_registration.handler, with_new_id(event))
-    # THEN one registration ran, one update was sent, and the record's key is the job ARN and status
+    # THEN one registration ran, one update was sent, and the record's key is the job ARN, status and time
     assert len(outcomes) == 1
     assert calls.count("UpdateModelPackage") == 1
-    assert idempotency_keys(world)[0].endswith("#" + subject_hash(f"{job['CompilationJobArn']}|COMPLETED"))
+    stamp = job["LastModifiedTime"].astimezone(UTC).isoformat()
+    assert idempotency_keys(world)[0].endswith("#" + subject_hash(f"{job['CompilationJobArn']}|COMPLETED|{stamp}"))
 
 
 # Layer 2: the ClientToken ------------------------------------------------------------------------------

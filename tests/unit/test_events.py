@@ -65,3 +65,14 @@ def test_members_the_handler_never_reads_do_not_make_an_event_bad() -> None:
     assert isinstance(event, ModelPackageEvent)
     assert event.detail.UpdatedModelPackageFields == []
     assert not event.detail.caused_by_own_write
+
+
+def test_a_compilation_job_created_again_under_its_name_is_another_subject() -> None:
+    # GIVEN a job deleted and created again under the same name: same ARN, another LastModifiedTime
+    event: dict[str, Any] = json.loads((EVENTS / "neo" / "completed-ml-c5.json").read_text())
+    again = copy.deepcopy(event)
+    again["detail"]["LastModifiedTime"] = "2025-03-09T10:00:00+01:00"
+    first, second = parse_event(event), parse_event(again)
+    # THEN the second job's announcement is not answered from the first's record
+    assert first.subject != second.subject
+    assert second.subject.endswith("|COMPLETED|2025-03-09T09:00:00+00:00")
