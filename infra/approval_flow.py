@@ -78,7 +78,7 @@ class ApprovalFlow(Construct):
         )
         role = self.handler.role
         self.policy.grant_read(role)
-        shared.table.grant_read_write_data(role)
+        permissions.use_table(role, shared.table, "IdempotencyRecords", permissions.IDEMPOTENCY_ACTIONS)
         permissions.update_packages(role, config.model_package_groups)
         permissions.list_group_versions(role, config.model_package_groups)
         permissions.read_jobs(role, "processing-job", ["sagemaker:DescribeProcessingJob"])

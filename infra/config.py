@@ -18,9 +18,10 @@ from pydantic import (
     field_validator,
 )
 
-from infra.names import CONTEXT_KEY
+from infra.names import CONTEXT_KEY, ENV_REPORT_LOCATIONS
 from registrar.approval.policy import deployable_json
 from registrar.errors import ConfigurationError, PolicyError
+from registrar.settings import GroupPattern, report_location
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,40 +29,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STANDARD_PARAMETER_BYTES = 4096
 ADVANCED_PARAMETER_BYTES = 8192
 
-# SageMaker's group name rule, [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, widened by the two wildcards IAM and fnmatch share.
-_GROUP = re.compile(r"[A-Za-z0-9*?][-A-Za-z0-9*?]{0,62}")
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _EMAIL = re.compile(r"[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 
-def _group_pattern(value: str) -> str:
-    if "[" in value or "]" in value:
-        raise ValueError(
-            f"{value!r} uses a [...] character class, which IAM resource ARNs cannot express: use * or ? instead"
-        )
-    if not _GROUP.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a model package group name or pattern: use 1-63 letters, digits and hyphens, "
-            "with * or ? as wildcards (e.g. 'churn' or 'churn-*')"
-        )
-    if not re.search(r"[A-Za-z0-9]", value):
-        raise ValueError(
-            f"{value!r} matches every model package group: name the groups registrar may change (e.g. 'churn-*')"
-        )
-    return value
-
-
 def _report_location(value: str) -> str:
-    if not value.startswith("s3://"):
-        raise ValueError(f"{value!r} is not an s3://bucket/prefix location")
-    bucket, _, prefix = value.removeprefix("s3://").partition("/")
-    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+    # The functions' rule (registrar.settings.report_location), and no ',': it separates the locations
+    # in the variable the functions read them from.
+    if value.startswith("s3://") and "," in value:
         raise ValueError(
-            f"{value!r}: {bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, . and -)"
+            f"{value!r}: a report location cannot contain ',', which separates the locations the functions receive "
+            f"in {ENV_REPORT_LOCATIONS}"
         )
-    if "*" in prefix or "?" in prefix:
-        raise ValueError(f"{value!r}: a report location is a prefix, it cannot contain * or ?")
-    return value
+    return report_location(value)
 
 
 def _email(value: str) -> str:
@@ -70,7 +49,6 @@ def _email(value: str) -> str:
     return value
 
 
-GroupPattern = Annotated[str, AfterValidator(_group_pattern)]
 ReportLocation = Annotated[str, AfterValidator(_report_location)]
 Email = Annotated[str, AfterValidator(_email)]
 
@@ -113,7 +91,8 @@ class RegistrarConfig(BaseModel):
         scopes UpdateModelPackage to exactly these.
     report_locations
         ``s3://bucket/prefix`` locations evaluation reports may be read from; IAM scopes
-        s3:GetObject to exactly these.
+        s3:GetObject, and the s3:prefix of s3:ListBucket, to exactly these. No ``,``: the functions
+        receive them joined with commas.
     policy_file
         The approval policy, relative to the project root; validated at synth and delivered to
         the functions as compact JSON in an SSM parameter.

@@ -82,7 +82,7 @@ class NeoRegistration(Construct):
             tracing=config.tracing,
             environment={ENV_TABLE_NAME: shared.table.table_name, ENV_MANAGED_GROUPS: groups},
         )
-        shared.table.grant_read_write_data(self.handler.role)
+        permissions.use_table(self.handler.role, shared.table, "IdempotencyRecords", permissions.IDEMPOTENCY_ACTIONS)
         permissions.update_packages(self.handler.role, config.model_package_groups)
         permissions.read_jobs(self.handler.role, "compilation-job", ["sagemaker:DescribeCompilationJob"])
         self.route = RoutedQueue(
@@ -113,7 +113,7 @@ class NeoRegistration(Construct):
         )
         # A failed sweep is not retried: the next scheduled one starts from the same watermark.
         self.sweeper.function.configure_async_invoke(retry_attempts=0)
-        shared.table.grant_read_write_data(self.sweeper.role)
+        permissions.use_table(self.sweeper.role, shared.table, "SweepWatermark", permissions.WATERMARK_ACTIONS)
         bus.grant_put_events_to(self.sweeper.role)
         self.sweeper.role.add_to_principal_policy(
             iam.PolicyStatement(sid="ListCompilationJobs", actions=["sagemaker:ListCompilationJobs"], resources=["*"])

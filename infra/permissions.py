@@ -7,14 +7,20 @@ ARNs are ``Fn::Sub`` templates so the synthesized policy reads like the ARN it g
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 
 from infra import nag
 from infra.config import split_location
 
 UPDATE_PACKAGE_ACTIONS = ("sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage")
+# What Powertools Idempotency's DynamoDBPersistenceLayer calls (get_item, put_item, update_item, delete_item).
+IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+# What registrar.watermark.Watermark calls (get_item, put_item).
+WATERMARK_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 VERSIONS_REASON = (
     "Describe/Update/ListModelPackages are limited to the versions of one model package group (or group pattern) "
     "configured in cdk.json; the trailing * stands for the version numbers"
@@ -51,8 +57,27 @@ def report_objects(locations: Iterable[str]) -> list[str]:
     return [f"arn:${{AWS::Partition}}:s3:::{bucket}/{prefix}*" for bucket, prefix in map(split_location, locations)]
 
 
-def _statement(sid: str, actions: Sequence[str], resources: Sequence[str]) -> iam.PolicyStatement:
-    return iam.PolicyStatement(sid=sid, actions=list(actions), resources=[cdk.Fn.sub(r) for r in resources])
+def report_listings(locations: Iterable[str]) -> list[tuple[str, list[str] | None]]:
+    """``(arn:...:s3:::bucket, s3:prefix patterns)`` for each bucket of the locations, in order of appearance.
+
+    The patterns are each configured prefix and everything below it (``prefix``, ``prefix*``); ``None``
+    when a location names the whole bucket, which leaves nothing to restrict.
+    """
+    prefixes: dict[str, list[str] | None] = {}
+    for bucket, prefix in map(split_location, locations):
+        if not prefix:
+            prefixes[bucket] = None
+        elif (listed := prefixes.setdefault(bucket, [])) is not None:
+            listed.extend(p for p in (prefix, f"{prefix}*") if p not in listed)
+    return [(f"arn:${{AWS::Partition}}:s3:::{bucket}", patterns) for bucket, patterns in prefixes.items()]
+
+
+def _statement(
+    sid: str, actions: Sequence[str], resources: Sequence[str], conditions: dict[str, Any] | None = None
+) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid=sid, actions=list(actions), resources=[cdk.Fn.sub(r) for r in resources], conditions=conditions
+    )
 
 
 def update_packages(role: iam.IRole, groups: Sequence[str]) -> None:
@@ -88,7 +113,12 @@ def read_jobs(role: iam.IRole, kind: str, actions: Sequence[str]) -> None:
 
 
 def read_reports(role: iam.IRole, locations: Sequence[str]) -> None:
-    """s3:GetObject under the configured report locations only."""
+    """s3:GetObject under the configured report locations, and s3:ListBucket limited to the same prefixes.
+
+    Without s3:ListBucket, S3 answers GetObject on a missing key with 403 AccessDenied rather than 404
+    NoSuchKey, and a report that was never written reads as a permission problem. The s3:prefix condition
+    lets the role list (and so learn that a key is missing) under the configured prefixes and nowhere else.
+    """
     resources = report_objects(locations)
     role.add_to_principal_policy(_statement("ReadEvaluationReports", ["s3:GetObject"], resources))
     nag.acknowledge_wildcards(
@@ -102,6 +132,20 @@ def read_reports(role: iam.IRole, locations: Sequence[str]) -> None:
             for resource in resources
         ),
     )
+    for number, (bucket, patterns) in enumerate(report_listings(locations), start=1):
+        conditions = None if patterns is None else {"StringLike": {"s3:prefix": patterns}}
+        role.add_to_principal_policy(
+            _statement(f"ListEvaluationReports{number}", ["s3:ListBucket"], [bucket], conditions)
+        )
+
+
+def use_table(role: iam.IRole, table: dynamodb.ITable, sid: str, actions: Sequence[str]) -> None:
+    """Item-level ``actions`` on the state table, and nothing else of it (no Scan, Query, batch or describe calls).
+
+    The table is encrypted with an AWS owned key, which needs no KMS permission from the caller
+    (a test holds this: a customer managed key would need kms:Decrypt, Encrypt and GenerateDataKey here).
+    """
+    role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=list(actions), resources=[table.table_arn]))
 
 
 def _title(kind: str) -> str:

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from infra.config import ADVANCED_PARAMETER_BYTES, STANDARD_PARAMETER_BYTES, RegistrarConfig, load_config
-from infra.names import CONTEXT_KEY
+from infra.names import CONTEXT_KEY, ENV_REPORT_LOCATIONS
 from registrar.approval.policy import load_policy, parse_policy
 from registrar.errors import ConfigurationError
+from registrar.settings import Settings
 
 from .conftest import ROOT, cdk_json_context
 
@@ -74,12 +75,26 @@ def test_at_least_one_group_is_required() -> None:
         ("bucket/prefix", "is not an s3://bucket/prefix location"),
         ("s3://Bucket_Name/x", "is not a valid S3 bucket name"),
         ("s3://bucket/reports/*", "cannot contain * or ?"),
+        ("s3://bucket/team-a,team-b/", "cannot contain ','"),
     ],
 )
 def test_a_report_location_must_be_an_s3_prefix(location: str, message: str) -> None:
     error = invalid({**MINIMAL, "report_locations": [location]})
     assert "report_locations[0]" in error
     assert message in error
+
+
+def test_a_comma_in_a_report_location_is_refused_because_the_functions_split_on_it() -> None:
+    # GIVEN a prefix with a comma, which S3 allows but REGISTRAR_REPORT_LOCATIONS uses as its separator
+    # WHEN configured THEN refused at synth, naming the key, the location and the variable it would break
+    error = invalid({**MINIMAL, "report_locations": ["s3://reports/evaluations/", "s3://reports/a,b/"]})
+    assert "report_locations[1]: 's3://reports/a,b/': a report location cannot contain ','" in error
+    assert ENV_REPORT_LOCATIONS in error
+    # AND what is accepted comes back whole from the variable the functions read
+    locations = ["s3://reports/evaluations/", "s3://other-reports"]
+    config = load_config({**MINIMAL, "report_locations": locations}, root=ROOT)
+    environment = {ENV_REPORT_LOCATIONS: ",".join(config.report_locations)}
+    assert Settings.from_environment(environment).report_locations == locations
 
 
 def test_an_unreadable_policy_file_is_named(tmp_path: pathlib.Path) -> None:

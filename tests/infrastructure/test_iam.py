@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from infra.names import APPROVAL_HANDLER, NEO_REGISTRATION_HANDLER, SWEEPER_HANDLER
+from infra import nag
+from infra.names import APPROVAL_HANDLER, CONTEXT_KEY, NEO_REGISTRATION_HANDLER, SWEEPER_HANDLER
 
-from .conftest import Synthesized
+from .conftest import Synthesized, cdk_json_context, synthesize
 
 SAGEMAKER_READ_PREFIXES = ("sagemaker:Describe", "sagemaker:List")
 
@@ -68,6 +69,92 @@ def test_reports_are_readable_only_under_the_configured_locations(synthesized: S
     assert resources_for(all_statements(synthesized), "s3:GetObject") == expected
     approval_id, _approval = synthesized.function(APPROVAL_HANDLER)
     assert resources_for(synthesized.role_statements(approval_id), "s3:GetObject") == expected
+
+
+def listings(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bucket → the Condition of the statement granting s3:ListBucket on it (None when unconditional)."""
+    found = {}
+    for statement in statements:
+        if "s3:ListBucket" in as_list(statement["Action"]):
+            assert as_list(statement["Action"]) == ["s3:ListBucket"]
+            [bucket] = as_list(statement["Resource"])
+            found[bucket["Fn::Sub"].removeprefix("arn:${AWS::Partition}:s3:::")] = statement.get("Condition")
+    return found
+
+
+def test_a_missing_report_can_be_told_from_a_denied_one_but_nothing_else_listed(synthesized: Synthesized) -> None:
+    # GIVEN cdk.json's one report location, s3://registrar-demo-reports/evaluations/
+    [location] = synthesized.config.report_locations
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    # WHEN the approval role's statements are read
+    approval_id, _approval = synthesized.function(APPROVAL_HANDLER)
+    # THEN it may list that bucket, under that prefix only (so S3 answers NoSuchKey, not AccessDenied)
+    assert listings(synthesized.role_statements(approval_id)) == {
+        bucket: {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}}
+    }
+    # AND no other role lists anything
+    listed = resources_for(all_statements(synthesized), "s3:ListBucket")
+    assert listed == [sub(f"arn:${{AWS::Partition}}:s3:::{bucket}")]
+
+
+@pytest.fixture(scope="module")
+def several_locations(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The stack synthesized with two prefixes in one bucket and a whole second bucket as report locations."""
+    context = cdk_json_context()
+    locations = ["s3://reports-a/evaluations/", "s3://reports-a/shadow/runs", "s3://reports-b"]
+    context[CONTEXT_KEY] = {**context[CONTEXT_KEY], "report_locations": locations}
+    return synthesize(tmp_path_factory.mktemp("several-locations"), context)
+
+
+def test_each_report_bucket_is_listable_under_its_own_prefixes_only(several_locations: Synthesized) -> None:
+    # GIVEN two prefixes in reports-a and the whole of reports-b WHEN synthesized
+    approval_id, _approval = several_locations.function(APPROVAL_HANDLER)
+    # THEN reports-a may be listed under its two prefixes, and reports-b, configured whole, without a condition
+    assert listings(several_locations.role_statements(approval_id)) == {
+        "reports-a": {"StringLike": {"s3:prefix": ["evaluations/", "evaluations/*", "shadow/runs", "shadow/runs*"]}},
+        "reports-b": None,
+    }
+    # AND cdk-nag has nothing to say about it
+    found = nag.violations(several_locations.outdir)
+    assert not found, nag.describe(found)
+    assert several_locations.error is None
+
+
+def table_grants(synthesized: Synthesized, handler: str) -> dict[str, list[Any]]:
+    """DynamoDB action → the resources a function's role is granted it on."""
+    function_id, _function = synthesized.function(handler)
+    statements = synthesized.role_statements(function_id)
+    actions = {a for s in statements for a in as_list(s["Action"]) if a.startswith("dynamodb:")}
+    return {action: resources_for(statements, action) for action in sorted(actions)}
+
+
+@pytest.mark.parametrize(
+    ("handler", "actions"),
+    [
+        # Powertools Idempotency's DynamoDBPersistenceLayer: get_item, put_item, update_item, delete_item
+        (APPROVAL_HANDLER, ("DeleteItem", "GetItem", "PutItem", "UpdateItem")),
+        (NEO_REGISTRATION_HANDLER, ("DeleteItem", "GetItem", "PutItem", "UpdateItem")),
+        # registrar.watermark.Watermark: get_item, put_item
+        (SWEEPER_HANDLER, ("GetItem", "PutItem")),
+    ],
+)
+def test_each_role_may_call_only_the_table_operations_its_code_makes(
+    synthesized: Synthesized, handler: str, actions: tuple[str, ...]
+) -> None:
+    # GIVEN the one state table
+    [table_id] = synthesized.resources("AWS::DynamoDB::Table")
+    # WHEN a function's role is read THEN it holds exactly the item calls its code makes, on that table only
+    table = {"Fn::GetAtt": [table_id, "Arn"]}
+    assert table_grants(synthesized, handler) == {f"dynamodb:{action}": [table] for action in actions}
+
+
+def test_the_state_table_needs_no_kms_permission(synthesized: Synthesized) -> None:
+    # GIVEN the state table WHEN its encryption is read THEN it names no customer managed key: DynamoDB's own
+    # key needs no KMS permission from callers, while a customer managed one would need kms:Decrypt, Encrypt
+    # and GenerateDataKey granted beside the DynamoDB actions
+    [table] = synthesized.properties("AWS::DynamoDB::Table").values()
+    assert "KMSMasterKeyId" not in table.get("SSESpecification", {})
+    assert not [a for s in all_statements(synthesized) for a in as_list(s["Action"]) if a.startswith("kms:")]
 
 
 def test_champion_lookup_lists_only_the_configured_groups(synthesized: Synthesized) -> None:
