@@ -1,33 +1,53 @@
 """The ``registrar`` command line.
 
-Exit status: 0 when an event was updated, unchanged or skipped; 2 for an invalid event, policy or
-argument (one line on stderr); 1 for an AWS failure.
+Exit status: 0 when an event was updated, unchanged or skipped; 2 for an invalid event, policy,
+argument or ``REGISTRAR_*`` setting (one line on stderr naming it and the rule); 1 for an AWS failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
+import re
 import sys
+import urllib.parse
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from registrar.errors import RegistrarError
 
+if TYPE_CHECKING:
+    from registrar.settings import Settings
+
 EXIT_OK, EXIT_AWS, EXIT_INVALID = 0, 1, 2
+
+# botocore's own rule for a region name (botocore.utils.validate_region_name).
+_REGION = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (exit 2), as for any other invalid input."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INVALID, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="registrar", description="Keeps the SageMaker Model Registry up to date.")
+    parser = _Parser(prog="registrar", description="Keeps the SageMaker Model Registry up to date.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def aws_options(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL, else AWS)")
-        command.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)")
+        command.add_argument(
+            "--endpoint-url",
+            type=_endpoint_url,
+            help="AWS endpoint, http(s)://host[:port] (default: AWS_ENDPOINT_URL, else AWS)",
+        )
+        command.add_argument("--region", type=_region, help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)")
 
     for name, text in (
         ("plan", "print the UpdateModelPackage request an event leads to, without writing anything"),
@@ -49,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
     emulator = commands.add_parser("emulator", help="run the embedded AWS emulator on loopback")
     emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    emulator.add_argument("--port", type=_port, default=0, help="0 picks a free port")
 
     demo = commands.add_parser("demo", help="run the whole automation locally against the embedded emulator")
     demo.add_argument("--keep", action="store_true", help="leave the emulator running and print its endpoint")
@@ -69,13 +89,49 @@ def _parser() -> argparse.ArgumentParser:
 def _timestamp(text: str) -> datetime:
     from registrar.events import parse_timestamp
 
+    rule = "an ISO-8601 time (e.g. 2025-03-04T00:00:00Z) or epoch seconds, in years 1-9999"
     try:
         parsed = parse_timestamp(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from error
+    except (ValueError, OverflowError, OSError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {rule}") from None
     if parsed is None:
-        raise argparse.ArgumentTypeError("an empty time")
+        raise argparse.ArgumentTypeError(f"an empty time: give {rule}")
+    if parsed > datetime.now(UTC):
+        raise argparse.ArgumentTypeError(f"{text!r} is in the future: a sweep from it would find nothing")
     return parsed
+
+
+def _endpoint_url(text: str) -> str:
+    """An endpoint botocore accepts: http or https, a host, a port in range (checked here, not in a traceback)."""
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    rule = "an http:// or https:// URL with a host (e.g. http://127.0.0.1:4566)"
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError when the port is not a number in 0-65535
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {rule}: {error}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {rule}")
+    if not (is_valid_endpoint_url(text) or is_valid_ipv6_endpoint_url(text)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {rule}: {parts.hostname!r} is not a valid host name")
+    return text
+
+
+def _region(text: str) -> str:
+    if not _REGION.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an AWS region name (e.g. us-east-1)")
+    return text
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number in 0-65535")
+    return port
 
 
 def _print_json(payload: dict[str, Any]) -> None:
@@ -88,25 +144,54 @@ def _fail(message: str, status: int) -> int:
     return status
 
 
+class _InvalidFileError(Exception):
+    """An event file that is not UTF-8 JSON; the message names the file."""
+
+
+def _read_event(path: pathlib.Path) -> Any:
+    """The JSON in ``path`` (UTF-8, with or without a BOM)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _InvalidFileError(
+            f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}): "
+            "save the event as UTF-8"
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _InvalidFileError(f"{path}: not JSON: {error}") from None
+    except RecursionError:
+        raise _InvalidFileError(f"{path}: JSON nested too deeply to read") from None
+
+
+def _settings() -> Settings:
+    from registrar.settings import Settings
+
+    return Settings.from_environment()
+
+
 def _plan_or_apply(args: argparse.Namespace, *, apply: bool) -> int:
     from registrar.events import parse_event
     from registrar.registry import Registry
     from registrar.runtime import Runtime
-    from registrar.settings import Settings
 
     try:
-        raw = json.loads(args.event_file.read_text())
-        event = parse_event(raw)
-        settings = Settings.from_environment()
-        if args.policy:
-            settings = settings.model_copy(update={"policy_file": args.policy})
+        settings = _settings()
+        raw = _read_event(args.event_file)
+    except RegistrarError as error:  # the environment's settings
+        return _fail(str(error), EXIT_INVALID)
     except OSError as error:
         return _fail(f"cannot read {args.event_file}: {error.strerror}", EXIT_INVALID)
-    except json.JSONDecodeError as error:
-        return _fail(f"{args.event_file}: not JSON: {error}", EXIT_INVALID)
+    except _InvalidFileError as error:
+        return _fail(str(error), EXIT_INVALID)
+    try:
+        event = parse_event(raw)
     except RegistrarError as error:
         _print_json({"outcome": "invalid", "model_package_arn": None, "request": None, "reasons": [str(error)]})
         return _fail(str(error), EXIT_INVALID)
+    if args.policy:
+        settings = settings.model_copy(update={"policy_file": args.policy})
     runtime = Runtime(settings=settings, registry=Registry(endpoint_url=args.endpoint_url, region=args.region))
     if args.endpoint_url or args.region:
         from registrar.reports import ReportStore
@@ -139,9 +224,11 @@ def _policy_check(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from registrar.neo.sweep import sweep_and_register
     from registrar.registry import Registry
-    from registrar.settings import Settings
 
-    settings = Settings.from_environment()
+    try:
+        settings = _settings()
+    except RegistrarError as error:
+        return _fail(str(error), EXIT_INVALID)
     registry = Registry(endpoint_url=args.endpoint_url, region=args.region)
     try:
         for job_name, outcome in sweep_and_register(registry=registry, settings=settings, since=args.since):
@@ -172,7 +259,15 @@ def _redrive(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # --help (0), or an invalid argument (2, its one line already written)
+        return stop.code if isinstance(stop.code, int) else EXIT_INVALID
+    if "endpoint_url" in vars(args) and args.endpoint_url is None and os.environ.get("AWS_ENDPOINT_URL"):
+        try:
+            _endpoint_url(os.environ["AWS_ENDPOINT_URL"])
+        except argparse.ArgumentTypeError as error:
+            return _fail(f"AWS_ENDPOINT_URL: {error}", EXIT_INVALID)
     if args.command in ("plan", "apply"):
         return _plan_or_apply(args, apply=args.command == "apply")
     if args.command == "policy":

@@ -2,19 +2,98 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 from collections.abc import Mapping
+from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from registrar.errors import ConfigurationError
 
 PREFIX = "REGISTRAR_"
 
+# ``REGISTRAR_POLICY`` is the short name the CLI documents for ``REGISTRAR_POLICY_FILE``.
+ALIASES: Final = {f"{PREFIX}POLICY": "policy_file"}
+
+# REGISTRAR_* variables something other than Settings reads. Settings accepts and ignores them, so
+# that a shell exporting one for that reader can still run the CLI, tests and handlers.
+READ_ELSEWHERE: Final = {
+    # infra/layer.py (BYTECODE_PYTHON_VARIABLE), at synth: the CPython 3.13 that compiles the layer's bytecode.
+    f"{PREFIX}BYTECODE_PYTHON",
+    # bench/ablation.py (POLICY_JSON): the deployed JSON policy its measures read, set in its own process.
+    f"{PREFIX}BENCH_POLICY_JSON",
+}
+
+# SageMaker's group name rule, [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, widened by the two wildcards IAM and fnmatch share.
+_GROUP = re.compile(r"[A-Za-z0-9*?][-A-Za-z0-9*?]{0,62}")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def group_pattern(value: str) -> str:
+    """Check a model package group name or pattern (``churn``, ``churn-*``); return it.
+
+    Shared by :class:`Settings` (``REGISTRAR_MANAGED_GROUPS``) and cdk.json's ``model_package_groups``.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and the rule it breaks.
+    """
+    if "[" in value or "]" in value:
+        raise ValueError(
+            f"{value!r} uses a [...] character class, which IAM resource ARNs cannot express: use * or ? instead"
+        )
+    if not _GROUP.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a model package group name or pattern: use 1-63 letters, digits and hyphens, "
+            "with * or ? as wildcards (e.g. 'churn' or 'churn-*')"
+        )
+    if not re.search(r"[A-Za-z0-9]", value):
+        raise ValueError(
+            f"{value!r} matches every model package group: name the groups registrar may change (e.g. 'churn-*')"
+        )
+    return value
+
+
+def report_location(value: str) -> str:
+    """Check an ``s3://bucket[/prefix]`` report location; return it.
+
+    Shared by :class:`Settings` (``REGISTRAR_REPORT_LOCATIONS``) and cdk.json's ``report_locations``.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and the rule it breaks.
+    """
+    if not value.startswith("s3://"):
+        raise ValueError(f"{value!r} is not an s3://bucket/prefix location")
+    bucket, _, prefix = value.removeprefix("s3://").partition("/")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise ValueError(
+            f"{value!r}: {bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, . and -)"
+        )
+    if "*" in prefix or "?" in prefix:
+        raise ValueError(f"{value!r}: a report location is a prefix, it cannot contain * or ?")
+    return value
+
+
+GroupPattern = Annotated[str, AfterValidator(group_pattern)]
+ReportLocation = Annotated[str, AfterValidator(report_location)]
+
 
 def _split(value: object) -> object:
     if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
+        items = [item.strip() for item in value.split(",")]
+        if "" in items:
+            # An empty list means "no restriction": only an unset variable may say so.
+            raise ValueError(
+                "has an empty entry: separate the entries with single commas (unset the variable for no restriction)"
+                if value.strip()
+                else "cannot be empty: unset the variable for no restriction"
+            )
+        return items
     return value
 
 
@@ -28,7 +107,8 @@ class Settings(BaseModel):
     policy_file
         A local policy file (CLI, demo, tests); takes precedence over the parameter.
     table_name
-        DynamoDB table for idempotency records and the sweeper's watermark.
+        DynamoDB table for idempotency records and the sweeper's watermark; unset, there are no
+        idempotency records and the watermark lives in memory (local runs).
     event_bus_name
         The bus the sweeper publishes Compilation Job State Change events on.
     report_locations
@@ -39,30 +119,25 @@ class Settings(BaseModel):
         How far back the first sweep looks when no watermark exists yet.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    policy_parameter: str | None = None
-    policy_file: str | None = None
-    table_name: str | None = None
-    event_bus_name: str = "default"
-    report_locations: list[str] = Field(default_factory=list)
-    managed_groups: list[str] = Field(default_factory=list)
+    policy_parameter: str | None = Field(default=None, min_length=1)
+    policy_file: str | None = Field(default=None, min_length=1)
+    table_name: str | None = Field(default=None, min_length=1)
+    event_bus_name: str = Field(default="default", min_length=1)
+    report_locations: list[ReportLocation] = Field(default_factory=list)
+    managed_groups: list[GroupPattern] = Field(default_factory=list)
     sweep_lookback_minutes: int = Field(default=60, ge=1, le=60 * 24 * 14)
     policy_cache_seconds: int = Field(default=300, ge=0, le=3600)
 
     _split_lists = field_validator("report_locations", "managed_groups", mode="before")(_split)
 
-    @field_validator("report_locations")
-    @classmethod
-    def _s3_uris(cls, locations: list[str]) -> list[str]:
-        for location in locations:
-            if not location.startswith("s3://") or len(location) <= len("s3://"):
-                raise ValueError(f"{location!r} is not an s3://bucket[/prefix] location")
-        return locations
-
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Parse ``REGISTRAR_*`` variables (``REGISTRAR_POLICY`` is accepted for ``policy_file``).
+
+        A ``REGISTRAR_*`` variable that is neither a setting, nor an alias, nor one of
+        :data:`READ_ELSEWHERE` is refused: a misspelt restriction must not silently lift it.
 
         Raises
         ------
@@ -70,13 +145,35 @@ class Settings(BaseModel):
             Naming the variable and the rule it breaks.
         """
         env = os.environ if environ is None else environ
-        values = {key[len(PREFIX) :].lower(): value for key, value in env.items() if key.startswith(PREFIX)}
-        if "policy" in values:
-            values.setdefault("policy_file", values.pop("policy"))
+        values: dict[str, Any] = {}
+        for key, value in env.items():
+            if key.startswith(PREFIX) and key not in READ_ELSEWHERE and key not in ALIASES:
+                values[key[len(PREFIX) :].lower()] = value
+        for alias, field in ALIASES.items():
+            if alias in env:
+                values.setdefault(field, env[alias])
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{PREFIX}{'_'.join(str(p) for p in e['loc'][:1]).upper()}: {e['msg']}" for e in error.errors()
-            )
+            problems = "; ".join(_problem(e) for e in error.errors(include_url=False))
             raise ConfigurationError(f"invalid settings: {problems}") from None
+
+
+def variable(field: str) -> str:
+    """The environment variable a settings field is read from."""
+    return f"{PREFIX}{field.upper()}"
+
+
+def _problem(error: Any) -> str:
+    name = variable(str(error["loc"][0]))
+    if error["type"] == "extra_forbidden":
+        known = sorted([*map(variable, Settings.model_fields), *ALIASES])
+        close = difflib.get_close_matches(name.removeprefix(PREFIX), [k.removeprefix(PREFIX) for k in known], n=1)
+        hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
+        return f"{name}: not a registrar setting{hint}; the settings are {', '.join(known)}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "string_too_short":
+        message = "cannot be empty: unset the variable instead"
+    if len(error["loc"]) > 1 and isinstance(error["loc"][1], int):
+        name += f"[{error['loc'][1]}]"
+    return f"{name}: {message}"

@@ -23,6 +23,7 @@ import pytest
 
 from registrar import cli
 from registrar.emulator import Emulator
+from registrar.settings import PREFIX
 from tests.integration.scenario import (
     POLICY,
     ROOT,
@@ -138,6 +139,136 @@ def test_job_that_does_not_exist_exits_2(aws: Emulator) -> None:
     # THEN the outcome is invalid and the command exits 2
     assert (status, printed["outcome"]) == (2, "invalid")
     assert "churn-model-1-ml-c5 not found" in printed["reasons"][0]
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (
+            '{"detail-type": "Café"}'.encode("latin-1"),
+            "not UTF-8 text (byte 0xe9 at offset 20): save the event as UTF-8",
+        ),
+        (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply to read"),
+    ],
+    ids=["latin-1", "deeply nested"],
+)
+def test_event_file_that_cannot_be_decoded_exits_2_with_one_line(
+    tmp_path: pathlib.Path, content: bytes, says: str
+) -> None:
+    # GIVEN an event file in Latin-1, or nested deeper than Python's recursion limit
+    path = tmp_path / "event.json"
+    path.write_bytes(content)
+
+    # WHEN it is planned
+    status, printed, stderr = run_cli("plan", str(path), "--policy", str(POLICY), "--endpoint-url", CLOSED_PORT)
+
+    # THEN the command exits 2 with one line naming the file and what is wrong with it, not a traceback
+    assert (status, printed) == (2, [])
+    assert one_line(stderr) == f"registrar: {path}: {says}"
+
+
+def test_event_file_with_a_utf8_bom_is_read(aws: Emulator, tmp_path: pathlib.Path) -> None:
+    # GIVEN the sample's state, and passing.json saved with a byte order mark (as some Windows editors do)
+    build_approval_state(Clients.of(aws))
+    path = tmp_path / "event.json"
+    path.write_bytes(b"\xef\xbb\xbf" + approval_event_path("passing").read_bytes())
+
+    # WHEN it is planned
+    status, printed, stderr = run_cli("plan", str(path), "--policy", str(POLICY))
+
+    # THEN it is planned as without the mark
+    assert (status, [line["outcome"] for line in printed]) == (0, ["updated"]), stderr
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [(approval_event_path("passing"), "time"), (neo_event_path("completed-ml-c5"), "detail.LastModifiedTime")],
+)
+def test_event_with_an_out_of_range_timestamp_exits_2_with_one_line(
+    tmp_path: pathlib.Path, event: pathlib.Path, field: str
+) -> None:
+    # GIVEN an event whose timestamp is 1e300 epoch seconds
+    raw = read_event(event)
+    if field == "time":
+        raw["time"] = 1e300
+    else:
+        raw["detail"]["LastModifiedTime"] = 1e300
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(raw))
+
+    # WHEN it is planned THEN the command exits 2 with one line naming the field
+    status, _, stderr = run_cli("plan", str(path), "--policy", str(POLICY), "--endpoint-url", CLOSED_PORT)
+    assert status == 2
+    assert f"event: {field}: " in one_line(stderr)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "rule"),
+    [
+        ("REGISTRAR_SWEEP_LOOKBACK_MINUTES", "abc", "Input should be a valid integer"),
+        ("REGISTRAR_TABLE_NAME", "", "cannot be empty: unset the variable instead"),
+        ("REGISTRAR_REPORT_LOCATIONS", ",", "has an empty entry"),
+        ("REGISTRAR_REPORT_LOCATIONS", "s3://Reports/*", "'Reports' is not a valid S3 bucket name"),
+        (f"{PREFIX}REPORT_LOCATION", "s3://reports/", "not a registrar setting (did you mean"),  # no S
+    ],
+)
+@pytest.mark.parametrize("command", ["sweep", "plan"])
+def test_invalid_settings_exit_2_with_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, command: str, variable: str, value: str, rule: str
+) -> None:
+    # GIVEN a REGISTRAR_* variable that breaks a rule, or is no setting at all
+    monkeypatch.setenv(variable, value)
+    event = [str(approval_event_path("passing")), "--policy", str(POLICY)] if command == "plan" else []
+
+    # WHEN the command runs
+    status, printed, stderr = run_cli(command, *event, "--endpoint-url", CLOSED_PORT)
+
+    # THEN it exits 2 before any AWS call, printing nothing, with one line naming the variable and the rule
+    assert (status, printed) == (2, [])
+    line = one_line(stderr)
+    assert line.startswith(f"registrar: invalid settings: {variable}")
+    assert rule in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["sweep", "--since", "inf"], "argument --since: 'inf' is not an ISO-8601 time"),
+        (["sweep", "--since", "1e300"], "argument --since: '1e300' is not an ISO-8601 time"),
+        (["sweep", "--since", "9999-01-01T00:00:00Z"], "argument --since: '9999-01-01T00:00:00Z' is in the future"),
+        (["plan", "EVENT", "--endpoint-url", "notaurl"], "argument --endpoint-url: 'notaurl' is not an http:// or"),
+        (["plan", "EVENT", "--endpoint-url", "ftp://127.0.0.1:9"], "'ftp://127.0.0.1:9' is not an http:// or https://"),
+        (["plan", "EVENT", "--endpoint-url", "http://"], "argument --endpoint-url: 'http://' is not an http://"),
+        (["sweep", "--endpoint-url", "http://127.0.0.1:99999"], "Port out of range 0-65535"),
+        (["redrive", "q", "--endpoint-url", "http://exa mple"], "'exa mple' is not a valid host name"),
+        (["plan", "EVENT", "--region", "us east 1"], "argument --region: 'us east 1' is not an AWS region name"),
+        (["emulator", "--port", "-1"], "argument --port: '-1' is not a port number in 0-65535"),
+        (["sweep", "--since"], "argument --since: expected one argument"),
+    ],
+)
+def test_invalid_argument_exits_2_with_one_line_naming_it(argv: list[str], says: str) -> None:
+    # GIVEN an argument that breaks its rule
+    argv = [str(approval_event_path("passing")) if arg == "EVENT" else arg for arg in argv]
+
+    # WHEN the command runs
+    status, _, stderr = run_plain(*argv)
+
+    # THEN it exits 2 with one line naming the command, the argument and the rule, and where to read more
+    assert status == 2
+    line = one_line(stderr)
+    assert line.startswith(f"registrar {argv[0]}: ")
+    assert says in line
+    assert line.endswith(f"(see registrar {argv[0]} --help)")
+
+
+def test_invalid_aws_endpoint_url_variable_exits_2_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN AWS_ENDPOINT_URL that is not a URL, and no --endpoint-url
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "notaurl")
+
+    # WHEN an event is planned THEN the command exits 2 with one line naming the variable
+    status, printed, stderr = run_cli("plan", str(approval_event_path("passing")), "--policy", str(POLICY))
+    assert (status, printed) == (2, [])
+    assert one_line(stderr).startswith("registrar: AWS_ENDPOINT_URL: 'notaurl' is not an http:// or https:// URL")
 
 
 # AWS failure: exit 1 -----------------------------------------------------------------------------
