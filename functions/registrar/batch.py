@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import json
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600  # longer than SQS retention, so a redelivery is always recognised
+# In every record's key. Raised when what the store keeps changes meaning, so a record an earlier registrar wrote
+# is never replayed by this one. 2: invalid, early and unlinked answers are no longer kept (a kept one replayed
+# by this code would pass for a handled event, and a redriven poison message would be deleted unhandled).
+IDEMPOTENCY_RECORD_VERSION = 2
 
 
 # Set when the record handler's body ran for the current record (not answered from the idempotency record).
@@ -163,7 +168,20 @@ def _idempotent(table_name: str, client: Any) -> Any:
         event_key_jmespath="key", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_TTL_SECONDS
     )
     store = DynamoDBPersistenceLayer(table_name=table_name, key_attr="id", boto3_client=client)
-    return config, idempotent_function(data_keyword_argument="subject", persistence_store=store, config=config)(_handle)
+    decorate = idempotent_function(
+        data_keyword_argument="subject", persistence_store=store, config=config, key_prefix=idempotency_key_prefix()
+    )
+    return config, decorate(_handle)
+
+
+def idempotency_key_prefix() -> str:
+    """What precedes ``#<hash of the subject>`` in a record's key: the function, the module and the record version.
+
+    Powertools' own default is the function's name and the decorated function's dotted path; the
+    version is added (:data:`IDEMPOTENCY_RECORD_VERSION`).
+    """
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+    return f"{function}.registrar.batch.v{IDEMPOTENCY_RECORD_VERSION}"
 
 
 def _deduplicated(table_name: str | None, context: LambdaContext) -> Callable[..., dict[str, Any]]:

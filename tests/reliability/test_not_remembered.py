@@ -10,7 +10,10 @@ a redelivery or an operator's redrive into a replay of the old answer: the event
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +21,8 @@ from moto.sagemaker.models import sagemaker_backends
 
 from handlers import approval, neo_registration
 from registrar.approval import PACKAGE_TAG
+from registrar.batch import idempotency_key_prefix
+from registrar.events import parse_event
 from registrar.local.support import ACCOUNT, REGION, CallCounter
 from tests.reliability.world import (
     REPORT_BUCKET,
@@ -36,6 +41,11 @@ EVALUATION = {
         "f1": {"value": 0.7, "standard_deviation": "NaN"},
     }
 }
+
+
+def subject_hash(subject: str) -> str:
+    """Powertools' key: md5 of the JSON of the value ``event_key_jmespath`` selects (the subject string)."""
+    return hashlib.md5(json.dumps(subject).encode(), usedforsecurity=False).hexdigest()
 
 
 def idempotency_records(world: World) -> list[dict[str, Any]]:
@@ -142,6 +152,35 @@ def test_a_job_tagged_after_its_event_is_registered_when_announced_again(world: 
     # THEN it is registered
     assert calls.count("UpdateModelPackage") == 1
     assert len(world.describe(arn)["AdditionalInferenceSpecifications"]) == 1
+
+
+def test_a_record_an_earlier_registrar_kept_is_never_replayed(world: World) -> None:
+    # GIVEN the record the previous registrar kept for a poison event (the invalid answer, stored COMPLETED),
+    # under the key it used: Powertools' default prefix, the function's name and registrar.batch._handle
+    arn = world.package("credit-risk", report=None)
+    world.processing_job("credit-risk-eval-upgraded", linked_to=arn)
+    world.upload("evaluations/credit-risk-eval-upgraded/evaluation.json", json.dumps(EVALUATION).encode())
+    event = world.processing_event("credit-risk-eval-upgraded")
+    parsed = parse_event(event)
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "test-func")
+    stale = {"outcome": "invalid", "model_package_arn": None, "request": None, "reasons": ["tag was wrong"]}
+    world.dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            "id": {"S": f"{function}.registrar.batch._handle#{subject_hash(parsed.subject)}"},
+            "expiration": {"N": str(int(time.time()) + 3600)},
+            "status": {"S": "COMPLETED"},
+            "data": {"S": json.dumps(stale)},
+        },
+    )
+    # WHEN the (repaired) event is redriven to this registrar
+    redriven = invoke(approval.handler, event)
+    # THEN it is handled on the real state, not answered from the old record
+    assert failed_records(redriven) == 0
+    assert world.describe(arn)["ModelApprovalStatus"] == "Approved"
+    # AND this registrar's own record carries the record version
+    keys = [item["id"]["S"] for item in idempotency_records(world)]
+    assert any(key.startswith(f"{idempotency_key_prefix()}#") for key in keys)
 
 
 def test_a_decision_is_still_remembered(world: World, calls: CallCounter) -> None:

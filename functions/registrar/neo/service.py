@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -107,6 +108,7 @@ def handle(
         max_replans=max_replans,
         managed_groups=managed_groups,
         subject=event.subject,
+        announced_modified=event.detail.LastModifiedTime,
     )
 
 
@@ -118,10 +120,14 @@ def register(
     max_replans: int = MAX_REPLANS,
     managed_groups: Sequence[str] = (),
     subject: str | None = None,
+    announced_modified: datetime | None = None,
 ) -> Outcome:
     """Register one compilation job by name; :func:`handle` without an event (the CLI's sweep uses it).
 
-    Parameters and results are those of :func:`handle`; ``subject`` is carried on the outcome.
+    Parameters and results are those of :func:`handle`; ``subject`` is carried on the outcome, and
+    ``announced_modified`` is the ``LastModifiedTime`` the event gave the job, if any: a job found
+    running that was created after that time is another job under the same name, and the event is
+    stale rather than early.
     """
     try:
         raw = registry.describe_compilation_job(job_name)
@@ -138,6 +144,17 @@ def register(
             outcome="invalid", reasons=[f"compilation job {job_name} cannot be read: {error}"], subject=subject
         )
     if not job.finished:
+        if announced_modified is not None and job.CreationTime is not None and announced_modified < job.CreationTime:
+            # Deleted and created again under its name since the event: nothing will ever catch up with it.
+            return Outcome(
+                outcome="skipped",
+                reasons=[
+                    f"compilation job {job_name} is {job.CompilationJobStatus} and was created at "
+                    f"{job.CreationTime.isoformat()}, after the event's {announced_modified.isoformat()}: "
+                    "the event is about an earlier job of that name"
+                ],
+                subject=subject,
+            )
         return Outcome(
             outcome="skipped",
             reasons=[f"compilation job {job_name} is {job.CompilationJobStatus}, not finished: the event is early"],

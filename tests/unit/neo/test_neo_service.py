@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from registrar.events import CompilationJobEvent, parse_event
@@ -153,12 +155,32 @@ def test_a_full_package_reports_over_cap_and_records_it() -> None:
     assert metric_name(outcome) == "SpecOverCap"
 
 
-def test_a_job_still_running_is_skipped(registry: FakeRegistry) -> None:
-    registry.jobs["churn-model-1-ml-c5"] = compilation_job(status="INPROGRESS")
+def test_a_job_still_running_is_skipped_to_be_retried(registry: FakeRegistry) -> None:
+    # GIVEN the event's job (created before the event's time) still described as running
+    registry.jobs["churn-model-1-ml-c5"] = compilation_job(
+        status="INPROGRESS", created=datetime(2024, 5, 1, tzinfo=UTC)
+    )
 
     outcome = handle(_event("completed-ml-c5.json"), registry=registry, apply=True)
 
+    # THEN nothing is written and the event is to come back later (it is early)
     assert outcome.outcome == "skipped"
+    assert outcome.retry
+    assert registry.updates == []
+
+
+def test_an_event_about_an_earlier_job_of_the_same_name_is_stale_not_early(registry: FakeRegistry) -> None:
+    # GIVEN the job was deleted and created again under its name after the event's LastModifiedTime (12:00)
+    registry.jobs["churn-model-1-ml-c5"] = compilation_job(
+        status="INPROGRESS", created=datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+    )
+
+    outcome = handle(_event("completed-ml-c5.json"), registry=registry, apply=True)
+
+    # THEN skipped for good: retrying would only end in the dead-letter queue
+    assert outcome.outcome == "skipped"
+    assert not outcome.retry and outcome.final
+    assert "earlier job of that name" in outcome.reasons[0]
     assert registry.updates == []
 
 
