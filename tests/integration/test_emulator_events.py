@@ -266,3 +266,51 @@ def test_test_event_pattern_refuses_incomplete_event(aws: Emulator) -> None:
     # WHEN/THEN TestEventPattern refuses it
     with pytest.raises(events.exceptions.ClientError, match="ValidationException"):
         events.test_event_pattern(EventPattern='{"source": ["aws.sagemaker"]}', Event='{"source": "aws.sagemaker"}')
+
+
+PLACEHOLDERS = "<resources> <id> <time> <detail-type> <source> <region> <account> <detail>"
+
+
+def test_detail_holding_template_placeholders_reaches_target_intact(
+    aws: Emulator, sagemaker: SageMakerClient, make_package: MakePackage, sagemaker_events: Drain
+) -> None:
+    # GIVEN a package whose creation event was consumed
+    arn = make_package()
+    sagemaker_events()
+
+    # WHEN its approval description holds the placeholders of moto's event template
+    sagemaker.update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription=PLACEHOLDERS
+    )
+
+    # THEN the SQS target receives the event verbatim: the description as written, the envelope as EventBridge's
+    [event] = sagemaker_events()
+    assert event["detail"]["ApprovalDescription"] == PLACEHOLDERS
+    assert (event["resources"], event["account"]) == ([arn], aws.account_id)
+    assert set(event) == {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+
+
+def test_input_transformer_does_not_rescan_inserted_values(
+    aws: Emulator, sagemaker: SageMakerClient, make_package: MakePackage
+) -> None:
+    # GIVEN a rule whose SQS target transforms the event, placing the description before the id
+    sqs = boto3.client("sqs", endpoint_url=aws.endpoint, region_name=aws.region)
+    events = boto3.client("events", endpoint_url=aws.endpoint, region_name=aws.region)
+    queue_url = sqs.create_queue(QueueName="transformed")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="transformed", EventPattern=json.dumps({"detail": {"ModelApprovalStatus": ["Approved"]}}))
+    transformer = {
+        "InputPathsMap": {"description": "$.detail.ApprovalDescription", "id": "$.id"},
+        "InputTemplate": '{"description": "<description>", "id": "<id>"}',
+    }
+    events.put_targets(Rule="transformed", Targets=[{"Id": "queue", "Arn": queue_arn, "InputTransformer": transformer}])
+
+    # WHEN a package is approved with a description holding a placeholder of the template
+    arn = make_package()
+    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="<id>")
+
+    # THEN the placeholders of the template are replaced, the inserted description is not
+    [message] = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    delivered = json.loads(message["Body"])
+    assert delivered["description"] == "<id>"
+    assert delivered["id"] not in ("<id>", "")

@@ -215,3 +215,141 @@ def test_client_token_with_other_request_conflicts(sagemaker: SageMakerClient, m
     # THEN it is refused with ConflictException, and the first request's effect stays
     assert raised.value.response["Error"]["Code"] == "ConflictException"
     assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "Approved"
+
+
+# UpdateModelPackage refuses what SageMaker refuses: the service model's constraints and the documented limits
+# (emulator fix 9; sagemaker-facts.md §3).
+
+TOO_MANY_ENVIRONMENT_ENTRIES = {f"VARIABLE_{i}": "1" for i in range(17)}
+
+
+@pytest.mark.parametrize(
+    ("update", "path", "rule"),
+    [
+        ({"ApprovalDescription": "x" * 5000}, "approvalDescription", "less than or equal to 1024"),
+        ({"ApprovalDescription": "two\nlines"}, "approvalDescription", "regular expression pattern: .*"),
+        ({"CustomerMetadataProperties": {"team": "<bad>{}"}}, "customerMetadataProperties", "regular expression"),
+        (
+            {"CustomerMetadataProperties": {"team": "v" * 400}},
+            "customerMetadataProperties",
+            "less than or equal to 256",
+        ),
+        (
+            {"CustomerMetadataProperties": {f"key-{i}": "v" for i in range(51)}},
+            "customerMetadataProperties",
+            "less than or equal to 50",
+        ),
+        ({"ClientToken": "token_" * 10}, "clientToken", "less than or equal to 36"),
+        ({"ClientToken": "token_1"}, "clientToken", "regular expression pattern: [a-zA-Z0-9-]+"),
+        (
+            {"InferenceSpecification": {"Containers": [{"Image": "img", "Environment": TOO_MANY_ENVIRONMENT_ENTRIES}]}},
+            "inferenceSpecification.containers.1.member.environment",
+            "less than or equal to 16",
+        ),
+        (
+            {"AdditionalInferenceSpecificationsToAdd": [spec("ml-c5", Description="compiled\tfor\u0007c5")]},
+            "additionalInferenceSpecificationsToAdd.1.member.description",
+            "regular expression",
+        ),
+        (
+            {"ModelLifeCycle": {"Stage": "in_production", "StageStatus": "Approved"}},
+            "modelLifeCycle.stage",
+            "regular expression",
+        ),
+        ({"ModelPackageRegistrationType": "Draft"}, "modelPackageRegistrationType", "enum value set"),
+        ({"SourceUri": "s3://bucket/key?version=1"}, "sourceUri", "regular expression"),
+    ],
+    ids=[
+        "description-5000",
+        "description-newline",
+        "metadata-value-pattern",
+        "metadata-value-400",
+        "metadata-51-in-request",
+        "client-token-60",
+        "client-token-underscore",
+        "environment-17",
+        "nested-description-control-character",
+        "life-cycle-stage-underscore",
+        "registration-type-enum",
+        "source-uri-symbol",
+    ],
+)
+def test_update_refuses_what_sagemaker_refuses(
+    sagemaker: SageMakerClient, make_package: MakePackage, update: dict[str, Any], path: str, rule: str
+) -> None:
+    # GIVEN a package
+    arn = make_package(CustomerMetadataProperties={"team": "ml"})
+    before = dict(sagemaker.describe_model_package(ModelPackageName=arn))
+    before.pop("ResponseMetadata")
+
+    # WHEN an update breaking one of the service's rules is sent
+    with pytest.raises(ClientError) as raised:
+        sagemaker.update_model_package(ModelPackageArn=arn, **update)
+
+    # THEN SageMaker's ValidationException names the member and the rule, and nothing changed
+    error = raised.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert f"at '{path}' failed to satisfy constraint" in error["Message"]
+    assert rule in error["Message"]
+    after = dict(sagemaker.describe_model_package(ModelPackageName=arn))
+    after.pop("ResponseMetadata")
+    assert after == before
+
+
+def test_update_refuses_more_than_50_metadata_entries_after_merge(
+    sagemaker: SageMakerClient, make_package: MakePackage
+) -> None:
+    # GIVEN a package with 30 metadata entries
+    arn = make_package(CustomerMetadataProperties={f"old-{i}": "v" for i in range(30)})
+
+    # WHEN 30 more are given (each request within the model's 50)
+    with pytest.raises(ClientError) as raised:
+        sagemaker.update_model_package(
+            ModelPackageArn=arn, CustomerMetadataProperties={f"new-{i}": "v" for i in range(30)}
+        )
+
+    # THEN the 60 entries the merge would leave are refused, and the package keeps its 30
+    error = raised.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert "at most 50 CustomerMetadataProperties" in error["Message"]
+    assert len(sagemaker.describe_model_package(ModelPackageName=arn)["CustomerMetadataProperties"]) == 30
+
+
+def test_refused_update_does_not_spend_its_client_token(sagemaker: SageMakerClient, make_package: MakePackage) -> None:
+    # GIVEN an update refused for its too long approval description
+    arn = make_package()
+    with pytest.raises(ClientError):
+        sagemaker.update_model_package(ModelPackageArn=arn, ApprovalDescription="x" * 1025, ClientToken="token-1")
+
+    # WHEN a valid request is sent with the same token
+    sagemaker.update_model_package(ModelPackageArn=arn, ApprovalDescription="ok", ClientToken="token-1")
+
+    # THEN it is applied, not a conflict
+    assert sagemaker.describe_model_package(ModelPackageName=arn)["ApprovalDescription"] == "ok"
+
+
+def test_update_accepts_the_limits_themselves(sagemaker: SageMakerClient, make_package: MakePackage) -> None:
+    # GIVEN a package with 40 metadata entries, one to be removed
+    arn = make_package(CustomerMetadataProperties={f"old-{i}": "v" for i in range(40)})
+    environment = {f"VARIABLE_{i}": "1" for i in range(16)}
+
+    # WHEN an update sits on every limit: 1024 characters, 50 entries after the merge, 256-character and
+    # Unicode values, a 36-character token, 16 environment entries
+    sagemaker.update_model_package(
+        ModelPackageArn=arn,
+        ApprovalDescription="x" * 1024,
+        CustomerMetadataProperties={
+            "new-0": "v" * 256,
+            "city": "Zürich 2024 _.:/=+-@",
+            **{f"new-{i}": "v" for i in range(1, 10)},
+        },
+        CustomerMetadataPropertiesToRemove=["old-0"],
+        ClientToken="a" * 36,
+        InferenceSpecification={"Containers": [{"Image": "img", "Environment": environment}]},
+        SourceUri="s3://registrar-test-artifacts/source/model.tar.gz",
+    )
+
+    # THEN it is applied
+    described = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert len(described["CustomerMetadataProperties"]) == 50
+    assert described["InferenceSpecification"]["Containers"][0]["Environment"] == environment

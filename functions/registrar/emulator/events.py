@@ -8,10 +8,19 @@ Departures corrected (sagemaker-facts.md §5):
    as they route a ``PutEvents`` call. It is not sent over HTTP: the emulator is SageMaker here, and
    real EventBridge refuses ``aws.*`` sources from customers.
 7. moto delivers an event to a target without its ``account`` member (its default input template
-   leaves it out); EventBridge delivers the whole event. :func:`install` puts it back.
+   leaves it out); EventBridge delivers the whole event. :func:`install` puts it back (see 10).
 8. Server mode answers ``TestEventPattern`` with an empty body (moto's handler is ``pass``).
    :class:`EmulatorEventsHandler` answers it with moto's own in-process matcher
    (``moto.events.models.EventPattern``), the one that routes events to rule targets.
+10. moto builds what a target receives by text substitution: it replaces ``<detail>`` in a template
+    with the event's detail, then ``<detail-type>``, ``<source>``, ``<id>``, ``<region>``,
+    ``<resources>`` and ``<time>`` in the result, inside the detail already inserted. A detail holding
+    such text (an ``ApprovalDescription`` of ``"<resources>"``) was corrupted, or made invalid JSON
+    and failed ``PutEvents`` (HTTP 500 for UpdateModelPackage, after the update was stored: its event
+    was lost). :func:`install` replaces moto's ``EventTemplateParser.parse``: a target without an
+    ``InputTransformer`` receives the event verbatim (every member but moto's internal
+    ``ingestion-time``); with one, each placeholder of the template is replaced once, from moto's
+    own values, and inserted values are never scanned again.
 
 Emission is process-wide, like moto's state: :func:`set_emission` turns it off for tests that do not
 want events.
@@ -20,6 +29,7 @@ want events.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import datetime
 from types import SimpleNamespace
@@ -134,14 +144,51 @@ class EmulatorEventsBackend(EventsBackend):
         )
 
 
-_FULL_EVENT_TEMPLATE = (
-    '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", "account": "<account>", '
-    '"time": <time>, "region": "<region>", "resources": <resources>, "detail": <detail>}'
-)
+# moto keeps the time it received an event in the event itself; EventBridge delivers no such member.
+_INTERNAL_MEMBERS = frozenset({"ingestion-time"})
+_PLACEHOLDER = re.compile(r"<([^<>]+)>")
+
+
+def target_input(input_template: str | None, input_paths_map: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """What a rule's target receives for ``event``: moto's ``EventTemplateParser.parse``, never rescanning values.
+
+    Parameters
+    ----------
+    input_template
+        The target's ``InputTransformer.InputTemplate``; ``None`` or empty without a transformer.
+    input_paths_map
+        The target's ``InputTransformer.InputPathsMap`` (JSONPath by placeholder name).
+    event
+        The event as moto routes it (``version``, ``id``, ..., ``detail``, ``ingestion-time``).
+
+    Returns
+    -------
+    dict
+        Without a template, the event itself (a shallow copy: moto rewrites ``time`` on delivery);
+        otherwise the template with each placeholder replaced, once, by its value.
+    """
+    if not input_template:
+        return {member: value for member, value in event.items() if member not in _INTERNAL_MEMBERS}
+
+    from jsonpath_ng.ext import parse
+    from moto.events.utils import EventTemplateParser
+
+    # As moto: its default paths when the target names none, and the whole event and its ingestion time.
+    values = {
+        "aws.events.event.json": EventTemplateParser._stringify(event),
+        "aws.events.event.ingestion-time": EventTemplateParser._stringify(event["ingestion-time"]),
+    }
+    for name, path in (input_paths_map or EventTemplateParser.DEFAULT_EVENT_INPUT_PATHS_MAP).items():
+        matches = parse(path).find(event)
+        value = EventTemplateParser._stringify(matches[0].value) if matches else None
+        if value:
+            values[name] = str(value)
+    rendered = _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), input_template)
+    return cast(dict[str, Any], json.loads(rendered))
 
 
 def install() -> None:
-    """Deliver whole events to targets, ``account`` included, as EventBridge does."""
+    """Deliver events to targets as EventBridge does: whole, ``account`` included, and unaltered."""
     from moto.events.utils import EventTemplateParser
 
-    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = _FULL_EVENT_TEMPLATE
+    EventTemplateParser.parse = staticmethod(target_input)  # type: ignore[method-assign,assignment]

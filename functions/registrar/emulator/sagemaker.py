@@ -29,6 +29,20 @@ Departures corrected (sagemaker-facts.md §5):
    ``emulator:outcome``), publishes ``SageMaker Processing Job State Change``. moto also dropped
    ``ProcessingResources`` and ``Environment`` from DescribeProcessingJob: they are kept.
 
+(7, 8 and 10 are in :mod:`registrar.emulator.events`.)
+
+9. UpdateModelPackage accepted what SageMaker refuses (sagemaker-facts.md §3: maximum lengths, patterns
+   and enums come back from the service as ``ValidationException``): a 5000-character
+   ``ApprovalDescription``, a metadata value ``<bad>{}``, a 60-character ``ClientToken`` with ``_``, ...
+   Every member of the request is now checked against the constraints of the service model's
+   ``UpdateModelPackageInput`` as botocore loads it (required members, min/max, patterns, enums, through
+   nested structures, lists and maps: :mod:`registrar.emulator.constraints`), and against the documented
+   rules the model lacks: at most 50 ``CustomerMetadataProperties`` once merged with the package's, at
+   most 16 ``Environment`` entries per container. (A key both set and removed in one request is not
+   refused: no documented rule says so; registrar refuses to send one itself.) A refusal is a
+   ``ValidationException`` naming the member and the rule, before the package or the ``ClientToken`` is
+   looked at: nothing is changed, the token is not spent, no event is published.
+
 Compilation jobs are built as :class:`registrar.emulator.neo.NeoCompilationJob`.
 """
 
@@ -52,11 +66,16 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import validate_model_approval_status
 
 from registrar._shapes import MODEL_CARD_STATUSES, REALTIME_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
-from registrar.emulator import clock, events
+from registrar.emulator import clock, constraints, events
 from registrar.emulator.neo import NeoCompilationJob
 from registrar.emulator.outcome import requested_outcome
 
 MAX_ADDITIONAL_SPECIFICATIONS = 15
+# Documented limits the service model does not carry (sagemaker-facts.md §3): at most 50 metadata entries on a
+# package (the model limits only the request's map), and "up to 16 entries" in a container's Environment
+# (the model says 100; sagemaker-api-shapes.md §6 takes 16 as the service limit).
+MAX_CUSTOMER_METADATA_PROPERTIES = 50
+MAX_ENVIRONMENT_ENTRIES = 16
 ARCHIVED_CARD_MESSAGE = "Model Card is in Archived state"
 PROCESSING_FAILURE_REASON = "AlgorithmError: emulator:outcome=Failed: processing failed as requested"
 PROCESSING_FINAL_STATUSES = ("Completed", "Failed", "Stopped")
@@ -76,7 +95,11 @@ _UPDATED_FIELDS = {
 
 
 def install() -> None:
-    """Check instance types against the service model's enums instead of moto's short lists."""
+    """Check instance types against the service model's enums instead of moto's short lists.
+
+    Also compiles UpdateModelPackage's constraints (fix 9) now, rather than on the first request.
+    """
+    constraints.input_shape("sagemaker", "UpdateModelPackage")
     ModelPackage.validate_supported_transform_instance_types = staticmethod(  # type: ignore[method-assign,assignment]
         _enum_validator("SupportedTransformInstanceTypes", TRANSFORM_INSTANCE_TYPES)
     )
@@ -267,8 +290,9 @@ class EmulatorSageMakerBackend(SageMakerModelBackend):
         model_card: dict[str, str] | None = None,
         model_life_cycle: dict[str, str] | None = None,
         client_token: str | None = None,
+        model_package_registration_type: str | None = None,
     ) -> str:
-        """Update a model package as SageMaker does (fixes 1-6 of the module docstring).
+        """Update a model package as SageMaker does (fixes 1-6 and 9 of the module docstring).
 
         Parameters
         ----------
@@ -276,8 +300,10 @@ class EmulatorSageMakerBackend(SageMakerModelBackend):
             The package's ARN.
         model_approval_status, approval_description, customer_metadata_properties,
         customer_metadata_properties_to_remove, additional_inference_specifications_to_add,
-        inference_specification, source_uri, model_card, model_life_cycle, client_token
+        inference_specification, source_uri, model_card, model_life_cycle, client_token,
+        model_package_registration_type
             The request's members; ``None`` means absent, and leaves the package's member unchanged.
+            ``model_package_registration_type`` is validated, not kept (moto has no such member).
 
         Returns
         -------
@@ -287,8 +313,9 @@ class EmulatorSageMakerBackend(SageMakerModelBackend):
         Raises
         ------
         moto.sagemaker.exceptions.ValidationError
-            Unknown package, bad approval status, refused additional specifications, or an update of
-            an archived model card's content. Nothing is changed.
+            A member breaking the service model's constraints or a documented limit (fix 9), unknown
+            package, refused additional specifications, or an update of an archived model card's
+            content. Nothing is changed.
         moto.sagemaker.exceptions.ConflictException
             ``client_token`` was used before with a different request.
         """
@@ -303,7 +330,10 @@ class EmulatorSageMakerBackend(SageMakerModelBackend):
             "SourceUri": source_uri,
             "ModelCard": model_card,
             "ModelLifeCycle": model_life_cycle,
+            "ModelPackageRegistrationType": model_package_registration_type,
         }
+        # The service validates the request before it looks at the package or the token.
+        _validate_update_request({**request, "ClientToken": client_token})
         fingerprint = json.dumps(request, sort_keys=True, default=str)
         package = self.describe_model_package(model_package_arn)
         if client_token is not None and client_token in self.update_model_package_tokens:
@@ -316,6 +346,7 @@ class EmulatorSageMakerBackend(SageMakerModelBackend):
 
         new_specifications = additional_inference_specifications_to_add or []
         validate_model_approval_status(model_approval_status)
+        _validate_metadata_total(package, customer_metadata_properties, customer_metadata_properties_to_remove)
         self._validate_new_specifications(package, new_specifications)
         package.validate_additional_inference_specifications(new_specifications)
         _validate_model_card_status(model_card)
@@ -482,6 +513,61 @@ class EmulatorSageMakerBackend(SageMakerModelBackend):
         return job.arn
 
 
+def _validate_update_request(request: dict[str, Any]) -> None:
+    """Refuse an UpdateModelPackage request as the service would, before anything is read or changed.
+
+    Checks every constraint of the service model's input shape (:mod:`registrar.emulator.constraints`),
+    then the documented rules the model does not carry. ``None`` members are absent.
+    """
+    present = {member: value for member, value in request.items() if value is not None}
+    problems = constraints.violations(constraints.input_shape("sagemaker", "UpdateModelPackage"), present, "")
+    for member in ("InferenceSpecification", "AdditionalInferenceSpecificationsToAdd"):
+        problems.extend(_environment_problems(member, present.get(member)))
+    if problems:
+        raise ValidationError(constraints.message(problems))
+
+
+def _environment_problems(member: str, value: Any) -> list[str]:
+    """Containers whose ``Environment`` has more than the documented 16 entries (sagemaker-facts.md §3)."""
+    if isinstance(value, dict):
+        specifications = [(constraints.member_path("", member), value)]
+    elif isinstance(value, list):
+        path = constraints.member_path("", member)
+        specifications = [(f"{path}.{index}.member", item) for index, item in enumerate(value, start=1)]
+    else:
+        return []
+    problems = []
+    for path, specification in specifications:
+        containers = specification.get("Containers") if isinstance(specification, dict) else None
+        for index, container in enumerate(containers if isinstance(containers, list) else [], start=1):
+            environment = container.get("Environment") if isinstance(container, dict) else None
+            if isinstance(environment, dict) and len(environment) > MAX_ENVIRONMENT_ENTRIES:
+                problems.append(
+                    constraints.failure(
+                        None,
+                        environment,
+                        f"{path}.containers.{index}.member.environment",
+                        f"Member must have length less than or equal to {MAX_ENVIRONMENT_ENTRIES}",
+                    )
+                )
+    return problems
+
+
+def _validate_metadata_total(package: ModelPackage, given: dict[str, str] | None, removed: list[str] | None) -> None:
+    """Refuse an update that would leave more than 50 metadata entries on the package (sagemaker-facts.md §3)."""
+    if not given:
+        return
+    merged = {**(package.customer_metadata_properties or {}), **given}
+    for key in removed or []:
+        merged.pop(key, None)
+    if len(merged) > MAX_CUSTOMER_METADATA_PROPERTIES:
+        raise ValidationError(
+            f"A model package can have at most {MAX_CUSTOMER_METADATA_PROPERTIES} CustomerMetadataProperties: "
+            f"{package.arn} has {len(package.customer_metadata_properties or {})}, and merging the "
+            f"{len(given)} given (less {len(removed or [])} removed) would leave {len(merged)}."
+        )
+
+
 def _validate_model_card_status(model_card: dict[str, str] | None) -> None:
     status = (model_card or {}).get("ModelCardStatus")
     if status is not None and status not in MODEL_CARD_STATUSES:
@@ -526,6 +612,7 @@ class EmulatorSageMakerResponse(SageMakerResponse):
             model_card=self._get_param("ModelCard"),
             model_life_cycle=self._get_param("ModelLifeCycle"),
             client_token=self._get_param("ClientToken"),
+            model_package_registration_type=self._get_param("ModelPackageRegistrationType"),
         )
         return ActionResult({"ModelPackageArn": model_package_arn})
 
