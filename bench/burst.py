@@ -116,7 +116,8 @@ class BurstConfig:
     seed
         Seeds the scenario, the order of delivery and the fault injector.
     visibility_timeout
-        Seconds before a failed record comes back (the local stand-in for the deployed 6 x timeout).
+        Seconds before a failed record comes back (the local stand-in for the deployed 6 x timeout), and
+        the functions' timeout too (it may not be longer): a batch that takes longer fails as a whole.
     max_receive_count
         Receives before a record is dead-lettered (the deployed value by default).
     timeout
@@ -600,14 +601,10 @@ class _Ledger:
             self.outcomes.append(outcome)
 
 
-def _handler(lambda_handler: Any, ledger: _Ledger, timeout: int) -> Any:
+def _handler(lambda_handler: Any, ledger: _Ledger) -> Any:
     """The deployed handler as an event source mapping calls it, with the burst's bookkeeping around it."""
-    from registrar.local.runner import LocalLambdaContext
 
     def handle(event: dict[str, Any], context: Any) -> Any:
-        # Lambda's remaining time bounds Powertools' in-progress records; the deployed queues' visibility
-        # timeout is 6 x the function timeout, and so is at least the function timeout here.
-        context = LocalLambdaContext(function_name=context.function_name, timeout_seconds=timeout)
         ids = {record["messageId"]: json.loads(record["body"]).get("id", "") for record in event["Records"]}
         with ledger.lock:
             ledger.busy += 1
@@ -644,9 +641,13 @@ def _drain(config: BurstConfig, topology: Any, sqs: Any, ledger: _Ledger) -> flo
             LocalEventSourceMapping(
                 queue=queues[name],
                 queue_arn=topology.flows[name].queue_arn,
-                handler=_handler(handler, ledger, config.visibility_timeout),
+                handler=_handler(handler, ledger),
                 function_name=f"registrar-{name}",
                 batch_size=config.batch_size,
+                # Lambda's remaining time bounds Powertools' in-progress records, and an invocation that
+                # outlives it fails its batch; the deployed visibility timeout is 6 x the function timeout,
+                # and the local one may not be shorter: the function timeout is the visibility timeout here.
+                timeout_seconds=config.visibility_timeout,
             )
             for name, handler in flows
         ]
@@ -742,7 +743,12 @@ def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> 
     entries, result = compose_events(config, versions, captured, stale)
     ledger = _Ledger()
     with _lambda_environment(_environment(endpoint, region, IDEMPOTENCY_TABLE)):
-        topology = build_topology(endpoint_url=endpoint, region=region, visibility_timeout=config.visibility_timeout)
+        topology = build_topology(
+            endpoint_url=endpoint,
+            region=region,
+            visibility_timeout=config.visibility_timeout,
+            function_timeout=config.visibility_timeout,
+        )
         for flow in topology.flows.values():
             dead_letter_arn = setup.sqs.get_queue_attributes(
                 QueueUrl=flow.dead_letter_url, AttributeNames=["QueueArn"]

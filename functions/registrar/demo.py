@@ -1,13 +1,16 @@
 """``registrar demo``: the whole automation on the embedded emulator, event by event, as in AWS.
 
-The scenario registers a realistic set of model versions through ordinary SageMaker calls, lets the
-emulator's events flow through the same rule patterns, queues and handlers the CDK app deploys, runs
-the sweeper on a short schedule, and checks that every version ends where the policy says it must.
+The scenario registers a realistic set of model versions through ordinary SageMaker calls, stores the
+approval policy in SSM as the stack does, lets the emulator's events flow through the same rule
+patterns, queues and handlers the CDK app deploys, runs the sweeper on a short schedule, and checks
+that every version ends where the policy says it must, and that the one poison event (an evaluation
+job of a version that does not exist) ends in the approval flow's DLQ after its receives.
 :func:`run_scenario` does the work and returns what happened; :func:`run_demo` tells the story.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import threading
@@ -17,7 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from registrar.local.support import XGBOOST_IMAGE, create_compilation_job, create_processing_job, emulator_clients
+from registrar.local.support import (
+    ACCOUNT,
+    REGION,
+    XGBOOST_IMAGE,
+    create_compilation_job,
+    create_processing_job,
+    emulator_clients,
+)
 from registrar.outcome import Outcome
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -28,6 +38,11 @@ REPORTS = EVENTS / "approval" / "reports"
 ROLE_ARN = "arn:aws:iam::123456789012:role/registrar-demo-sagemaker"
 CHURN = "churn-model"
 FRAUD = "fraud-detector"
+MISSING_VERSION = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{CHURN}/99"  # never registered
+# Seconds: the functions' timeout and the queues' visibility timeout (the stack: 60 and 6 x 60). The
+# visibility timeout may not be shorter; it sets how soon a failed record (the poison) comes back.
+FUNCTION_TIMEOUT = 2
+VISIBILITY_TIMEOUT = 2
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,25 @@ class Expectation:
     specifications: int = 0
     decided_by_registrar: bool = True
     metadata_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExpectedDeadLetter:
+    """An event that can never succeed: handled on each of its receives, then in its flow's DLQ."""
+
+    label: str
+    flow: str
+    processing_job: str  # the evaluation job whose state-change event it is
+    model_package_arn: str  # the version it names
+    receives: int
+
+    def matches(self, body: str) -> bool:
+        try:
+            event = json.loads(body)
+        except json.JSONDecodeError:
+            return False
+        detail = event.get("detail") if isinstance(event, dict) else None
+        return isinstance(detail, dict) and detail.get("ProcessingJobName") == self.processing_job
 
 
 @dataclass
@@ -59,12 +93,52 @@ class ScenarioResult:
     handled: list[HandledEvent] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
     updates_per_package: Counter[str] = field(default_factory=Counter)
-    leftover: dict[str, list[str]] = field(default_factory=dict)  # queue -> message bodies left
+    expected_dead_letters: list[ExpectedDeadLetter] = field(default_factory=list)
+    leftover: dict[str, list[str]] = field(default_factory=dict)  # flow queue -> message bodies left
+    dead_letters: dict[str, list[str]] = field(default_factory=dict)  # flow -> the bodies in its DLQ
+    policy_parameter: str | None = None  # the SSM parameter the approval function read the policy from
     sweeps: int = 0
     seconds: float = 0.0
 
+    def receives(self, expected: ExpectedDeadLetter) -> int:
+        """How many times the handler dealt with the poison event (once per receive)."""
+        return sum(
+            1
+            for handled in self.handled
+            if handled.flow == expected.flow
+            and handled.outcome.outcome == "invalid"
+            and handled.outcome.model_package_arn == expected.model_package_arn
+        )
+
+    def expected_dead_letter(self, flow: str, body: str) -> ExpectedDeadLetter | None:
+        """The expectation a message found in ``flow``'s DLQ meets, if any."""
+        return next((e for e in self.expected_dead_letters if e.flow == flow and e.matches(body)), None)
+
     def mismatches(self) -> list[str]:
-        """Every way a version's final state differs from its expectation (empty when all is well)."""
+        """Every way the final state differs from the expectations (empty when all is well).
+
+        Every version where the policy says, no message left in a flow's queue, each poison event in its
+        flow's DLQ after exactly its receives, and nothing else in a DLQ.
+        """
+        problems = self.version_mismatches()
+        problems.extend(f"{queue}: {len(bodies)} message(s) left" for queue, bodies in self.leftover.items() if bodies)
+        for expected in self.expected_dead_letters:
+            found = sum(expected.matches(body) for body in self.dead_letters.get(expected.flow, []))
+            if found != 1:
+                problems.append(f"{expected.label}: {found} message(s) in the {expected.flow} DLQ, expected 1")
+            receives = self.receives(expected)
+            if receives != expected.receives:
+                problems.append(f"{expected.label}: handled {receives} time(s), expected {expected.receives} receives")
+        problems.extend(
+            f"{flow} DLQ: unexpected message {body[:120]}"
+            for flow, bodies in self.dead_letters.items()
+            for body in bodies
+            if self.expected_dead_letter(flow, body) is None
+        )
+        return problems
+
+    def version_mismatches(self) -> list[str]:
+        """Every way a version's state (``after``) differs from its expectation."""
         problems = []
         for label, expected in self.expectations.items():
             package = self.after.get(label, {})
@@ -81,12 +155,14 @@ class ScenarioResult:
             problems.extend(
                 f"{label}: metadata {key!r} missing" for key in expected.metadata_keys if key not in metadata
             )
-        problems.extend(f"{queue}: {len(bodies)} message(s) left" for queue, bodies in self.leftover.items() if bodies)
         return problems
 
 
-def _configure_environment(endpoint: str, table_name: str) -> None:
-    # Handlers read these when they handle their first event, exactly as in Lambda.
+def _configure_environment(endpoint: str, table_name: str, policy_parameter: str) -> None:
+    # Handlers read these when they handle their first event, exactly as in Lambda. The policy comes from
+    # the SSM parameter, as deployed; a policy file in this process's environment would win over it.
+    for variable in ("REGISTRAR_POLICY_FILE", "REGISTRAR_POLICY"):
+        os.environ.pop(variable, None)
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": endpoint,
@@ -94,7 +170,7 @@ def _configure_environment(endpoint: str, table_name: str) -> None:
             "AWS_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "demo"),
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "demo"),
-            "REGISTRAR_POLICY_FILE": str(POLICY_FILE),
+            "REGISTRAR_POLICY_PARAMETER": policy_parameter,
             "REGISTRAR_TABLE_NAME": table_name,
             "REGISTRAR_EVENT_BUS_NAME": "default",
             "REGISTRAR_REPORT_LOCATIONS": f"s3://{BUCKET}/",
@@ -185,7 +261,23 @@ class _Setup:
 
 def register_scenario(setup: _Setup, result: ScenarioResult) -> None:
     """The versions and jobs of the story, created through the normal SageMaker API."""
+    from registrar.local.topology import MAX_RECEIVE_COUNT
+
     setup.s3.create_bucket(Bucket=BUCKET)
+    # Poison first, so that its receives overlap the rest: an evaluation job tagged with a version that does
+    # not exist (deleted, or a typo in the pipeline). Its event can never succeed: it is handled on each
+    # receive, then the queue's redrive policy moves it to the approval flow's DLQ.
+    poison_job = f"{CHURN}-eval-of-a-missing-version"
+    setup.evaluate_with_processing_job(MISSING_VERSION, poison_job, f"s3://{BUCKET}/evaluations/{CHURN}/99/")
+    result.expected_dead_letters.append(
+        ExpectedDeadLetter(
+            "poison: evaluation of churn-model/99, which does not exist",
+            "approval",
+            poison_job,
+            MISSING_VERSION,
+            receives=MAX_RECEIVE_COUNT,
+        )
+    )
     passing = setup.upload(f"evaluations/{CHURN}/1/evaluation.json", (REPORTS / "passing.json").read_bytes())
     failing = setup.upload(f"evaluations/{CHURN}/2/evaluation.json", (REPORTS / "failing.json").read_bytes())
     missing = f"s3://{BUCKET}/evaluations/{CHURN}/3/evaluation.json"  # never uploaded
@@ -262,17 +354,23 @@ def run_scenario(
     timeout
         Give up waiting after this many seconds; the result then says what is missing.
     """
-    from registrar.local.topology import IDEMPOTENCY_TABLE, build_topology
+    from registrar.local.topology import IDEMPOTENCY_TABLE, POLICY_PARAMETER, build_topology
 
     started = time.monotonic()
-    _configure_environment(endpoint, IDEMPOTENCY_TABLE)  # before Powertools reads it on import
+    _configure_environment(endpoint, IDEMPOTENCY_TABLE, POLICY_PARAMETER)  # before Powertools reads it on import
     from registrar import aws, observability
     from registrar.local.runner import LocalEventSourceMapping
     from registrar.queues import Queue
 
     aws.reset_clients()
-    topology = build_topology(endpoint_url=endpoint, visibility_timeout=2)
-    result = ScenarioResult()
+    # The stack's resources, the policy parameter included (the policy file as the stack deploys it).
+    topology = build_topology(
+        endpoint_url=endpoint,
+        visibility_timeout=VISIBILITY_TIMEOUT,
+        function_timeout=FUNCTION_TIMEOUT,
+        policy_file=POLICY_FILE,
+    )
+    result = ScenarioResult(policy_parameter=topology.policy_parameter)
 
     def count_call(service: str, operation: str, params: dict[str, Any]) -> None:
         result.calls[f"{service}:{operation}"] += 1
@@ -302,6 +400,7 @@ def run_scenario(
                 queue_arn=flow.queue_arn,
                 handler=handler,
                 function_name=f"registrar-{name}",
+                timeout_seconds=topology.function_timeout,
             )
             for name, flow, handler in (
                 ("approval", topology.flows["approval"], approval.handler),
@@ -326,32 +425,44 @@ def run_scenario(
                 current_flow.name = name
                 busy += mapping.poll_once()
             in_queues = sum(sum(Queue(url=f.queue_url, client=sqs).depth()) for f in topology.flows.values())
-            quiet = busy == 0 and in_queues == 0 and result.sweeps >= 2
-            if quiet:
-                result.after = {label: setup.describe(arn) for label, arn in result.versions.items()}
-            if quiet and not result.mismatches():
-                # Quiet for a whole sweep interval: a late compilation event would have shown up by now.
-                quiet_since = quiet_since or now
-                if now - quiet_since >= sweep_interval:
-                    break
-            else:
+            # The poison goes round its receives while the rest is done: until it reaches its DLQ, it may be all
+            # that is left in the queues.
+            awaited = 0
+            if busy == 0 and in_queues:
+                dead_lettered = sum(
+                    Queue(url=f.dead_letter_url, client=sqs).depth()[0] for f in topology.flows.values()
+                )
+                awaited = max(0, len(result.expected_dead_letters) - dead_lettered)
+            settled = busy == 0 and in_queues <= awaited and result.sweeps >= 2
+            if not settled:
                 quiet_since = None
+            elif quiet_since is None:
+                result.after = {label: setup.describe(arn) for label, arn in result.versions.items()}
+                if not result.version_mismatches():
+                    quiet_since = now
+            # Quiet for a whole sweep interval (a late compilation event would have shown up by now), and the
+            # queues empty: the poison too has left for its DLQ (the final check looks for it there).
+            if quiet_since is not None and in_queues == 0 and now - quiet_since >= sweep_interval:
+                break
             if busy == 0:
                 if on_tick:
                     on_tick(f"waiting for events ({in_queues} in flight, {result.sweeps} sweeps)")
                 time.sleep(0.2)
         result.after = {label: setup.describe(arn) for label, arn in result.versions.items()}
         for flow in topology.flows.values():
-            for name, url in (
-                ("queue", flow.queue_url),
-                ("dlq", flow.dead_letter_url),
-                ("rule-dlq", flow.rule_dead_letter_url),
-            ):
-                queue = Queue(url=url, client=sqs)
-                visible, in_flight = queue.depth()
-                bodies = [message["Body"] for message in queue.receive()] if visible else []
-                if visible or in_flight:
-                    result.leftover[f"{flow.name} {name}"] = bodies or ["(in flight)"] * in_flight
+            queue = Queue(url=flow.queue_url, client=sqs)
+            visible, in_flight = queue.depth()
+            bodies = [message["Body"] for message in queue.receive()] if visible else []
+            if visible or in_flight:
+                result.leftover[f"{flow.name} queue"] = bodies or ["(in flight)"] * in_flight
+            # The rule DLQs are not read: the emulator never delivers to them (see registrar.local.topology).
+            dead_letter_queue = Queue(url=flow.dead_letter_url, client=sqs)
+            dead: list[dict[str, Any]] = []
+            while messages := dead_letter_queue.receive():  # each stays hidden for the DLQ's 30 s once received
+                dead.extend(messages)
+            for message in dead:  # visible again, for whoever explores the emulator afterwards (--keep)
+                dead_letter_queue.release(message["ReceiptHandle"])
+            result.dead_letters[flow.name] = [message["Body"] for message in dead]
     finally:
         observability.listeners.remove(listen)
     result.seconds = time.monotonic() - started

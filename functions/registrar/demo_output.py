@@ -86,13 +86,25 @@ class Story:
         self.line(
             "registrar's AWS calls: " + ", ".join(f"{name} ×{count}" for name, count in sorted(result.calls.items()))
         )
+        if result.policy_parameter:
+            self.line(f"the approval policy was read from the SSM parameter {result.policy_parameter}, as deployed")
         if result.leftover:
             for queue, bodies in result.leftover.items():
                 self.line(f"left in {queue}: {len(bodies)} message(s)", "red")
                 for body in bodies[:3]:
                     self.line(f"    {body[:200]}", "red")
         else:
-            self.line("nothing lost: every queue and dead-letter queue is empty", "green")
+            self.line("nothing lost: every flow's queue is empty", "green")
+        for flow, bodies in result.dead_letters.items():
+            for body in bodies:
+                expected = result.expected_dead_letter(flow, body)
+                if expected is None:
+                    self.line(f"unexpected in the {flow} DLQ: {body[:200]}", "red")
+                else:
+                    receives = result.receives(expected)
+                    style = "green" if receives == expected.receives else "red"
+                    self.line(f"in the {flow} DLQ as expected after {receives} receives: {expected.label}", style)
+        self.line("(the rules' DLQs are not checked: the emulator ignores a target's DeadLetterConfig)")
         problems = result.mismatches()
         if problems:
             self.line("NOT as the policy says:", "bold red")

@@ -1,11 +1,17 @@
-"""The demo's scenario, without the pretty output: every version ends where the policy says."""
+"""The demo's scenario, without the pretty output: every version ends where the policy says, the poison in its DLQ."""
 
 from __future__ import annotations
 
+import json
+import os
+
+import boto3
 import pytest
 
-from registrar.demo import ScenarioResult, run_scenario
+from registrar.approval.policy import deployable_json, load_policy
+from registrar.demo import MISSING_VERSION, POLICY_FILE, ScenarioResult, run_scenario
 from registrar.emulator import Emulator
+from registrar.local.topology import MAX_RECEIVE_COUNT, POLICY_PARAMETER
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +22,7 @@ def result(emulator: Emulator, isolated_environment: None) -> ScenarioResult:
 
 
 def test_every_version_ends_where_the_policy_says(result: ScenarioResult) -> None:
-    # THEN no version differs from its expectation and nothing is left in a queue or DLQ
+    # THEN no version differs from its expectation, no queue holds a message, and each DLQ holds only the poison
     assert result.mismatches() == []
 
 
@@ -48,6 +54,34 @@ def test_the_event_of_registrars_own_write_is_ignored_by_the_loop_guard(result: 
 
 def test_no_message_is_left_in_any_queue(result: ScenarioResult) -> None:
     assert result.leftover == {}
+
+
+def test_the_poison_event_is_dead_lettered_after_its_receives(result: ScenarioResult) -> None:
+    # THEN the evaluation job's event naming a version that does not exist was handled as invalid on each
+    # of its receives, then the approval queue's redrive policy moved it to the approval DLQ; nothing else
+    # is in a DLQ
+    assert {flow: len(bodies) for flow, bodies in result.dead_letters.items()} == {"approval": 1, "neo": 0}
+    (dead,) = result.dead_letters["approval"]
+    assert json.loads(dead)["detail"]["ProcessingJobName"] == "churn-model-eval-of-a-missing-version"
+    poisoned = [h for h in result.handled if h.outcome.model_package_arn == MISSING_VERSION]
+    assert [(h.flow, h.outcome.outcome) for h in poisoned] == [("approval", "invalid")] * MAX_RECEIVE_COUNT
+
+
+def test_the_approval_policy_is_read_from_its_ssm_parameter_as_deployed(
+    result: ScenarioResult, emulator: Emulator
+) -> None:
+    # THEN the parameter holds the policy file as the stack deploys it, the function was pointed at the
+    # parameter and not at the file, and it read it (once: Powertools caches it)
+    ssm = boto3.client("ssm", endpoint_url=emulator.endpoint, region_name=emulator.region)
+    stored = ssm.get_parameter(Name=POLICY_PARAMETER)["Parameter"]
+    assert (stored["Type"], stored["Value"]) == ("String", deployable_json(POLICY_FILE))
+    assert result.policy_parameter == POLICY_PARAMETER
+    assert os.environ.get("REGISTRAR_POLICY_PARAMETER") == POLICY_PARAMETER
+    assert "REGISTRAR_POLICY_FILE" not in os.environ
+    assert result.calls["ssm:GetParameter"] == 1
+    # AND the decisions name the policy file's digest
+    description = result.after["churn v1 (passes)"]["ApprovalDescription"]
+    assert description.endswith(f"(policy {load_policy(POLICY_FILE).digest})")
 
 
 def test_the_neo_specifications_point_at_the_compiled_artifacts(result: ScenarioResult) -> None:

@@ -266,6 +266,7 @@ def mappings(topology: Topology, handlers: dict[str, Callable[[dict[str, Any], A
             queue_arn=topology.flows[flow].queue_arn,
             handler=handler,
             function_name=f"registrar-{flow}",
+            timeout_seconds=topology.function_timeout,
         )
         for flow, handler in handlers.items()
     ]

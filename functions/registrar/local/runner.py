@@ -1,8 +1,10 @@
 """A local event source mapping: polls a queue and calls a Lambda handler as AWS would.
 
-It builds the SQS event Lambda receives, passes a Lambda context, deletes the records the handler
-did not report in ``batchItemFailures``, and leaves the others to come back after the visibility
-timeout, so the queue's redrive policy moves a record that keeps failing to its DLQ.
+It builds the SQS event Lambda receives, passes a Lambda context with the function's timeout, reads
+the handler's partial batch response as Lambda does (``ReportBatchItemFailures``), deletes the records
+that succeeded and leaves the others to come back after the visibility timeout, so the queue's redrive
+policy moves a record that keeps failing to its DLQ. An invocation that outlives its timeout fails
+its whole batch, as in Lambda; the handler runs to its end in this process, and is judged afterwards.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from registrar.errors import ConfigurationError
 from registrar.local.support import sqs_record
 from registrar.queues import Queue
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+# The local stand-in for the deployed 60 s: no longer than build_topology's default visibility timeout.
+DEFAULT_TIMEOUT_SECONDS = 5
 
 
 @dataclass
@@ -50,10 +56,25 @@ class LocalLambdaContext:
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
+    def expired(self) -> bool:
+        """Whether the invocation's timeout has passed (Lambda would have stopped it)."""
+        return time.monotonic() > self._deadline
+
 
 @dataclass
 class LocalEventSourceMapping:
-    """Polls ``queue`` and invokes ``handler`` with batches of up to ``batch_size`` records."""
+    """Polls ``queue`` and invokes ``handler`` with batches of up to ``batch_size`` records.
+
+    ``timeout_seconds`` is the function's timeout: the context's, and the limit past which an
+    invocation fails its batch. The queue's visibility timeout must be at least that long (AWS sets it
+    to six times the function timeout), or a record would come back while its invocation is still
+    running and Powertools' in-progress record still holds it; construction refuses such a queue.
+
+    Raises
+    ------
+    ConfigurationError
+        The queue's visibility timeout is shorter than ``timeout_seconds``.
+    """
 
     queue: Queue
     queue_arn: str
@@ -61,8 +82,24 @@ class LocalEventSourceMapping:
     function_name: str
     batch_size: int = 10
     region: str = "us-east-1"
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     invocations: int = 0
     failed_records: int = 0
+    timed_out: int = 0
+
+    def __post_init__(self) -> None:
+        if self.timeout_seconds < 1:
+            raise ConfigurationError(f"{self.function_name}: timeout_seconds must be at least 1 (a Lambda timeout)")
+        attributes = self.queue.client.get_queue_attributes(
+            QueueUrl=self.queue.url, AttributeNames=["VisibilityTimeout"]
+        )
+        visibility = int(attributes["Attributes"]["VisibilityTimeout"])
+        if visibility < self.timeout_seconds:
+            raise ConfigurationError(
+                f"{self.function_name}: the visibility timeout of {self.queue.url} ({visibility} s) is shorter than "
+                f"the function timeout ({self.timeout_seconds} s): a record would come back while its invocation "
+                f"still runs; give timeout_seconds <= {visibility} or the queue a longer visibility timeout"
+            )
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         """Receive one batch and invoke the handler with it; returns how many records it carried."""
@@ -70,14 +107,22 @@ class LocalEventSourceMapping:
         if not messages:
             return 0
         event = {"Records": [self._record(message) for message in messages]}
-        context = LocalLambdaContext(function_name=self.function_name, region=self.region)
+        message_ids = [message["MessageId"] for message in messages]
+        context = LocalLambdaContext(
+            function_name=self.function_name, timeout_seconds=self.timeout_seconds, region=self.region
+        )
         self.invocations += 1
         try:
-            response = self.handler(event, context) or {}
-            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+            response = self.handler(event, context)
         except Exception:
             # An unhandled error fails the whole batch, as in Lambda: every record comes back.
-            failed = {message["MessageId"] for message in messages}
+            failed = set(message_ids)
+        else:
+            failed = failed_message_ids(response, message_ids)
+        if context.expired():
+            # Lambda would have stopped the invocation at its timeout and failed it: the whole batch comes back.
+            self.timed_out += 1
+            failed = set(message_ids)
         self.failed_records += len(failed)
         done = [message["ReceiptHandle"] for message in messages if message["MessageId"] not in failed]
         if done:
@@ -93,3 +138,33 @@ class LocalEventSourceMapping:
             attributes=message.get("Attributes", {}),
             region=self.region,
         )
+
+
+def failed_message_ids(response: Any, message_ids: list[str]) -> set[str]:
+    """The records Lambda returns to the queue for a handler's ``response`` (``ReportBatchItemFailures`` on).
+
+    Delivery is at least once (sagemaker-facts.md §2, "Delivery semantics"); that section does not give
+    these rules, the Lambda developer guide does ("Handling errors for an SQS event source in Lambda",
+    "Success and failure conditions"): a null or empty response, and a null, missing or empty
+    ``batchItemFailures`` list, are a complete success; an invalid response (here: not a JSON object)
+    and an entry whose ``itemIdentifier`` is empty, null, under another key name, or not the message id
+    of a record of the batch, are a complete failure: every record comes back. Otherwise exactly the
+    records named come back.
+    """
+    everything = set(message_ids)
+    if response is None:
+        return set()
+    if not isinstance(response, dict):
+        return everything
+    failures = response.get("batchItemFailures")
+    if failures is None:
+        return set()
+    if not isinstance(failures, list):
+        return everything
+    failed: set[str] = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(identifier, str) or identifier not in everything:
+            return everything
+        failed.add(identifier)
+    return failed

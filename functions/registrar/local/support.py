@@ -2,8 +2,9 @@
 
 - :func:`sqs_record` and :func:`sqs_event`: the SQS event a Lambda event source mapping hands a handler.
 - :class:`CallCounter`: every AWS call registrar's own clients make (``registrar.aws.observe_calls``).
-- :func:`emulator_clients`: plain botocore clients of the emulator from a botocore session that is not
-  registrar's, so observing registrar's calls (or injecting faults into them) never sees these.
+- :func:`emulator_clients` and :func:`emulator_client`: plain botocore clients of the emulator from a
+  botocore session that is not registrar's, so observing registrar's calls (or injecting faults into
+  them) never sees these, and with every operation (registrar's clients carry only the ones it makes).
 - :func:`create_processing_job` and :func:`create_compilation_job`: the jobs a data scientist's
   pipeline starts, linked to a model package by tag or by ARN.
 - :func:`emulator_environment`: the environment of a deployed function pointed at the emulator.
@@ -180,17 +181,34 @@ def emulator_clients(
     import botocore.session
 
     session = botocore.session.Session()
-    options: dict[str, Any] = {
-        "endpoint_url": endpoint,
-        "region_name": region,
-        "aws_access_key_id": access_key,
-        "aws_secret_access_key": secret_key,
-    }
     made = {
-        service: session.create_client(service, **options)
+        service: emulator_client(
+            service, endpoint, region=region, access_key=access_key, secret_key=secret_key, session=session
+        )
         for service in ("sagemaker", "s3", "sqs", "events", "dynamodb")
     }
     return EmulatorClients(**made)
+
+
+def emulator_client(
+    service: str,
+    endpoint: str,
+    *,
+    region: str = REGION,
+    access_key: str = "testing",
+    secret_key: str = "testing",
+    session: Any = None,
+) -> Any:
+    """One plain botocore client of the emulator at ``endpoint`` (of ``session``, else of a session of its own)."""
+    import botocore.session
+
+    return (session or botocore.session.Session()).create_client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+    )
 
 
 def create_processing_job(

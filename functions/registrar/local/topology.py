@@ -1,4 +1,4 @@
-"""Build the deployed event flow on the emulator: the same rule patterns, queues with DLQs, and table.
+"""Build the deployed event flow on the emulator: the same rule patterns, queues with DLQs, table and policy.
 
 The CDK app (``infra/``) builds the same shape in AWS from the same ``registrar.patterns``.
 """
@@ -6,14 +6,20 @@ The CDK app (``infra/``) builds the same shape in AWS from the same ``registrar.
 from __future__ import annotations
 
 import json
+import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from registrar import aws
+from registrar.errors import ConfigurationError
+from registrar.local.runner import DEFAULT_TIMEOUT_SECONDS
+from registrar.local.support import emulator_client
 from registrar.patterns import FLOWS
 
 MAX_RECEIVE_COUNT = 3  # the deployed queues use 5; the local demo gives up sooner to stay short
 IDEMPOTENCY_TABLE = "registrar-local"
+POLICY_PARAMETER = "/registrar/approval-policy"
+STANDARD_PARAMETER_BYTES = 4096  # an SSM standard parameter's limit; the stack switches to advanced above it
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class Topology:
     flows: dict[str, FlowQueues] = field(default_factory=dict)
     table_name: str = IDEMPOTENCY_TABLE
     event_bus_name: str = "default"
+    function_timeout: int = DEFAULT_TIMEOUT_SECONDS
+    policy_parameter: str | None = None
 
     def all_queue_urls(self) -> dict[str, str]:
         urls: dict[str, str] = {}
@@ -45,7 +53,14 @@ class Topology:
         return urls
 
 
-def build_topology(*, endpoint_url: str, region: str = "us-east-1", visibility_timeout: int = 5) -> Topology:
+def build_topology(
+    *,
+    endpoint_url: str,
+    region: str = "us-east-1",
+    visibility_timeout: int = 5,
+    function_timeout: int = DEFAULT_TIMEOUT_SECONDS,
+    policy_file: str | pathlib.Path | None = None,
+) -> Topology:
     """Create, on the emulator at ``endpoint_url``, every rule, queue, DLQ and the idempotency table.
 
     Parameters
@@ -54,11 +69,36 @@ def build_topology(*, endpoint_url: str, region: str = "us-east-1", visibility_t
         The emulator's endpoint.
     visibility_timeout
         Seconds a received message stays hidden: how soon a failed record is retried.
+    function_timeout
+        The functions' timeout, for the event source mappings (``Topology.function_timeout``); the
+        visibility timeout may not be shorter (the stack makes it six times as long).
+    policy_file
+        When given, the approval policy is stored as the stack stores it: the file, validated, as the
+        compact JSON of :func:`registrar.approval.policy.deployable_json`, in the SSM parameter
+        ``Topology.policy_parameter`` (set ``REGISTRAR_POLICY_PARAMETER`` to it).
+
+    Raises
+    ------
+    ConfigurationError
+        The visibility timeout is shorter than the function timeout; nothing was created.
+    PolicyError
+        The policy file is invalid; nothing was created.
     """
+    if visibility_timeout < function_timeout:
+        raise ConfigurationError(
+            f"visibility timeout {visibility_timeout} s is shorter than the function timeout {function_timeout} s: "
+            "a failed or slow record would come back while its invocation still runs; the stack sets the "
+            "visibility timeout to 6 x the function timeout"
+        )
+    policy_text = None
+    if policy_file is not None:
+        from registrar.approval.policy import deployable_json
+
+        policy_text = deployable_json(policy_file)
     sqs = aws.client("sqs", endpoint_url, region)
     events = aws.client("events", endpoint_url, region)
     dynamodb = aws.client("dynamodb", endpoint_url, region)
-    topology = Topology()
+    topology = Topology(function_timeout=function_timeout)
     for flow, patterns in FLOWS.items():
         dead_letter = _queue(sqs, f"registrar-{flow}-dlq", {"MessageRetentionPeriod": "1209600"})
         rule_dead_letter = _queue(sqs, f"registrar-{flow}-rule-dlq", {"MessageRetentionPeriod": "1209600"})
@@ -77,6 +117,8 @@ def build_topology(*, endpoint_url: str, region: str = "us-east-1", visibility_t
         for index, pattern in enumerate(patterns):
             rule_name = f"registrar-{flow}-{index}"
             events.put_rule(Name=rule_name, EventPattern=json.dumps(pattern), State="ENABLED")
+            # As deployed; but the emulator (moto) ignores a target's RetryPolicy and DeadLetterConfig, so nothing
+            # ever reaches the rule DLQ locally: an empty rule DLQ here proves nothing.
             events.put_targets(
                 Rule=rule_name,
                 Targets=[
@@ -103,6 +145,12 @@ def build_topology(*, endpoint_url: str, region: str = "us-east-1", visibility_t
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    if policy_text is not None:
+        tier = "Standard" if len(policy_text.encode("utf-8")) <= STANDARD_PARAMETER_BYTES else "Advanced"
+        # What the stack deploys, not what the function does: registrar's own clients cannot write parameters.
+        ssm = emulator_client("ssm", endpoint_url, region=region)
+        ssm.put_parameter(Name=POLICY_PARAMETER, Value=policy_text, Type="String", Tier=tier, Overwrite=True)
+        topology.policy_parameter = POLICY_PARAMETER
     return topology
 
 

@@ -1,0 +1,52 @@
+"""The demo's final check: the poison must be in its DLQ after its receives, and anything else off fails the demo.
+
+``ScenarioResult.mismatches`` decides the demo's exit status; these cases build a result by hand (no emulator).
+"""
+
+from __future__ import annotations
+
+import json
+
+from registrar.demo import ExpectedDeadLetter, HandledEvent, ScenarioResult
+from registrar.outcome import Outcome
+
+MISSING = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model/99"
+POISON = ExpectedDeadLetter("poison", "approval", "eval-of-a-missing-version", MISSING, receives=3)
+
+
+def _body(job: str) -> str:
+    return json.dumps({"detail-type": "SageMaker Processing Job State Change", "detail": {"ProcessingJobName": job}})
+
+
+def _result(*, receives: int = 3, dead: dict[str, list[str]] | None = None) -> ScenarioResult:
+    result = ScenarioResult(expected_dead_letters=[POISON])
+    result.handled = [
+        HandledEvent("approval", Outcome(outcome="invalid", model_package_arn=MISSING, reasons=["not found"]))
+    ] * receives
+    result.dead_letters = dead if dead is not None else {"approval": [_body(POISON.processing_job)], "neo": []}
+    return result
+
+
+def test_the_poison_in_its_dlq_after_its_receives_is_as_expected() -> None:
+    assert _result().mismatches() == []
+
+
+def test_a_poison_missing_from_its_dlq_fails_the_demo() -> None:
+    assert _result(dead={"approval": [], "neo": []}).mismatches() == [
+        "poison: 0 message(s) in the approval DLQ, expected 1"
+    ]
+
+
+def test_a_poison_received_more_or_fewer_times_fails_the_demo() -> None:
+    assert _result(receives=2).mismatches() == ["poison: handled 2 time(s), expected 3 receives"]
+
+
+def test_anything_else_in_a_dlq_fails_the_demo() -> None:
+    dead = {"approval": [_body(POISON.processing_job)], "neo": ['{"id": "another"}']}
+    assert _result(dead=dead).mismatches() == ['neo DLQ: unexpected message {"id": "another"}']
+
+
+def test_a_message_left_in_a_flows_queue_fails_the_demo() -> None:
+    result = _result()
+    result.leftover = {"neo queue": ["(in flight)"]}
+    assert result.mismatches() == ["neo queue: 1 message(s) left"]
