@@ -78,8 +78,9 @@ def scenario(emulator: Emulator) -> Iterator[Scenario]:
     logger.addHandler(handler)
     with lambda_environment(emulator, REGISTRAR_TABLE_NAME=IDEMPOTENCY_TABLE), contextlib.redirect_stdout(stdout):
         world = World.create(emulator, table="registrar-dead-letters-unused")
-        # A record comes back 1 s after a failed receive; the functions' timeout may not be longer.
-        topology = build_topology(endpoint_url=emulator.endpoint, visibility_timeout=1, function_timeout=1)
+        # A record comes back 2 s after a failed receive; the functions' timeout may not be longer. 2 s, not 1:
+        # a batch that outlives the function's timeout fails whole, and the healthy event must be handled once.
+        topology = build_topology(endpoint_url=emulator.endpoint, visibility_timeout=2, function_timeout=2)
         calls = CallCounter().start()
         injector = FaultInjector().install().always_fail("access_denied", operation="UpdateModelPackage")
         keys = _publish(world, topology)
