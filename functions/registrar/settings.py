@@ -76,6 +76,11 @@ def report_location(value: str) -> str:
         )
     if "*" in prefix or "?" in prefix:
         raise ValueError(f"{value!r}: a report location is a prefix, it cannot contain * or ?")
+    if "$" in prefix:
+        # IAM reads ${...} in a resource or condition as a policy variable, and the stack's Fn::Sub as a reference.
+        raise ValueError(f"{value!r}: a report location cannot contain '$' (IAM and CloudFormation read ${{...}})")
+    if prefix != prefix.strip():
+        raise ValueError(f"{value!r}: a report location cannot begin or end with whitespace")
     return value
 
 

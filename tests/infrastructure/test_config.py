@@ -76,6 +76,8 @@ def test_at_least_one_group_is_required() -> None:
         ("s3://Bucket_Name/x", "is not a valid S3 bucket name"),
         ("s3://bucket/reports/*", "cannot contain * or ?"),
         ("s3://bucket/team-a,team-b/", "cannot contain ','"),
+        ("s3://bucket/${aws:username}/", "cannot contain '$'"),
+        ("s3://bucket/reports ", "cannot begin or end with whitespace"),
     ],
 )
 def test_a_report_location_must_be_an_s3_prefix(location: str, message: str) -> None:

@@ -121,6 +121,7 @@ def test_an_unset_table_name_is_allowed_for_local_runs() -> None:
         ("s3://reports/,s3://Bucket/reports/", "REGISTRAR_REPORT_LOCATIONS[1]: 's3://Bucket/reports/': 'Bucket' is"),
         ("s3://reports/evaluations/*", "a report location is a prefix, it cannot contain * or ?"),
         ("s3://my_reports/", "'my_reports' is not a valid S3 bucket name (3-63 lowercase letters, digits, . and -)"),
+        ("s3://reports/${aws:username}/", "a report location cannot contain '$'"),
     ],
 )
 def test_a_report_location_that_could_match_nothing_is_refused(value: str, message: str) -> None:
