@@ -11,8 +11,6 @@ two subjects about one package (layer 1 cannot match them; layer 3 does).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC
 from typing import Any
 
@@ -22,17 +20,21 @@ from registrar.local.support import CallCounter
 from registrar.registry import Registry
 from registrar.runtime import default_runtime
 from registrar.updates import PackageUpdate
-from tests.reliability.world import FAILING, TABLE, World, compilation_event, failed_records, invoke, with_new_id
+from tests.reliability.world import (
+    FAILING,
+    TABLE,
+    World,
+    compilation_event,
+    failed_records,
+    invoke,
+    subject_hash,
+    with_new_id,
+)
 
 
 def idempotency_keys(world: World) -> list[str]:
     items = world.dynamodb.scan(TableName=TABLE)["Items"]
     return [item["id"]["S"] for item in items]
-
-
-def subject_hash(subject: str) -> str:
-    """Powertools' key: md5 of the JSON of the value ``event_key_jmespath`` selects (the subject string)."""
-    return hashlib.md5(json.dumps(subject).encode(), usedforsecurity=False).hexdigest()
 
 
 # Layer 1: Powertools Idempotency, keyed on the subject ---------------------------------------------------

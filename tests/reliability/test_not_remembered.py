@@ -10,7 +10,6 @@ a redelivery or an operator's redrive into a replay of the old answer: the event
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import time
@@ -32,6 +31,7 @@ from tests.reliability.world import (
     compilation_event,
     failed_records,
     invoke,
+    subject_hash,
     with_new_id,
 )
 
@@ -41,11 +41,6 @@ EVALUATION = {
         "f1": {"value": 0.7, "standard_deviation": "NaN"},
     }
 }
-
-
-def subject_hash(subject: str) -> str:
-    """Powertools' key: md5 of the JSON of the value ``event_key_jmespath`` selects (the subject string)."""
-    return hashlib.md5(json.dumps(subject).encode(), usedforsecurity=False).hexdigest()
 
 
 def idempotency_records(world: World) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import pathlib
 import time
@@ -178,6 +179,11 @@ class World:
             ):
                 return copy.deepcopy(event)
         raise AssertionError(f"no processing job event for {name}")
+
+
+def subject_hash(subject: str) -> str:
+    """Powertools' key: md5 of the JSON of the value ``event_key_jmespath`` selects (the subject string)."""
+    return hashlib.md5(json.dumps(subject).encode(), usedforsecurity=False).hexdigest()
 
 
 def with_new_id(event: dict[str, Any]) -> dict[str, Any]:
