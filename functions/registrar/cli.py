@@ -7,6 +7,7 @@ argument or ``REGISTRAR_*`` setting (one line on stderr naming it and the rule);
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import pathlib
@@ -194,10 +195,14 @@ def _plan_or_apply(args: argparse.Namespace, *, apply: bool) -> int:
         settings = settings.model_copy(update={"policy_file": args.policy})
     runtime = Runtime(settings=settings, registry=Registry(endpoint_url=args.endpoint_url, region=args.region))
     if args.endpoint_url or args.region:
+        from registrar import policy_source
         from registrar.reports import ReportStore
 
         runtime.reports = ReportStore(
             endpoint_url=args.endpoint_url, region=args.region, allowed_locations=settings.report_locations
+        )
+        runtime.policy = functools.partial(
+            policy_source.load, settings, endpoint_url=args.endpoint_url, region=args.region
         )
     try:
         outcome = runtime.handle_event(event, apply=apply)
@@ -222,6 +227,7 @@ def _policy_check(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from registrar.bus import PublishError
     from registrar.neo.sweep import sweep_and_register
     from registrar.registry import Registry
 
@@ -235,6 +241,8 @@ def _sweep(args: argparse.Namespace) -> int:
             payload = {"compilation_job": job_name, **outcome.to_json_dict()}
             payload.pop("request")
             _print_json(payload)
+    except PublishError as error:  # PutEvents kept refusing entries: an AWS failure, not an invalid input
+        return _fail(f"AWS call failed: {error}", EXIT_AWS)
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
     except (ClientError, BotoCoreError) as error:

@@ -159,10 +159,13 @@ class ScenarioResult:
 
 
 def _configure_environment(endpoint: str, table_name: str, policy_parameter: str) -> None:
-    # Handlers read these when they handle their first event, exactly as in Lambda. The policy comes from
-    # the SSM parameter, as deployed; a policy file in this process's environment would win over it.
-    for variable in ("REGISTRAR_POLICY_FILE", "REGISTRAR_POLICY"):
-        os.environ.pop(variable, None)
+    # Handlers read these when they handle their first event, exactly as in Lambda. The function's
+    # environment is the stack's, not the caller's: a REGISTRAR_* variable of the shell (a policy file,
+    # which would win over the SSM parameter, other groups, a typo Settings refuses) is left out.
+    from registrar.settings import PREFIX, READ_ELSEWHERE
+
+    for variable in [name for name in os.environ if name.startswith(PREFIX) and name not in READ_ELSEWHERE]:
+        del os.environ[variable]
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": endpoint,

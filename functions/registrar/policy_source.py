@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from registrar import aws
 from registrar.errors import ConfigurationError
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from registrar.approval.policy import Policy
 
 
-def load(settings: Settings) -> Policy:
+def load(settings: Settings, *, endpoint_url: str | None = None, region: str | None = None) -> Policy:
     """Load and validate the policy named by the settings.
 
     A local file (``REGISTRAR_POLICY_FILE`` / ``REGISTRAR_POLICY``) wins; otherwise the SSM
@@ -25,17 +25,33 @@ def load(settings: Settings) -> Policy:
     is kept per text (and per file size and modification time), so an unchanged policy is not parsed
     again (about 2 ms an event); a changed one is, at once.
 
+    ``endpoint_url`` and ``region`` choose the SSM endpoint (the CLI's ``--endpoint-url``/``--region``);
+    by default, the environment's.
+
     Raises
     ------
     PolicyError
         The policy is invalid (the message names the field and line).
     ConfigurationError
         Neither a file nor a parameter is configured.
+    botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError
+        SSM refused or failed the read (a missing parameter, access denied, throttling): the AWS error
+        itself, not Powertools' wrapper, so callers classify it as any other AWS failure.
     """
     if settings.policy_file:
         return _file(settings.policy_file)
     if settings.policy_parameter:
-        text = _ssm().get(settings.policy_parameter, max_age=settings.policy_cache_seconds)
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        try:
+            provider = _ssm(aws.client("ssm", endpoint_url, region))
+            text = provider.get(settings.policy_parameter, max_age=settings.policy_cache_seconds)
+        except GetParameterError as error:
+            # Powertools raises its wrapper inside its own except: the AWS error is the wrapper's context.
+            original = error.__cause__ or error.__context__
+            if isinstance(original, Exception):
+                raise original from None
+            raise
         return _parsed(str(text), f"ssm:{settings.policy_parameter}")
     raise ConfigurationError("no approval policy: set REGISTRAR_POLICY_FILE or REGISTRAR_POLICY_PARAMETER")
 
@@ -65,8 +81,9 @@ def _parsed(text: str, source: str) -> Policy:
 
 
 @functools.cache
-def _ssm() -> SSMProvider:
-    # One provider per process keeps Powertools' cache alive across invocations.
+def _ssm(client: Any) -> SSMProvider:
+    # One provider per client keeps Powertools' cache alive across invocations; keyed on the client, so
+    # that after aws.reset_clients() (a new endpoint, new credentials) the parameter is read afresh.
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-    return SSMProvider(boto3_client=aws.client("ssm"))
+    return SSMProvider(boto3_client=client)

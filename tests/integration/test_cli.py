@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
+from registrar import aws as aws_clients
 from registrar import cli
 from registrar.emulator import Emulator
 from registrar.settings import PREFIX
@@ -284,6 +285,60 @@ def test_aws_failure_exits_1_with_one_line() -> None:
     # THEN the command exits 1 with one line saying the AWS call failed
     assert (status, printed) == (1, [])
     assert one_line(stderr).startswith("registrar: AWS call failed: Could not connect to the endpoint URL")
+
+
+def test_a_policy_parameter_that_does_not_exist_exits_1_with_one_line(
+    aws: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the policy named by an SSM parameter that does not exist (as deployed, but mistyped)
+    for variable in ("REGISTRAR_POLICY", "REGISTRAR_POLICY_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("REGISTRAR_POLICY_PARAMETER", "/registrar/no-such-policy")
+    build_approval_state(Clients.of(aws))
+
+    # WHEN an approval event is planned
+    status, printed, stderr = run_cli("plan", str(approval_event_path("passing")))
+
+    # THEN SSM's answer is the one line (an AWS failure, exit 1), not Powertools' traceback
+    assert (status, printed) == (1, [])
+    line = one_line(stderr)
+    assert line.startswith("registrar: AWS call failed:") and "ParameterNotFound" in line
+
+
+def test_the_policy_parameter_is_read_from_the_endpoint_given(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the policy in the emulator's SSM, as the stack stores it, and the endpoint given only by --endpoint-url
+    from registrar.approval.policy import deployable_json
+
+    clients = Clients.of(aws)
+    build_approval_state(clients)
+    boto3.client(
+        "ssm", endpoint_url=aws.endpoint, region_name=aws.region, aws_access_key_id="t", aws_secret_access_key="t"
+    ).put_parameter(Name="/registrar/cli-policy", Value=deployable_json(POLICY), Type="String")
+    for variable in ("REGISTRAR_POLICY", "REGISTRAR_POLICY_FILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("REGISTRAR_POLICY_PARAMETER", "/registrar/cli-policy")
+    aws_clients.reset_clients()  # no client of an earlier test, made from the environment's endpoint
+
+    # WHEN passing.json is planned with --endpoint-url
+    status, printed, stderr = run_cli("plan", str(approval_event_path("passing")), "--endpoint-url", aws.endpoint)
+
+    # THEN the policy was read there too: the version is planned as the policy says
+    assert (status, [line["outcome"] for line in printed]) == (0, ["updated"]), stderr
+
+
+def test_a_sweep_whose_events_are_refused_exits_1(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN PutEvents refusing the sweep's announcements after every retry
+    from registrar.bus import PublishError
+    from registrar.neo import sweep
+
+    def refused(**_: object) -> None:
+        raise PublishError([("job-1", "ThrottlingException", "Rate exceeded")])
+
+    monkeypatch.setattr(sweep, "sweep_and_register", refused)
+    # WHEN swept THEN an AWS failure: exit 1 and one line, not "invalid" (2)
+    status, _, stderr = run_plain("sweep")
+    assert status == 1
+    assert one_line(stderr).startswith("registrar: AWS call failed:")
 
 
 def test_region_from_aws_region_alone(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
