@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -172,6 +171,8 @@ def variable(field: str) -> str:
 def _problem(error: Any) -> str:
     name = variable(str(error["loc"][0]))
     if error["type"] == "extra_forbidden":
+        import difflib  # here, not at the top: every cold start imports this module, only a typo needs difflib
+
         known = sorted([*map(variable, Settings.model_fields), *ALIASES])
         close = difflib.get_close_matches(name.removeprefix(PREFIX), [k.removeprefix(PREFIX) for k in known], n=1)
         hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
