@@ -43,6 +43,13 @@ EVALUATION = {
 }
 
 
+def evaluation_event(world: World, job: str, *, linked_to: str) -> dict[str, Any]:
+    """A finished processing job tagged ``linked_to`` whose passing evaluation is in place; its state-change event."""
+    world.processing_job(job, linked_to=linked_to)
+    world.upload(f"evaluations/{job}/evaluation.json", json.dumps(EVALUATION).encode())
+    return world.processing_event(job)
+
+
 def idempotency_records(world: World) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = world.dynamodb.scan(TableName=TABLE)["Items"]
     return items
@@ -82,9 +89,7 @@ def test_a_compilation_event_ahead_of_its_job_is_retried_and_then_registered(wor
 def test_a_processing_event_ahead_of_its_job_is_retried_and_then_decided(world: World) -> None:
     # GIVEN a credit-risk version evaluated by a processing job whose event arrives before its Describe says so
     arn = world.package("credit-risk", report=None)
-    world.processing_job("credit-risk-eval-early", linked_to=arn)
-    world.upload("evaluations/credit-risk-eval-early/evaluation.json", json.dumps(EVALUATION).encode())
-    event = world.processing_event("credit-risk-eval-early")
+    event = evaluation_event(world, "credit-risk-eval-early", linked_to=arn)
     backend_job = sagemaker_backends[ACCOUNT][REGION].processing_jobs["credit-risk-eval-early"]
     with described_as(backend_job, "processing_job_status", "InProgress"):
         early = invoke(approval.handler, event)
@@ -102,9 +107,7 @@ def test_a_processing_event_ahead_of_its_job_is_retried_and_then_decided(world: 
 def test_a_poison_event_is_not_remembered_so_a_redrive_after_the_repair_is_handled(world: World) -> None:
     # GIVEN a processing job whose tag names no version ARN: its event is poison
     arn = world.package("credit-risk", report=None)
-    world.processing_job("credit-risk-eval-mistagged", linked_to="credit-risk/3")
-    world.upload("evaluations/credit-risk-eval-mistagged/evaluation.json", json.dumps(EVALUATION).encode())
-    event = world.processing_event("credit-risk-eval-mistagged")
+    event = evaluation_event(world, "credit-risk-eval-mistagged", linked_to="credit-risk/3")
     first = invoke(approval.handler, event)
     again = invoke(approval.handler, event)
     # THEN every receive fails and looks again (nothing is answered from a stored result)
@@ -153,9 +156,7 @@ def test_a_record_an_earlier_registrar_kept_is_never_replayed(world: World) -> N
     # GIVEN the record the previous registrar kept for a poison event (the invalid answer, stored COMPLETED),
     # under the key it used: Powertools' default prefix, the function's name and registrar.batch._handle
     arn = world.package("credit-risk", report=None)
-    world.processing_job("credit-risk-eval-upgraded", linked_to=arn)
-    world.upload("evaluations/credit-risk-eval-upgraded/evaluation.json", json.dumps(EVALUATION).encode())
-    event = world.processing_event("credit-risk-eval-upgraded")
+    event = evaluation_event(world, "credit-risk-eval-upgraded", linked_to=arn)
     parsed = parse_event(event)
     function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "test-func")
     stale = {"outcome": "invalid", "model_package_arn": None, "request": None, "reasons": ["tag was wrong"]}
