@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trimmed botocore data: {problem}")
     figures.append(Figure("trimmed botocore data: stale files, differing requests", len(problems), "", 0))
 
-    from registrar.emulator import start
+    from registrar_dev.emulator import start
 
     with start(emit_events=False) as emulator:
         figures += cold_start.run(emulator.endpoint, args.runs)

@@ -1,6 +1,6 @@
 """``make bench-burst``: a burst of events through the local topology, with duplicates, disorder, workers and faults.
 
-What it does, on the embedded emulator (``registrar.emulator``), with the same rule patterns, queues, DLQs,
+What it does, on the embedded emulator (``registrar_dev.emulator``), with the same rule patterns, queues, DLQs,
 idempotency table and Lambda handlers the CDK app deploys:
 
 1. Registers model package versions through ordinary SageMaker calls — churn models whose reports pass,
@@ -14,7 +14,7 @@ idempotency table and Lambda handlers the CDK app deploys:
    them, some older events again with an earlier time (stale), plus ``duplicates`` share of
    duplicates (same subject, new id), all shuffled.
 3. Runs ``workers`` threads, each a local event source mapping on the approval and the Neo queue,
-   calling the deployed Lambda handlers, while :class:`registrar.local.faults.FaultInjector` fails
+   calling the deployed Lambda handlers, while :class:`registrar_dev.faults.FaultInjector` fails
    ``faults`` share of registrar's SageMaker, S3 and DynamoDB attempts (throttling, 500, read timeout
    after the request reached the service, connection error, ConflictException on UpdateModelPackage).
 4. When every queue is empty and nothing is in flight, compares every version with its expectation,
@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from registrar.local.support import XGBOOST_IMAGE, create_compilation_job, create_processing_job, emulator_clients
+from registrar_dev.support import XGBOOST_IMAGE, create_compilation_job, create_processing_job, emulator_clients
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "events" / "approval" / "reports"
@@ -123,7 +123,7 @@ class BurstConfig:
     timeout
         Seconds to wait for the queues to drain before giving up (the result then says what is left).
     weights
-        Relative weight of each fault kind (:class:`registrar.local.faults.FaultInjector`); default: its own.
+        Relative weight of each fault kind (:class:`registrar_dev.faults.FaultInjector`); default: its own.
     """
 
     events: int = 1000
@@ -628,8 +628,8 @@ def _handler(lambda_handler: Any, ledger: _Ledger) -> Any:
 def _drain(config: BurstConfig, topology: Any, sqs: Any, ledger: _Ledger) -> float:
     """Run the workers until every queue is empty and nothing is in flight; returns the seconds it took."""
     from handlers import approval, neo_registration
-    from registrar.local.runner import LocalEventSourceMapping
-    from registrar.queues import Queue
+    from registrar_dev.runner import LocalEventSourceMapping
+    from registrar_cli.queues import Queue
 
     flows = (("approval", approval.handler), ("neo", neo_registration.handler))
     queues = {name: Queue(url=topology.flows[name].queue_url, client=sqs) for name, _ in flows}
@@ -734,8 +734,8 @@ def check_versions(setup: Setup, versions: list[Version], outcomes: list[Any]) -
 def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> BurstResult:
     """Run one burst against the emulator at ``endpoint`` (reset it first); see the module docstring."""
     from registrar import aws, observability
-    from registrar.local.faults import FaultInjector
-    from registrar.local.topology import IDEMPOTENCY_TABLE, build_topology
+    from registrar_dev.faults import FaultInjector
+    from registrar_dev.topology import IDEMPOTENCY_TABLE, build_topology
 
     versions, stale, _ = plan_versions(config)
     setup = Setup(endpoint, region)
@@ -813,19 +813,19 @@ def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> 
 def _applied_updates(region: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """ClientToken -> (package ARN, request) of every UpdateModelPackage the emulator applied.
 
-    A token seen again is not applied again (``registrar.emulator.sagemaker``, fix 5): this is what
+    A token seen again is not applied again (``registrar_dev.emulator.sagemaker``, fix 5): this is what
     SageMaker actually changed, whatever the client saw of it.
     """
     from moto.sagemaker.models import sagemaker_backends
 
-    from registrar.emulator import ACCOUNT_ID
+    from registrar_dev.emulator import ACCOUNT_ID
 
     tokens = sagemaker_backends[ACCOUNT_ID][region].update_model_package_tokens
     return {token: (arn, json.loads(fingerprint)) for token, (fingerprint, arn) in tokens.items()}
 
 
 def _mix(text: str) -> dict[str, float]:
-    from registrar.local.faults import FAULT_KINDS
+    from registrar_dev.faults import FAULT_KINDS
 
     weights: dict[str, float] = {}
     for part in text.split(","):
@@ -863,7 +863,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "CRITICAL")
     warnings.filterwarnings("ignore", message="No application metrics to publish")  # metrics are off here
-    from registrar.emulator import start
+    from registrar_dev.emulator import start
 
     print(f"registrar burst: registering versions and publishing {config.events} events…", file=sys.stderr)
     with start() as emulator, contextlib.redirect_stdout(io.StringIO()):  # Powertools prints EMF on stdout

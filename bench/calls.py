@@ -38,7 +38,7 @@ from bench.common import (
     sqs_batch,
 )
 from bench.state import Clients, build_approval_state, build_neo_state, sample
-from registrar.local.support import APPROVAL_SAMPLES, NEO_SAMPLES
+from registrar_dev.support import APPROVAL_SAMPLES, NEO_SAMPLES
 
 TABLE = "registrar-bench-calls"
 IDEMPOTENCY = ("dynamodb",)
@@ -405,7 +405,7 @@ def table(cases: list[Case]) -> list[str]:
 def run(endpoint: str | None = None, emulator: Any = None) -> list[Figure]:
     """Count the calls of every sample (on the emulator at ``endpoint``, or a new one) and of a sweep."""
     if endpoint is None or emulator is None:
-        from registrar.emulator import start
+        from registrar_dev.emulator import start
 
         with start(emit_events=False) as started:
             return run(started.endpoint, started)

@@ -326,7 +326,7 @@ def figures(measured: list[Contender]) -> list[Figure]:
 def run(endpoint: str | None = None, runs: int = RUNS) -> list[Figure]:
     """Measure against the emulator at ``endpoint`` (or a new one) and print the figures."""
     if endpoint is None:
-        from registrar.emulator import start
+        from registrar_dev.emulator import start
 
         with start(emit_events=False) as emulator:
             return run(emulator.endpoint, runs)

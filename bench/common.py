@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from registrar.local.support import create_idempotency_table, emulator_clients, sqs_record
+from registrar_dev.support import create_idempotency_table, emulator_clients, sqs_record
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FUNCTIONS = ROOT / "functions"

@@ -1,7 +1,7 @@
 """Latency through the local topology: event published → package updated, for 200 passing evaluations.
 
 An emulator runs in a process of its own (as AWS would be: not sharing this interpreter), with the
-deployed flow built on it (``registrar.local.topology``: the CDK app's rule patterns, the approval
+deployed flow built on it (``registrar_dev.topology``: the CDK app's rule patterns, the approval
 queue with its DLQ, the idempotency table). A publisher thread registers 200 model versions with
 passing reports at a steady rate; SageMaker (the emulator) publishes each one's ``Model Package State
 Change`` on the bus as it is created, the rule routes it to the approval queue, and a runner thread
@@ -52,10 +52,10 @@ BUDGET_P95_MS = 1000
 
 
 class Emulator:
-    """``registrar.emulator.serve`` in a child process; ``endpoint`` once it listens."""
+    """``registrar_dev.emulator.serve`` in a child process; ``endpoint`` once it listens."""
 
     def __init__(self) -> None:
-        code = "from registrar.emulator import serve; serve('127.0.0.1', 0)"
+        code = "from registrar_dev.emulator import serve; serve('127.0.0.1', 0)"
         self._process = subprocess.Popen(
             [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
@@ -131,7 +131,7 @@ class Publisher:
 
 def measure(endpoint: str, events: int = EVENTS) -> list[float]:
     """Publish ``WARM_UP + events`` versions at a steady rate; the counted ones' latencies in seconds."""
-    from registrar.local.topology import IDEMPOTENCY_TABLE
+    from registrar_dev.topology import IDEMPOTENCY_TABLE
 
     variables = {
         **aws_environment(endpoint),
@@ -150,9 +150,9 @@ def measure(endpoint: str, events: int = EVENTS) -> list[float]:
         _forget()
         from handlers import approval
         from registrar import aws, observability
-        from registrar.local.runner import LocalEventSourceMapping
-        from registrar.local.topology import build_topology
-        from registrar.queues import Queue
+        from registrar_dev.runner import LocalEventSourceMapping
+        from registrar_dev.topology import build_topology
+        from registrar_cli.queues import Queue
 
         topology = build_topology(endpoint_url=endpoint, region=REGION)
         flow = topology.flows["approval"]

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from bench.common import EVENTS, REGION, REPORTS, Clients
-from registrar.local.support import (
+from registrar_dev.support import (
     ACCOUNT,
     ARTIFACT_BUCKET,
     NEO_INPUT,

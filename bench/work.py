@@ -37,7 +37,7 @@ from bench.common import (
     report,
 )
 from bench.state import Clients, build_approval_state, build_neo_state
-from registrar.local.support import APPROVAL_SAMPLES, NEO_SAMPLES
+from registrar_dev.support import APPROVAL_SAMPLES, NEO_SAMPLES
 
 ITERATIONS = 1_000
 WARM_UP = 50
@@ -247,7 +247,7 @@ def figures(cases: list[Case]) -> list[Figure]:
 def run(endpoint: str | None = None, emulator: Any = None, iterations: int = ITERATIONS) -> list[Figure]:
     """Record every sample on the emulator (``endpoint``, or a new one), then time its replays."""
     if endpoint is None or emulator is None:
-        from registrar.emulator import start
+        from registrar_dev.emulator import start
 
         with start(emit_events=False) as started:
             return run(started.endpoint, started, iterations)

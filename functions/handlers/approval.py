@@ -10,8 +10,10 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 with cold_start_imports():
+    from registrar.approval import service as approval
     from registrar.batch import process_batch
     from registrar.observability import logger, metrics, tracer
+    from registrar.settings import deployed_settings
 
 
 @cold_start_invocation
@@ -19,4 +21,6 @@ with cold_start_imports():
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_batch(event, context)
+    return process_batch(
+        event, context, parse=approval.parse, flow=approval.deployed(), table_name=deployed_settings().table_name
+    )

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
 
 with cold_start_imports():
     from registrar.batch import process_batch
+    from registrar.neo import service as neo
     from registrar.observability import logger, metrics, tracer
+    from registrar.settings import deployed_settings
 
 
 @cold_start_invocation
@@ -19,4 +21,6 @@ with cold_start_imports():
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_batch(event, context)
+    return process_batch(
+        event, context, parse=neo.parse, flow=neo.deployed(), table_name=deployed_settings().table_name
+    )

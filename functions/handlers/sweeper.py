@@ -10,9 +10,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 with cold_start_imports():
+    from registrar.neo import sweep
     from registrar.observability import count, logger, metrics, tracer
-    from registrar.runtime import default_runtime
-    from registrar.sweeper import run_sweep
+    from registrar.settings import deployed_settings
 
 
 @cold_start_invocation
@@ -20,8 +20,7 @@ with cold_start_imports():
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    runtime = default_runtime()
-    result = run_sweep(runtime.settings, registry=runtime.registry)
+    result = sweep.deployed_sweep(deployed_settings())
     count("CompilationJobsPublished", result.published)
     count("SweepCompleted")
     logger.info("sweep done", extra={"found": result.found, "published": result.published})

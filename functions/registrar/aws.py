@@ -1,129 +1,67 @@
-"""Botocore clients, created once per process and only when first needed.
+"""Botocore clients, created once per process and only when first needed, and what AWS errors mean.
 
 botocore-level clients (no boto3 resources, no s3transfer) keep a Lambda cold start short; adaptive
 retries absorb throttling. The endpoint comes from ``AWS_ENDPOINT_URL`` (honoured by botocore
 itself) unless one is passed, so the same code runs against AWS and the embedded emulator.
 
-Trimmed service data
---------------------
-Creating a client parses its service's whole model: SageMaker's is 3,260 shapes, most of a fifth of
-a second. registrar's session therefore looks in ``registrar/_data`` first (botocore's own data-path
-mechanism, ``AWS_DATA_PATH``), where the models of the services in :data:`TRIMMED_OPERATIONS` hold
-only the operations registrar calls, every shape they reach, unchanged, and no documentation, and
-where ``endpoints.json`` is botocore's own with the entries of :data:`CLIENT_SERVICES` only (the
-whole file is 1.2 MB, parsed on the first client). ``python -m bench.service_models`` writes them
-from the installed botocore and checks them. Only this module's session sees them: a client made
-elsewhere (``boto3.client``, another botocore session) loads botocore's full data. A client of a
-trimmed service has only the listed operations.
+The clients load botocore's own data, as shipped: in Lambda that is the botocore of the
+dependencies layer, pinned to the version the tests run, whose ``data/`` directory the layer build
+prunes to the services in :data:`SERVICES` (``infra/layer.py``). Nothing here changes how botocore
+finds or reads its data.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import pathlib
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 MAX_ATTEMPTS = 5
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 20
 
-DATA_PATH = pathlib.Path(__file__).resolve().with_name("_data")
-# The operations registrar (and the Powertools utilities it hands a client to) call, per service.
-TRIMMED_OPERATIONS: dict[str, tuple[str, ...]] = {
-    "sagemaker": (
-        "DescribeCompilationJob",
-        "DescribeModelPackage",
-        "DescribeProcessingJob",
-        "ListCompilationJobs",
-        "ListModelPackages",
-        "ListTags",
-        "UpdateModelPackage",
-    ),
-    "s3": ("GetObject",),
-    # Idempotency records (Powertools) and the sweeper's watermark; CreateTable for the local topology.
-    "dynamodb": ("CreateTable", "DeleteItem", "GetItem", "PutItem", "UpdateItem"),
-    # Powertools Parameters' SSMProvider (the deployed policy).
-    "ssm": ("GetParameter", "GetParameters", "GetParametersByPath"),
-}
+# Every service registrar's functions call, directly or through Powertools (Idempotency: dynamodb;
+# Parameters: ssm). The layer keeps botocore's data for these alone; a client of any other service
+# fails in Lambda with UnknownServiceError, and tests/infrastructure/test_layer_runs.py proves the list
+# against the layer itself.
+SERVICES: Final = ("dynamodb", "events", "s3", "sagemaker", "ssm")
+
+# Error codes meaning "no such resource": SageMaker answers Describe* of a missing package or job with a
+# ValidationException ("... does not exist"), other services with their own *NotFound codes.
+NOT_FOUND: Final = frozenset({"ValidationException", "ResourceNotFound", "ResourceNotFoundException"})
 
 
-# Every service registrar's session makes clients for; the trimmed endpoints.json keeps their entries.
-CLIENT_SERVICES = ("dynamodb", "events", "s3", "sagemaker", "sqs", "ssm")
+def error_code(error: BaseException) -> str | None:
+    """The AWS error code of a botocore ``ClientError`` (read without importing botocore), else ``None``."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = (response.get("Error") or {}).get("Code")
+    return str(code) if code else None
+
+
+def error_message(error: BaseException, limit: int = 300) -> str:
+    """The message AWS gave with an error (or the exception's own text), at most ``limit`` characters."""
+    response = getattr(error, "response", None)
+    message = (response.get("Error") or {}).get("Message") if isinstance(response, dict) else None
+    return str(message or error)[:limit]
+
+
+def error_name(error: BaseException) -> str:
+    """The AWS error code of a ``ClientError``, else the exception's type name (for logs and metrics)."""
+    return error_code(error) or type(error).__name__
+
+
+def is_not_found(error: BaseException) -> bool:
+    """Whether ``error`` is AWS saying the resource does not exist (see :data:`NOT_FOUND`)."""
+    return error_code(error) in NOT_FOUND
 
 
 @functools.cache
 def _session() -> Any:
     import botocore.session
 
-    session = botocore.session.get_session()
-    # registrar's trimmed models first, then a user's AWS_DATA_PATH, then botocore's own data.
-    configured = session.get_config_variable("data_path")
-    paths = [str(DATA_PATH)] if DATA_PATH.is_dir() else []
-    paths += [os.path.expanduser(path) for path in (configured or "").split(os.pathsep) if path]
-    session.register_component("data_loader", _loader_class()(extra_search_paths=paths))
-    return session
-
-
-@functools.cache
-def _loader_class() -> type:
-    """botocore's data loader, with two differences that only save time.
-
-    Before loading any model, botocore lists every service directory of every search path (twice: for
-    the service model and for the endpoint rule set), only to check that the one asked for is there.
-    This loader checks that one directory instead; listing every service still lists them all.
-
-    botocore takes an ``endpoints.json`` found outside its own directory for a user's override and then
-    feeds its hostnames to the endpoint rule sets as a custom endpoint. registrar's trimmed copy is
-    botocore's own data, so this loader says so (:meth:`is_builtin_path`) and endpoints resolve as
-    they do with the full file.
-    """
-    from botocore.loaders import Loader, instance_cache
-
-    class Services(Sequence[str]):
-        """The services a loader knows of for one kind of file: checked one by one, listed on demand."""
-
-        def __init__(self, loader: Loader, type_name: str) -> None:
-            self._loader = loader
-            self._type_name = type_name
-            self._listed: list[str] | None = None
-
-        def __contains__(self, service: object) -> bool:
-            if not isinstance(service, str) or not service or os.sep in service:
-                return False
-            for path in self._loader.search_paths:
-                directory = os.path.join(path, service)
-                if os.path.isdir(directory):
-                    for version in os.listdir(directory):
-                        if self._loader.file_loader.exists(os.path.join(directory, version, self._type_name)):
-                            return True
-            return False
-
-        def _all(self) -> list[str]:
-            if self._listed is None:  # botocore's own walk, by a plain loader over the same search paths
-                paths = list(self._loader.search_paths)
-                plain = Loader(extra_search_paths=paths, include_default_search_paths=False)
-                self._listed = list(plain.list_available_services(self._type_name))
-            return self._listed
-
-        def __getitem__(self, index: Any) -> Any:
-            return self._all()[index]
-
-        def __len__(self) -> int:
-            return len(self._all())
-
-    trimmed_endpoints = str(DATA_PATH / "endpoints")
-
-    class ServiceLoader(Loader):
-        @instance_cache
-        def list_available_services(self, type_name: str) -> Services:
-            return Services(self, type_name)
-
-        def is_builtin_path(self, path: str) -> bool:
-            return bool(super().is_builtin_path(path)) or os.path.abspath(path) == trimmed_endpoints
-
-    return ServiceLoader
+    return botocore.session.get_session()
 
 
 def client(service: str, endpoint_url: str | None = None, region: str | None = None) -> Any:
@@ -134,7 +72,7 @@ def client(service: str, endpoint_url: str | None = None, region: str | None = N
     Parameters
     ----------
     service
-        The botocore service name (``sagemaker``, ``s3``, ``events``, ``dynamodb``, ``sqs``).
+        The botocore service name (one of :data:`SERVICES`, or ``sqs`` for the operator CLI).
     endpoint_url
         Overrides ``AWS_ENDPOINT_URL``; used by the CLI's ``--endpoint-url``.
     region

@@ -1,9 +1,11 @@
-"""An SQS batch of EventBridge events, handled record by record with partial batch failures.
+"""An SQS batch of one flow's EventBridge events, handled record by record with partial batch failures.
 
-Each record is parsed, deduplicated on what it is about (Powertools Idempotency on DynamoDB, keyed
-on the event's subject, never its id) and handled by the runtime. A record that cannot be used is
-classified, logged with its reason, counted and raised, so SQS redelivers it until its receive
-count sends it to the dead-letter queue: never retried forever, never dropped silently.
+For each record: the flow's ``parse`` makes the body its event (anything else is poison), the flow
+resolves what the event names by reading it from AWS, and the flow decides and writes under Powertools
+Idempotency on DynamoDB, keyed on that target as read back (never on the event's id, nor on identifiers
+the event merely claims). A record that cannot be used is classified, logged with its reason, counted
+and raised, so SQS redelivers it until its receive count sends it to the dead-letter queue: never
+retried forever, never dropped silently.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import functools
 import json
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 # First, before anything imports pydantic: Powertools' batch utility loads Parser's record models (some 90 ms
 # of a cold start) when it finds pydantic already imported. The handlers import this module first.
@@ -22,11 +24,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 
 from registrar import aws
 from registrar.errors import RegistrarError
-from registrar.events import RegistrarEvent, parse_event
 from registrar.observability import count, logger
 from registrar.observability import record as record_outcome
 from registrar.outcome import Outcome
-from registrar.runtime import Runtime, default_runtime
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -34,9 +34,28 @@ if TYPE_CHECKING:
 
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600  # longer than SQS retention, so a redelivery is always recognised
 # In every record's key. Raised when what the store keeps changes meaning, so a record an earlier registrar wrote
-# is never replayed by this one. 2: invalid, early and unlinked answers are no longer kept (a kept one replayed
-# by this code would pass for a handled event, and a redriven poison message would be deleted unhandled).
-IDEMPOTENCY_RECORD_VERSION = 2
+# is never replayed by this one. 2: invalid, early and unlinked answers are no longer kept. 3: keys are the
+# target as read back from AWS, not identifiers taken from the event.
+IDEMPOTENCY_RECORD_VERSION = 3
+LOGGED_REASON_LENGTH = 500
+
+Event = TypeVar("Event", contravariant=True)
+Target = TypeVar("Target", bound="Subject")
+
+
+class Subject(Protocol):
+    """What a flow resolves an event to: something with the key it is deduplicated on."""
+
+    @property
+    def subject(self) -> str: ...
+
+
+class Flow(Protocol, Generic[Event, Target]):
+    """A flow's two steps (:class:`registrar.approval.service.ApprovalFlow`, :class:`registrar.neo.service.NeoFlow`)."""
+
+    def resolve(self, event: Event) -> Target | Outcome: ...
+
+    def decide_and_write(self, target: Target, *, apply: bool = True) -> Outcome: ...
 
 
 # Set when the record handler's body ran for the current record (not answered from the idempotency record).
@@ -65,10 +84,28 @@ class _NotRemembered(Exception):  # noqa: N818 - a signal to the idempotency lay
         self.outcome = outcome
 
 
-def process_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
-    """Handle an SQS event, reporting the records that failed (``batchItemFailures``)."""
-    runtime = runtime or default_runtime()
-    handle = _deduplicated(runtime.settings.table_name, context)
+def process_batch(
+    event: dict[str, Any],
+    context: LambdaContext,
+    *,
+    parse: Callable[[Any], Event],
+    flow: Flow[Event, Any],
+    table_name: str | None,
+) -> dict[str, Any]:
+    """Handle an SQS event of one flow, reporting the records that failed (``batchItemFailures``).
+
+    Parameters
+    ----------
+    event, context
+        What Lambda passes the handler.
+    parse
+        The flow's parser: the record body's event, or :class:`~registrar.errors.EventError`.
+    flow
+        The flow that resolves and decides each event.
+    table_name
+        The idempotency table; ``None`` (a local run without one) handles every record afresh.
+    """
+    handle = _deduplicated(table_name, context)
     # One processor per batch: it keeps the batch's records and results, and a local runner may handle
     # several batches at once in threads of one process. A batch whose every record failed is reported
     # like any other (every record in batchItemFailures) instead of failing the invocation: SQS redelivers
@@ -76,61 +113,44 @@ def process_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtim
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = process_partial_response(
         event=event,
-        record_handler=functools.partial(_handle_record, runtime=runtime, handle=handle),
+        record_handler=functools.partial(_handle_record, parse=parse, flow=flow, handle=handle),
         processor=processor,
         context=context,
     )
     return dict(response)
 
 
-def _handle_record(record: SQSRecord, *, runtime: Runtime, handle: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+def _handle_record(
+    record: SQSRecord, *, parse: Callable[[Any], Any], flow: Flow[Any, Any], handle: Callable[..., dict[str, Any]]
+) -> dict[str, Any]:
     # Each record logs under its own subject: none from the record before it, none from another thread's.
     logger.thread_safe_remove_keys(["subject"])
-    try:
-        event = parse_event(json.loads(record.body))
-    except RecursionError:
-        count("EventInvalid")
-        reason = "the body nests deeper than a JSON parser follows"
-        logger.error("poison event: not an event registrar handles", extra={"reason": reason})
-        raise PoisonEventError(reason) from None
-    except ValueError as error:  # JSONDecodeError, EventError, and an integer of more digits than int() takes
-        count("EventInvalid")
-        logger.error("poison event: not an event registrar handles", extra={"reason": str(error)[:500]})
-        raise PoisonEventError(str(error)) from error
-    logger.thread_safe_append_keys(subject=event.subject)
     receives = record.attributes.get("ApproximateReceiveCount")
+    event = _parsed(record.body, parse)
     _decided_here.set(False)
     try:
-        result = handle(subject={"key": event.subject}, runtime=runtime, event=event)
+        target = flow.resolve(event)
+        if isinstance(target, Outcome):
+            record_outcome(target)
+            return _settled(target, receives)
+        logger.thread_safe_append_keys(subject=target.subject)
+        result = handle(subject={"key": target.subject}, flow=flow, target=target)
     except IdempotencyAlreadyInProgressError:
         # Another invocation is handling the same subject right now: come back after the visibility timeout.
         count("EventDeferred")
         logger.warning("a duplicate of this event is being handled; it will be retried", extra={"receives": receives})
         raise
     except _NotRemembered as signal:
-        reason = "; ".join(signal.outcome.reasons)
-        if signal.outcome.retry:
-            # SageMaker has not caught up with the event yet: come back after the visibility timeout; if it
-            # never does, the record is dead-lettered after its receives, never dropped.
-            count("EventDeferred")
-            logger.warning(
-                "the event is ahead of the state it names; it will be retried",
-                extra={"reason": reason[:500], "receives": receives},
-            )
-            raise EventAheadOfStateError(reason) from None
-        if signal.outcome.outcome != "invalid":
-            return signal.outcome.model_dump(mode="json")  # handled; only not kept
-        logger.error(
-            "poison event: it names nothing registrar can act on", extra={"reason": reason[:500], "receives": receives}
-        )
-        raise PoisonEventError(reason) from None
+        return _settled(signal.outcome, receives)
+    except (PoisonEventError, EventAheadOfStateError):
+        raise
     except Exception as error:
         # Transient AWS errors that outlived the client's retries, permanent ones (access denied) and
         # registrar's own: the record fails, SQS redelivers it, and after its receives it is dead-lettered.
         count("EventFailed")
         logger.error(
             "event failed",
-            extra={"reason": str(error)[:500], "error": _error_name(error), "receives": receives},
+            extra={"reason": str(error)[:LOGGED_REASON_LENGTH], "error": aws.error_name(error), "receives": receives},
         )
         raise
     if not _decided_here.get():
@@ -139,18 +159,45 @@ def _handle_record(record: SQSRecord, *, runtime: Runtime, handle: Callable[...,
     return result
 
 
-def _error_name(error: BaseException) -> str:
-    """The AWS error code of a botocore ClientError, else the exception's type name."""
-    response = getattr(error, "response", None)
-    code = (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None
-    return str(code) if code else type(error).__name__
+def _parsed(body: str, parse: Callable[[Any], Any]) -> Any:
+    """The record body as the flow's event; :class:`PoisonEventError` for anything else."""
+    try:
+        return parse(json.loads(body))
+    except RecursionError:
+        reason = "the body nests deeper than a JSON parser follows"
+    except ValueError as error:  # JSONDecodeError, EventError, and an integer of more digits than int() takes
+        reason = str(error)
+    count("EventInvalid")
+    logger.error("poison event: not an event this flow handles", extra={"reason": reason[:LOGGED_REASON_LENGTH]})
+    raise PoisonEventError(reason)
 
 
-def _handle(*, subject: dict[str, str], runtime: Runtime, event: RegistrarEvent) -> dict[str, Any]:
+def _settled(outcome: Outcome, receives: Any) -> dict[str, Any]:
+    """What becomes of a record whose outcome is not remembered: retried, parked, or answered."""
+    reason = "; ".join(outcome.reasons)
+    if outcome.retry:
+        # SageMaker has not caught up with the event yet: come back after the visibility timeout; if it
+        # never does, the record is dead-lettered after its receives, never dropped.
+        count("EventDeferred")
+        logger.warning(
+            "the event is ahead of the state it names; it will be retried",
+            extra={"reason": reason[:LOGGED_REASON_LENGTH], "receives": receives},
+        )
+        raise EventAheadOfStateError(reason)
+    if outcome.outcome == "invalid":
+        logger.error(
+            "poison event: it names nothing registrar can act on",
+            extra={"reason": reason[:LOGGED_REASON_LENGTH], "receives": receives},
+        )
+        raise PoisonEventError(reason)
+    return outcome.model_dump(mode="json")  # handled; only not kept
+
+
+def _handle(*, subject: dict[str, str], flow: Flow[Any, Any], target: Any) -> dict[str, Any]:
     _decided_here.set(True)
-    outcome = runtime.handle_event(event, apply=True)
+    outcome = flow.decide_and_write(target, apply=True)
     if not outcome.retry:
-        record_outcome(outcome)
+        record_outcome(outcome, subject=subject["key"])
     if outcome.retry or not outcome.final or outcome.outcome == "invalid":
         raise _NotRemembered(outcome)
     return outcome.model_dump(mode="json")

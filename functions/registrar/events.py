@@ -1,15 +1,21 @@
 """Typed EventBridge envelopes for the events registrar handles, and the project's own event contract.
 
 Events only say where to look: handlers re-read state from AWS. The models therefore keep only the
-identifiers and the members that route, deduplicate and guard against loops.
+identifiers and the members that route and guard against loops, and they refuse an event whose
+identifiers disagree with each other (a job's name and its ARN, the ARN's account or region and the
+envelope's): such an event names two things, and whichever one a handler acted on, the other could
+hide a real event (docs/decisions.md, "An event must agree with itself"). What SageMaker sends is
+described in docs/sagemaker.md#events.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from registrar.errors import EventError
 
@@ -61,9 +67,34 @@ def parse_timestamp(value: Any) -> datetime | None:
     raise ValueError(f"not a timestamp: {value!r}")
 
 
+def utc(moment: Any) -> datetime | None:
+    """Any timestamp AWS gives (:func:`parse_timestamp`'s forms; botocore answers in local time) in UTC."""
+    parsed = parse_timestamp(moment)
+    return parsed.astimezone(UTC) if parsed is not None else None
+
+
 Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
 # A list SageMaker may send as null; the loop guard reads it.
 FieldNames = Annotated[list[str], BeforeValidator(lambda value: [] if value is None else value)]
+
+
+# An ARN's partition, region, account and resource: arn:<partition>:sagemaker:<region>:<account>:<type>/<name>
+_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:(?P<region>[^:]*):(?P<account>[^:]*):(?P<type>[a-z-]+)/(?P<name>.+)")
+
+
+def _arn_parts(arn: str, kind: str) -> tuple[str, str, str]:
+    """Region, account and name of a SageMaker ARN of resource type ``kind``; ``ValueError`` if it is not one."""
+    match = _ARN.fullmatch(arn)
+    if match is None or match.group("type") != kind:
+        raise ValueError(f"{arn!r} is not a SageMaker {kind} ARN")
+    return match.group("region"), match.group("account"), match.group("name")
+
+
+def _same_name(arn: str, kind: str, name: str, member: str) -> None:
+    # SageMaker writes names into ARNs in lower case: compare ignoring case.
+    _, _, named = _arn_parts(arn, kind)
+    if named.lower() != name.lower():
+        raise ValueError(f"{member} {name!r} is not the job its ARN names ({arn})")
 
 
 class _Detail(BaseModel):
@@ -83,9 +114,13 @@ class ModelPackageStateChange(_Detail):
 
     @property
     def caused_by_own_write(self) -> bool:
-        """True when every updated field is one registrar writes (the loop guard)."""
+        """True when every updated field is one registrar writes (the loop guard, :data:`OWN_WRITE_FIELDS`)."""
         fields = set(self.UpdatedModelPackageFields)
         return bool(fields) and fields <= OWN_WRITE_FIELDS
+
+    @property
+    def arn(self) -> str:
+        return self.ModelPackageArn
 
 
 class ProcessingJobStateChange(_Detail):
@@ -96,9 +131,22 @@ class ProcessingJobStateChange(_Detail):
     ProcessingJobStatus: str
     LastModifiedTime: Timestamp = None
 
+    @model_validator(mode="after")
+    def _name_is_the_arns(self) -> ProcessingJobStateChange:
+        if self.ProcessingJobName is not None:
+            _same_name(self.ProcessingJobArn, "processing-job", self.ProcessingJobName, "ProcessingJobName")
+        else:
+            _arn_parts(self.ProcessingJobArn, "processing-job")
+        return self
+
     @property
     def job_name(self) -> str:
-        return self.ProcessingJobName or self.ProcessingJobArn.rsplit("/", 1)[-1]
+        """The job's name: ``ProcessingJobName``, else the ARN's resource name (the two agree, see above)."""
+        return self.ProcessingJobName or _arn_parts(self.ProcessingJobArn, "processing-job")[2]
+
+    @property
+    def arn(self) -> str:
+        return self.ProcessingJobArn
 
 
 class CompilationJobStateChange(_Detail):
@@ -109,6 +157,16 @@ class CompilationJobStateChange(_Detail):
     CompilationJobStatus: Literal["COMPLETED", "FAILED", "STOPPED"]
     LastModifiedTime: Timestamp = None
 
+    @model_validator(mode="after")
+    def _name_is_the_arns(self) -> CompilationJobStateChange:
+        if self.CompilationJobArn is not None:
+            _same_name(self.CompilationJobArn, "compilation-job", self.CompilationJobName, "CompilationJobName")
+        return self
+
+    @property
+    def arn(self) -> str | None:
+        return self.CompilationJobArn
+
 
 class EventBridgeModel(BaseModel):
     """The EventBridge envelope, member for member Powertools Parser's ``EventBridgeModel``.
@@ -118,6 +176,9 @@ class EventBridgeModel(BaseModel):
     """
 
     model_config = ConfigDict(populate_by_name=True, defer_build=True)
+
+    SOURCE: ClassVar[str] = ""
+    DETAIL_TYPE: ClassVar[str] = ""
 
     version: str
     id: str
@@ -130,74 +191,73 @@ class EventBridgeModel(BaseModel):
     detail: Any
     replay_name: str | None = Field(None, alias="replay-name")
 
+    @model_validator(mode="after")
+    def _resource_is_the_envelopes(self) -> EventBridgeModel:
+        # The resource an event names lives in the account and region the event came from.
+        arn = getattr(self.detail, "arn", None)
+        if isinstance(arn, str) and (match := _ARN.fullmatch(arn)) is not None:
+            if match.group("account") != self.account:
+                raise ValueError(f"{arn} is in account {match.group('account')}, the event in {self.account}")
+            if match.group("region") != self.region:
+                raise ValueError(f"{arn} is in region {match.group('region')}, the event in {self.region}")
+        return self
+
 
 class ModelPackageEvent(EventBridgeModel):
+    SOURCE: ClassVar[str] = SAGEMAKER_SOURCE
+    DETAIL_TYPE: ClassVar[str] = MODEL_PACKAGE_STATE_CHANGE
+
     source: Literal["aws.sagemaker"]
     detail_type: Literal["SageMaker Model Package State Change"] = Field(alias="detail-type")
     detail: ModelPackageStateChange
 
-    @property
-    def subject(self) -> str:
-        """What the event is about: one package in one state at one time (the idempotency key).
-
-        The time is the package's ``LastModifiedTime`` in UTC (one instant has one key whatever its
-        offset); without one, the event's own ``time``, so that every change still has a key of its own.
-        """
-        d = self.detail
-        moment = d.LastModifiedTime or self.time
-        stamp = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
-        return f"{d.ModelPackageArn}|{d.ModelPackageStatus}|{d.ModelApprovalStatus}|{stamp}"
-
 
 class ProcessingJobEvent(EventBridgeModel):
+    SOURCE: ClassVar[str] = SAGEMAKER_SOURCE
+    DETAIL_TYPE: ClassVar[str] = PROCESSING_JOB_STATE_CHANGE
+
     source: Literal["aws.sagemaker"]
     detail_type: Literal["SageMaker Processing Job State Change"] = Field(alias="detail-type")
     detail: ProcessingJobStateChange
 
-    @property
-    def subject(self) -> str:
-        d = self.detail
-        return f"{d.ProcessingJobArn}|{d.ProcessingJobStatus}"
-
 
 class CompilationJobEvent(EventBridgeModel):
+    SOURCE: ClassVar[str] = REGISTRAR_SOURCE
+    DETAIL_TYPE: ClassVar[str] = COMPILATION_JOB_STATE_CHANGE
+
     source: Literal["registrar"]
     detail_type: Literal["Compilation Job State Change"] = Field(alias="detail-type")
     detail: CompilationJobStateChange
 
-    @property
-    def subject(self) -> str:
-        """The job, its status and, when the event carries it, its ``LastModifiedTime`` in UTC.
-
-        A job deleted and created again under the same name has the same ARN; its time tells the two apart.
-        """
-        d = self.detail
-        stamp = f"|{d.LastModifiedTime.astimezone(UTC).isoformat()}" if d.LastModifiedTime else ""
-        return f"{d.CompilationJobArn or d.CompilationJobName}|{d.CompilationJobStatus}{stamp}"
-
 
 RegistrarEvent = ModelPackageEvent | ProcessingJobEvent | CompilationJobEvent
-_MODELS: dict[tuple[str, str], type[RegistrarEvent]] = {
-    (SAGEMAKER_SOURCE, MODEL_PACKAGE_STATE_CHANGE): ModelPackageEvent,
-    (SAGEMAKER_SOURCE, PROCESSING_JOB_STATE_CHANGE): ProcessingJobEvent,
-    (REGISTRAR_SOURCE, COMPILATION_JOB_STATE_CHANGE): CompilationJobEvent,
-}
+ALL_EVENTS: tuple[type[RegistrarEvent], ...] = (ModelPackageEvent, ProcessingJobEvent, CompilationJobEvent)
 
 
-def parse_event(raw: Any) -> RegistrarEvent:
-    """Validate an EventBridge event into the model for its source and detail-type.
+def parse_event(raw: Any, accepted: Sequence[type[RegistrarEvent]] = ALL_EVENTS) -> RegistrarEvent:
+    """Validate an EventBridge event into the model, among ``accepted``, for its source and detail-type.
+
+    Parameters
+    ----------
+    raw
+        The event, as JSON decoded.
+    accepted
+        The events the caller handles (a flow's own); any other is refused.
 
     Raises
     ------
     EventError
-        For anything that is not one of the three handled events, naming the field and the rule.
+        For anything that is not one of the accepted events, naming the field and the rule.
     """
     if not isinstance(raw, dict):
         raise EventError(f"event: must be a JSON object, got {type(raw).__name__}")
     key = (str(raw.get("source")), str(raw.get("detail-type")))
-    model = _MODELS.get(key)
+    model = next((m for m in accepted if key == (m.SOURCE, m.DETAIL_TYPE)), None)
     if model is None:
-        raise EventError(f"event: source {key[0]!r} with detail-type {key[1]!r} is not an event registrar handles")
+        handled = "; ".join(f"{m.SOURCE} {m.DETAIL_TYPE!r}" for m in accepted)
+        raise EventError(
+            f"event: source {key[0]!r} with detail-type {key[1]!r} is not an event this flow handles ({handled})"
+        )
     try:
         return model.model_validate(raw)
     except ValidationError as error:

@@ -97,22 +97,25 @@ def metric_name(outcome: Outcome) -> str:
     return {"unchanged": "EventUnchanged", "skipped": "EventSkipped", "invalid": "EventInvalid"}[outcome.outcome]
 
 
-# Callables told of every handled event (the local demo prints them); empty in Lambda.
-listeners: list[Callable[[Outcome], None]] = []
+HANDLED = "event handled"
 
 
-def record(outcome: Outcome) -> None:
-    """Log one handled event with its package and reasons, count its outcome, and tell the listeners."""
-    for listener in listeners:
-        listener(outcome)
+def record(outcome: Outcome, *, subject: str | None = None) -> None:
+    """Log one handled event with its package and reasons (the message :data:`HANDLED`), and count its outcome.
+
+    The log line is the record of what registrar did: operators read it in CloudWatch, and the local
+    tools (the demo, the benchmarks) read the same line from the ``registrar`` logger. ``subject`` is
+    what the event was deduplicated on, when it got that far.
+    """
     metrics.add_metric(name=metric_name(outcome), unit=MetricUnit.Count, value=1)
     logger.info(
-        "event handled",
+        HANDLED,
         extra={
             "outcome": outcome.outcome,
             "verdict": outcome.verdict,
             "model_package_arn": outcome.model_package_arn,
             "reasons": outcome.reasons,
+            **({"subject": subject} if subject is not None else {}),
         },
     )
 

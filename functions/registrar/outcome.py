@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 OutcomeKind = Literal["updated", "unchanged", "skipped", "invalid"]
+Reasons = str | Sequence[str]
+
+
+def _listed(reasons: Reasons) -> list[str]:
+    return [reasons] if isinstance(reasons, str) else list(reasons)
 
 
 class Outcome(BaseModel):
-    """The result of handling one event.
+    """The result of handling one event; build one with :meth:`updated`, :meth:`unchanged`, :meth:`skipped`,
+    :meth:`early` or :meth:`invalid`.
 
     Attributes
     ----------
@@ -43,9 +50,48 @@ class Outcome(BaseModel):
     request: dict[str, Any] | None = None
     reasons: list[str] = Field(default_factory=list)
     verdict: str | None = None
-    subject: str | None = Field(default=None, exclude=True)
     retry: bool = Field(default=False, exclude=True)
     final: bool = Field(default=True, exclude=True)
+
+    @classmethod
+    def updated(cls, request: dict[str, Any], reasons: Reasons, *, arn: str, verdict: str | None) -> Outcome:
+        """A request was planned (and written, unless planning only)."""
+        return cls(outcome="updated", model_package_arn=arn, request=request, reasons=_listed(reasons), verdict=verdict)
+
+    @classmethod
+    def unchanged(cls, reasons: Reasons, *, arn: str | None, verdict: str | None = None) -> Outcome:
+        """The package already is as decided: nothing to write."""
+        return cls(outcome="unchanged", model_package_arn=arn, reasons=_listed(reasons), verdict=verdict)
+
+    @classmethod
+    def skipped(
+        cls,
+        reasons: Reasons,
+        *,
+        arn: str | None = None,
+        final: bool = True,
+        verdict: str | None = None,
+        request: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """Nothing to act on; ``final=False`` when the same event may lead somewhere later (see :attr:`final`)."""
+        return cls(
+            outcome="skipped",
+            model_package_arn=arn,
+            reasons=_listed(reasons),
+            final=final,
+            verdict=verdict,
+            request=request,
+        )
+
+    @classmethod
+    def early(cls, reasons: Reasons, *, arn: str | None = None) -> Outcome:
+        """The event is ahead of the state it names: nothing done, handle it again later (see :attr:`retry`)."""
+        return cls(outcome="skipped", model_package_arn=arn, reasons=_listed(reasons), retry=True)
+
+    @classmethod
+    def invalid(cls, reasons: Reasons, *, arn: str | None = None, verdict: str | None = None) -> Outcome:
+        """The event, or what it names, cannot be used: it is parked after its receives."""
+        return cls(outcome="invalid", model_package_arn=arn, reasons=_listed(reasons), verdict=verdict)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The CLI's JSON object: outcome, model_package_arn, request, reasons."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -183,3 +184,9 @@ def _problem(error: Any) -> str:
     if len(error["loc"]) > 1 and isinstance(error["loc"][1], int):
         name += f"[{error['loc'][1]}]"
     return f"{name}: {message}"
+
+
+@functools.cache
+def deployed_settings() -> Settings:
+    """The settings of a Lambda container: its ``REGISTRAR_*`` environment, parsed once, when first needed."""
+    return Settings.from_environment()

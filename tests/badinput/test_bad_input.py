@@ -37,7 +37,7 @@ from registrar.approval.evidence import read_evidence
 from registrar.approval.policy import load_policy, parse_policy
 from registrar.batch import process_batch
 from registrar.errors import EvidenceError, InvalidUpdateError, PolicyError
-from registrar.local.runner import LocalLambdaContext
+from registrar_dev.runner import LocalLambdaContext
 from registrar.outcome import Outcome
 from registrar.package import ModelPackage
 from registrar.reports import ReportLocationError, ReportStore

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from registrar.emulator import Emulator, start
+from registrar_dev.emulator import Emulator, start
 
 
 @pytest.fixture(scope="module")

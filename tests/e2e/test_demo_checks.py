@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 
-from registrar.demo import ExpectedDeadLetter, HandledEvent, ScenarioResult, _configure_environment
+from registrar_dev.demo import ExpectedDeadLetter, HandledEvent, ScenarioResult, _configure_environment
 from registrar.outcome import Outcome
 from registrar.settings import Settings
 

@@ -9,9 +9,9 @@ import boto3
 import pytest
 
 from registrar.approval.policy import deployable_json, load_policy
-from registrar.demo import MISSING_VERSION, POLICY_FILE, ScenarioResult, run_scenario
-from registrar.emulator import Emulator
-from registrar.local.topology import MAX_RECEIVE_COUNT, POLICY_PARAMETER
+from registrar_dev.demo import MISSING_VERSION, POLICY_FILE, ScenarioResult, run_scenario
+from registrar_dev.emulator import Emulator
+from registrar_dev.topology import MAX_RECEIVE_COUNT, POLICY_PARAMETER
 
 
 @pytest.fixture(scope="module")

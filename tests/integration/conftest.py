@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from registrar.emulator import Emulator, start
+from registrar_dev.emulator import Emulator, start
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient

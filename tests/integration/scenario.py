@@ -6,7 +6,7 @@ with plain boto3 clients (not registrar's, so observing registrar's calls does n
 check that the emulator numbered each version as the sample's ARN expects.
 
 Also here: a Lambda context and the environment of the deployed functions (the SQS records and the
-call counter are ``registrar.local.support``'s).
+call counter are ``registrar_dev.support``'s).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from registrar import cli
-from registrar.emulator import Emulator
-from registrar.local import support
-from registrar.local.runner import LocalLambdaContext
-from registrar.local.support import (
+from registrar_cli import main as cli
+from registrar_dev.emulator import Emulator
+from registrar_dev import support
+from registrar_dev.runner import LocalLambdaContext
+from registrar_dev.support import (
     ACCOUNT,
     ARTIFACT_BUCKET,
     NEO_INPUT,

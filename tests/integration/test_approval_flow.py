@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from handlers import approval
-from registrar.emulator import Emulator
-from registrar.local.support import APPROVAL_SAMPLES, CallCounter, sqs_event, sqs_record
+from registrar_dev.emulator import Emulator
+from registrar_dev.support import APPROVAL_SAMPLES, CallCounter, sqs_event, sqs_record
 from registrar.runtime import default_runtime
 from tests.integration.scenario import (
     LAMBDA_ENVIRONMENT,

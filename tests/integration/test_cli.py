@@ -22,8 +22,8 @@ import boto3
 import pytest
 
 from registrar import aws as aws_clients
-from registrar import cli
-from registrar.emulator import Emulator
+from registrar_cli import main as cli
+from registrar_dev.emulator import Emulator
 from registrar.settings import PREFIX
 from tests.integration.scenario import (
     POLICY,
@@ -407,7 +407,7 @@ class EmulatorProcess:
 
 def start_emulator_process() -> EmulatorProcess:
     process = subprocess.Popen(
-        [sys.executable, "-m", "registrar.cli", "emulator", "--port", "0"],
+        [sys.executable, "-m", "registrar_cli.main", "emulator", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from registrar.emulator import Emulator
+from registrar_dev.emulator import Emulator
 from registrar.neo.service import register
 from registrar.registry import Registry
 from tests.integration.scenario import (

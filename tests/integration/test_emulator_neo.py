@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from registrar.emulator import Emulator
+from registrar_dev.emulator import Emulator
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient

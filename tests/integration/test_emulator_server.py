@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
-from registrar.emulator import Emulator, UnsupportedMotoVersionError, start
+from registrar_dev.emulator import Emulator, UnsupportedMotoVersionError, start
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -56,7 +56,7 @@ def test_other_moto_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_serve_prints_endpoint_first_and_exits_zero_on_sigterm() -> None:
     # GIVEN `serve` running in its own process on a free port
-    command = "from registrar.emulator import serve; serve('127.0.0.1', 0)"
+    command = "from registrar_dev.emulator import serve; serve('127.0.0.1', 0)"
     with subprocess.Popen(
         [sys.executable, "-c", command], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     ) as served:

@@ -28,8 +28,8 @@ import pytest
 
 from handlers import neo_registration
 from registrar import observability
-from registrar.emulator import Emulator
-from registrar.local.support import NEO_SAMPLES, CallCounter, sqs_event
+from registrar_dev.emulator import Emulator
+from registrar_dev.support import NEO_SAMPLES, CallCounter, sqs_event
 from registrar.neo.service import register
 from registrar.outcome import Outcome
 from registrar.package import ModelPackage
@@ -407,7 +407,7 @@ HANDLER_PROCESS = """
 import json, sys
 from handlers import neo_registration
 from registrar import observability
-from registrar.local.runner import LocalLambdaContext
+from registrar_dev.runner import LocalLambdaContext
 
 handled = []
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from registrar.emulator import Emulator
+from registrar_dev.emulator import Emulator
 from registrar.errors import InvalidUpdateError
 from registrar.plan import plan
 from registrar.registry import Registry

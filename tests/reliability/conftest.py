@@ -1,7 +1,7 @@
 """Fixtures of the reliability tests: the emulator, registrar configured as a deployed function, faults, and logs.
 
 Everything registrar does here goes through its real clients against the embedded emulator; faults come
-from :class:`registrar.local.faults.FaultInjector` (botocore event hooks), logs from a handler added to
+from :class:`registrar_dev.faults.FaultInjector` (botocore event hooks), logs from a handler added to
 registrar's Powertools logger. Nothing of registrar is patched.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from registrar import observability
-from registrar.emulator import Emulator, start
-from registrar.local.faults import FaultInjector
-from registrar.local.support import CallCounter
+from registrar_dev.emulator import Emulator, start
+from registrar_dev.faults import FaultInjector
+from registrar_dev.support import CallCounter
 from tests.reliability.world import TABLE, World, lambda_environment
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from bench.burst import CAP_JOBS, BurstConfig, BurstResult, run_burst
-from registrar.emulator import Emulator
-from registrar.local.faults import RETRIED_KINDS
+from registrar_dev.emulator import Emulator
+from registrar_dev.faults import RETRIED_KINDS
 from registrar.package import MAX_ADDITIONAL_SPECIFICATIONS
 
 CONFIG = BurstConfig(

@@ -21,10 +21,10 @@ import pytest
 
 from handlers import approval, neo_registration
 from registrar import observability
-from registrar.emulator import Emulator
-from registrar.local.faults import FaultInjector
-from registrar.local.support import ACCOUNT, REGION, CallCounter
-from registrar.local.topology import IDEMPOTENCY_TABLE, MAX_RECEIVE_COUNT, build_topology
+from registrar_dev.emulator import Emulator
+from registrar_dev.faults import FaultInjector
+from registrar_dev.support import ACCOUNT, REGION, CallCounter
+from registrar_dev.topology import IDEMPOTENCY_TABLE, MAX_RECEIVE_COUNT, build_topology
 from tests.reliability.world import ROLE, World, compilation_event, drain, envelope, lambda_environment
 
 MISSING_VERSION = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/churn-model/99"

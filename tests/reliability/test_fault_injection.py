@@ -1,4 +1,4 @@
-"""Faults, injected through botocore's own hooks (registrar.local.faults), and what registrar makes of them.
+"""Faults, injected through botocore's own hooks (registrar_dev.faults), and what registrar makes of them.
 
 Transient faults (throttling, 500, a read timeout, a lost connection) are retried by the client and the
 decision is applied once. A ConflictException fails the record so SQS redelivers it (approval), or is
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from handlers import approval, neo_registration
-from registrar.local.faults import RETRIED_KINDS, FaultInjector, FaultKind
-from registrar.local.support import CallCounter
+from registrar_dev.faults import RETRIED_KINDS, FaultInjector, FaultKind
+from registrar_dev.support import CallCounter
 from tests.reliability.world import World, compilation_event, failed_records, invoke
 
 RETRIED: tuple[FaultKind, ...] = tuple(sorted(RETRIED_KINDS))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from registrar import aws
-from registrar.local.faults import FaultInjector, FaultKind
+from registrar_dev.faults import FaultInjector, FaultKind
 from tests.reliability.world import World
 
 CALLS = 100

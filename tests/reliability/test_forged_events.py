@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import approval, neo_registration
-from registrar.local.support import CallCounter
+from registrar_dev.support import CallCounter
 from tests.reliability.world import (
     FAILING,
     PASSING,

@@ -16,7 +16,7 @@ from typing import Any
 
 from handlers import approval, neo_registration
 from registrar.events import parse_timestamp
-from registrar.local.support import CallCounter
+from registrar_dev.support import CallCounter
 from registrar.registry import Registry
 from registrar.runtime import default_runtime
 from registrar.updates import PackageUpdate

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from handlers import approval
-from registrar.local.support import ACCOUNT
+from registrar_dev.support import ACCOUNT
 from tests.reliability.world import PASSING, World, invoke
 
 SECRET = "AKIAZZZZSECRETVALUE1"

@@ -19,10 +19,10 @@ from typing import Any
 from moto.sagemaker.models import sagemaker_backends
 
 from handlers import approval, neo_registration
-from registrar.approval import PACKAGE_TAG
+from registrar.approval.service import PACKAGE_TAG
 from registrar.batch import idempotency_key_prefix
 from registrar.events import parse_event
-from registrar.local.support import ACCOUNT, REGION, CallCounter
+from registrar_dev.support import ACCOUNT, REGION, CallCounter
 from tests.reliability.world import (
     REPORT_BUCKET,
     ROLE,

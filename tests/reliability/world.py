@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from registrar import aws
-from registrar.emulator import Emulator
-from registrar.local.runner import LocalEventSourceMapping, LocalLambdaContext
-from registrar.local.support import (
+from registrar_dev.emulator import Emulator
+from registrar_dev.runner import LocalEventSourceMapping, LocalLambdaContext
+from registrar_dev.support import (
     ACCOUNT,
     REGION,
     XGBOOST_IMAGE,
@@ -34,8 +34,8 @@ from registrar.local.support import (
     emulator_environment,
     sqs_record,
 )
-from registrar.local.topology import Topology
-from registrar.queues import Queue
+from registrar_dev.topology import Topology
+from registrar_cli.queues import Queue
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "events" / "approval" / "reports"

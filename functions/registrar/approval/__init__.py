@@ -1,26 +1,7 @@
-"""Policy-driven approval: the policy model, the evidence, the pure decision and the service that wires I/O.
+"""Policy-driven approval: the policy model, the evidence, the pure decision and the flow that wires I/O.
 
-``policy`` (load and validate), ``evidence`` (what a decision is made on), ``decide`` (pure),
-``service`` (``handle``: event -> Outcome). PyYAML is imported only when a policy is parsed.
+- :mod:`registrar.approval.policy`: load and validate the policy (PyYAML only for a YAML file).
+- :mod:`registrar.approval.evidence`: what a decision is made on (reports, evaluation jobs).
+- :mod:`registrar.approval.decide`: package + evidence + rule -> Decision -> desired update (pure).
+- :mod:`registrar.approval.service`: the flow (``parse``, ``ApprovalFlow.resolve``, ``decide_and_write``).
 """
-
-from registrar.approval.decide import Check, Decision, decide, desired_update, precheck
-from registrar.approval.evidence import Evidence
-from registrar.approval.policy import Policy, Rule, describe_policy, load_policy, parse_policy
-from registrar.approval.service import PACKAGE_TAG, handle
-
-__all__ = [
-    "PACKAGE_TAG",
-    "Check",
-    "Decision",
-    "Evidence",
-    "Policy",
-    "Rule",
-    "decide",
-    "describe_policy",
-    "desired_update",
-    "handle",
-    "load_policy",
-    "parse_policy",
-    "precheck",
-]

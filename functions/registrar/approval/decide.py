@@ -14,15 +14,13 @@ The safety rules live here:
 
 from __future__ import annotations
 
-import fnmatch
 import unicodedata
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from registrar.approval.evidence import MAX_METADATA_VALUE, REGISTRAR_EVIDENCE_KEY, Evidence, metric_value
-from registrar.approval.policy import BeatChampion, Condition, Policy, Rule
+from registrar.approval.policy import BeatChampion, Condition, MatchedRule, Policy, Rule
 from registrar.constrained import LINE_TERMINATORS
 from registrar.package import MAX_METADATA_ENTRIES, ModelPackage
 from registrar.updates import PackageUpdate
@@ -141,10 +139,12 @@ def _skip(package: ModelPackage, policy: Policy, reason: str, kind: DecisionKind
     return Decision(model_package_arn=package.ModelPackageArn, kind=kind, reasons=[reason], policy_digest=policy.digest)
 
 
-def precheck(package: ModelPackage, policy: Policy, managed_groups: Sequence[str] = ()) -> Decision | None:
-    """Whether the package is one to decide at all; a skipped (or unchanged) Decision if not.
+def precheck(package: ModelPackage, policy: Policy) -> Decision | MatchedRule:
+    """Whether the package is one to decide at all: the rule that decides it, or a skipped (or unchanged) Decision.
 
-    Checked before any evidence is read, so unmanaged or unmatched groups cost no S3 read.
+    Checked before any evidence is read, so unmatched groups and decided versions cost no S3 read.
+    Whether the group is managed at all was read from the version's ARN before it was described
+    (:func:`registrar.groups.unmanaged_reason`).
 
     Parameters
     ----------
@@ -152,44 +152,38 @@ def precheck(package: ModelPackage, policy: Policy, managed_groups: Sequence[str
         The package as DescribeModelPackage returned it.
     policy
         The approval policy.
-    managed_groups
-        fnmatch patterns of the groups registrar may act on; empty allows any.
 
     Returns
     -------
-    Decision or None
-        ``None`` when the package is to be decided; otherwise why not.
+    Decision or MatchedRule
+        The matching rule when the package is to be decided; otherwise a Decision saying why not.
     """
     if package.ModelPackageStatus != "Completed":
         return _skip(package, policy, f"package is {package.ModelPackageStatus or 'without a status'}, not Completed")
     group = package.ModelPackageGroupName
     if not group:
         return _skip(package, policy, "package belongs to no model package group; registrar decides versions only")
-    if managed_groups and not any(fnmatch.fnmatchcase(group, pattern) for pattern in managed_groups):
-        return _skip(package, policy, f"group {group} is not among the managed groups ({', '.join(managed_groups)})")
     matched = policy.match(group)
     if matched is None:
         return _skip(package, policy, f"group {group} matches no rule of policy {policy.digest}; nothing written")
-    number, rule = matched
     status = package.ModelApprovalStatus
-    if status == "PendingManualApproval":
-        return None
+    if status == "PendingManualApproval" or (status in _HUMAN_DECISIONS and matched.rule.redecide):
+        return matched
     if status in _HUMAN_DECISIONS:
-        if rule.redecide:
-            return None
         metadata = package.CustomerMetadataProperties
         if metadata.get(VERDICT_KEY) == status:
             return _skip(
                 package,
                 policy,
                 f"already {status} by registrar (policy {metadata.get(POLICY_KEY, 'unknown')}); "
-                f"rule {number} does not set redecide: true, so the decision stands",
+                f"rule {matched.number} does not set redecide: true, so the decision stands",
                 kind="unchanged",
             )
         return _skip(
             package,
             policy,
-            f"already {status} by a human; rule {number} does not set redecide: true, so the human's decision stands",
+            f"already {status} by a human; rule {matched.number} does not set redecide: true, "
+            "so the human's decision stands",
         )
     return _skip(package, policy, f"approval status {status or 'unset'} is not one registrar decides")
 
@@ -254,17 +248,25 @@ def _champion_check(
     return Check(label=label, metric=rule.metric, value=ours, passed=beaten, text=text), their_reading
 
 
-def decide(package: ModelPackage, evidence: Evidence, policy: Policy, champion: Evidence | None) -> Decision:
-    """Decide one package from its evidence and the policy. Pure: no AWS, no clock.
+def decide(
+    package: ModelPackage, evidence: Evidence, policy: Policy, matched: MatchedRule, champion: Evidence | None
+) -> Decision:
+    """Decide one package from its evidence and the policy's matching rule. Pure: no AWS, no clock.
+
+    Long because it states, in order, every way a verdict is reached and explained; each step is one
+    of the safety rules in the module docstring.
 
     Parameters
     ----------
     package
-        The package as DescribeModelPackage returned it (never values from the event).
+        The package as DescribeModelPackage returned it (never values from the event), one that
+        :func:`precheck` found to decide.
     evidence
         The candidate's report (or why there is none).
     policy
-        The approval policy.
+        The approval policy (its digest is recorded).
+    matched
+        The rule :func:`precheck` matched to the package's group.
     champion
         The champion's report when the matching rule has ``beat_champion`` and the group has another
         Approved version; ``None`` means there is no champion (the comparison passes, saying so).
@@ -272,18 +274,11 @@ def decide(package: ModelPackage, evidence: Evidence, policy: Policy, champion: 
     Returns
     -------
     Decision
-        ``skipped``/``unchanged`` with the reason (see :func:`precheck`), or ``decided`` with the
-        verdict, the checks, the description and the metadata to write. When other entries leave no
-        room for the four entries of registrar's record, the verdict is ``Held`` and the description
-        says so first.
+        ``decided``, with the verdict, the checks, the description and the metadata to write. When
+        other entries leave no room for the four entries of registrar's record, the verdict is
+        ``Held`` and the description says so first.
     """
-    early = precheck(package, policy)
-    if early is not None:
-        return early
     group = package.ModelPackageGroupName or ""
-    matched = policy.match(group)
-    if matched is None:  # precheck already skips this; kept so the types hold without an assert
-        return _skip(package, policy, f"group {group} matches no rule of policy {policy.digest}; nothing written")
     number, rule = matched
     reasons = [f"group {group} matches rule {number} ({', '.join(rule.groups)}) of policy {policy.digest}"]
     checks: list[Check] = []

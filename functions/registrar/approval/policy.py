@@ -8,20 +8,20 @@ standard library instead, without importing PyYAML.
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import hashlib
 import json
 import math
 import pathlib
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, Self
 
 import jmespath
 from jmespath.exceptions import JMESPathError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from registrar import constrained as t
+from registrar import groups
 from registrar.errors import PolicyError
 
 if TYPE_CHECKING:
@@ -234,8 +234,8 @@ class Rule(_Strict):
     evaluation: Evaluation | None = None
 
     def matches(self, group: str) -> bool:
-        """Whether ``group`` matches one of the rule's patterns (case-sensitive fnmatch)."""
-        return any(fnmatch.fnmatchcase(group, pattern) for pattern in self.groups)
+        """Whether ``group`` matches one of the rule's patterns (:func:`registrar.groups.matches`: ignoring case)."""
+        return groups.first_match(group, self.groups) is not None
 
     @property
     def evaluation_output(self) -> Evaluation:
@@ -266,12 +266,19 @@ class Policy(_Strict):
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:7]
 
-    def match(self, group: str) -> tuple[int, Rule] | None:
+    def match(self, group: str) -> MatchedRule | None:
         """The first rule matching ``group`` and its position (1-based, as people count), or ``None``."""
         for number, rule in enumerate(self.rules, start=1):
             if rule.matches(group):
-                return number, rule
+                return MatchedRule(number, rule)
         return None
+
+
+class MatchedRule(NamedTuple):
+    """The rule of a policy that decides a group, and its position in the policy (1-based)."""
+
+    number: int
+    rule: Rule
 
 
 def parse_policy(text: str, source: str = "<string>") -> Policy:

@@ -1,15 +1,24 @@
-"""The approval flow's I/O: from an event to an Outcome, reading state from AWS and writing at most once.
+"""The approval flow: from an event to an Outcome, reading state from AWS and writing at most once.
 
-``handle`` re-reads everything it decides on (the package, the job, the reports) and never trusts
-values carried by the event: the event only says which package or job to look at.
+Two steps, so that what deduplicates an event is what the flow acts on, as read back from AWS:
+
+- :meth:`ApprovalFlow.resolve` reads the version an event points at (and the evaluation job, for a
+  job's event), or says why there is nothing to decide (the loop guard, an unlinked job, an
+  unmanaged group, a package that does not exist);
+- :meth:`ApprovalFlow.decide_and_write` decides that version from its evidence and the policy, and
+  writes the decision when asked to.
+
+Nothing is taken from the event but which package or job to look at.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from typing import Any, Protocol
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 
+from registrar import aws, groups
 from registrar.approval.decide import Decision, decide, desired_update, precheck
 from registrar.approval.evidence import (
     FINISHED_JOB_STATUSES,
@@ -19,35 +28,29 @@ from registrar.approval.evidence import (
     job_evidence,
     package_evidence,
 )
-from registrar.approval.policy import Policy
+from registrar.approval.policy import MatchedRule, Policy
 from registrar.errors import InvalidUpdateError
-from registrar.events import ModelPackageEvent, ProcessingJobEvent
+from registrar.events import ModelPackageEvent, ProcessingJobEvent, parse_event, utc
 from registrar.outcome import Outcome
-from registrar.package import ModelPackage, unmanaged_reason
+from registrar.package import ModelPackage
 from registrar.plan import plan
+from registrar.settings import Settings, deployed_settings
 from registrar.updates import PackageUpdate
 
 PACKAGE_TAG = "registrar:model-package-arn"
-# A versioned package: model-package/<group>/<version>. An unversioned package has no group to match.
-VERSION_ARN = re.compile(
-    r"arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]{9,16}:[0-9]{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/[0-9]+"
-)
+EVENTS = (ModelPackageEvent, ProcessingJobEvent)
+ApprovalEvent = ModelPackageEvent | ProcessingJobEvent
 
 
-# DescribeModelPackage's answers for a package that does not exist (SageMaker says ValidationException).
-NOT_FOUND = frozenset({"ValidationException", "ResourceNotFound"})
+def parse(raw: Any) -> ApprovalEvent:
+    """The approval flow's event; any other (a compilation job's, one of another source) is invalid.
 
-
-def _error_code(error: BaseException) -> str | None:
-    """The AWS error code of a botocore ``ClientError`` (read without importing botocore), else ``None``."""
-    response = getattr(error, "response", None)
-    code = (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None
-    return str(code) if code else None
-
-
-def _error_message(error: BaseException) -> str:
-    response = getattr(error, "response", None) or {}
-    return str((response.get("Error") or {}).get("Message") or error)[:300]
+    Raises
+    ------
+    registrar.errors.EventError
+        Naming the field and the rule.
+    """
+    return cast(ApprovalEvent, parse_event(raw, EVENTS))
 
 
 class PackageRegistry(Protocol):
@@ -74,169 +77,222 @@ class PackageRegistry(Protocol):
         ...
 
 
-def _from_decision(decision: Decision, subject: str | None) -> Outcome:
-    kind = "skipped" if decision.kind == "skipped" else "unchanged"
-    return Outcome(
-        outcome=kind,
-        model_package_arn=decision.model_package_arn,
-        reasons=list(decision.reasons),
-        verdict=decision.verdict,
-        subject=subject,
+@dataclass(frozen=True)
+class Target:
+    """What an approval event resolves to: the version to decide, and the evaluation job when its event it was.
+
+    Attributes
+    ----------
+    package
+        The version, as DescribeModelPackage returned it.
+    job
+        DescribeProcessingJob's answer for the evaluation job whose event this is, or ``None`` for a
+        model package event.
+    """
+
+    package: ModelPackage
+    job: dict[str, Any] | None = None
+
+    @property
+    def subject(self) -> str:
+        """The idempotency key: the version (or job) in the state read back from AWS.
+
+        A job's event is about the job in its final state; a package's event is about the version
+        in its current status at its ``LastModifiedTime``, so a change made since (registrar's own
+        write, a person's) is a new subject.
+        """
+        if self.job is not None:
+            job = self.job
+            return f"{job.get('ProcessingJobArn')}|{job.get('ProcessingJobStatus')}|{_utc(job.get('LastModifiedTime'))}"
+        package = self.package
+        return (
+            f"{package.ModelPackageArn}|{package.ModelPackageStatus}|{package.ModelApprovalStatus}|"
+            f"{_utc(package.LastModifiedTime)}"
+        )
+
+
+def _utc(moment: Any) -> str:
+    instant = utc(moment)
+    return instant.isoformat() if instant is not None else "-"
+
+
+def loop_guard_reason(fields: Sequence[str]) -> str:
+    """Why a model package event is not decided: it reports only fields registrar's own writes change."""
+    return (
+        f"loop guard: the event reports only fields registrar writes ({', '.join(fields)}); "
+        "a version is not decided again on registrar's own update"
     )
 
 
-def handle(
-    event: ModelPackageEvent | ProcessingJobEvent,
-    *,
-    registry: PackageRegistry,
-    reports: ReportReader,
-    policy: Policy,
-    apply: bool,
-    managed_groups: Sequence[str] = (),
-) -> Outcome:
-    """Decide the package an event points at, and write the decision when ``apply`` is true.
+@dataclass
+class ApprovalFlow:
+    """Everything deciding a version needs, injected; tests pass fakes or emulator-backed adapters.
 
     Parameters
     ----------
-    event
-        A ``SageMaker Model Package State Change`` or ``SageMaker Processing Job State Change``.
     registry
         SageMaker: one DescribeModelPackage per event; DescribeProcessingJob and ListTags for a
-        job event; the champion only when the matching rule has ``beat_champion``; UpdateModelPackage
-        only when ``apply`` is true and the plan is not empty.
+        job's event; the champion only when the matching rule has ``beat_champion``;
+        UpdateModelPackage only when writing and the plan is not empty.
     reports
         S3 reports: one read for the candidate, one for the champion when compared.
     policy
-        The approval policy.
-    apply
-        ``False`` plans only (``registrar plan``): the request is returned, nothing is written.
+        Returns the current approval policy (cached by its source).
     managed_groups
         fnmatch patterns of the groups registrar may act on; empty allows any.
-
-    Returns
-    -------
-    Outcome
-        ``updated`` (with the request), ``unchanged``, ``skipped`` or ``invalid``, with the reasons and
-        the verdict (``Approved``, ``Rejected``, ``Held``) when one was reached.
     """
-    subject = event.subject
-    job: dict[str, Any] | None = None
-    if isinstance(event, ModelPackageEvent):
-        detail = event.detail
-        if detail.caused_by_own_write:
-            fields = ", ".join(detail.UpdatedModelPackageFields)
-            return Outcome(
-                outcome="skipped",
-                model_package_arn=detail.ModelPackageArn,
-                reasons=[f"the event reports registrar's own kind of update ({fields}); not decided again"],
-                subject=subject,
+
+    registry: PackageRegistry
+    reports: ReportReader
+    policy: Callable[[], Policy]
+    managed_groups: Sequence[str] = field(default_factory=tuple)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, endpoint_url: str | None = None, region: str | None = None
+    ) -> ApprovalFlow:
+        """The flow on AWS (or the endpoint given), configured by ``settings``."""
+        from registrar import parameters
+        from registrar.registry import Registry
+        from registrar.reports import ReportStore
+
+        return cls(
+            registry=Registry(endpoint_url=endpoint_url, region=region),
+            reports=ReportStore(endpoint_url=endpoint_url, region=region, allowed_locations=settings.report_locations),
+            policy=functools.partial(parameters.load_policy, settings, endpoint_url=endpoint_url, region=region),
+            managed_groups=tuple(settings.managed_groups),
+        )
+
+    def handle(self, event: ApprovalEvent, *, apply: bool = True) -> Outcome:
+        """Resolve the event and decide its version; ``apply=False`` plans only (``registrar plan``).
+
+        Returns
+        -------
+        Outcome
+            ``updated`` (with the request), ``unchanged``, ``skipped`` or ``invalid``, with the reasons
+            and the verdict (``Approved``, ``Rejected``, ``Held``) when one was reached.
+        """
+        target = self.resolve(event)
+        return target if isinstance(target, Outcome) else self.decide_and_write(target, apply=apply)
+
+    def resolve(self, event: ApprovalEvent) -> Target | Outcome:
+        """The version an event points at, read from SageMaker; or an Outcome when there is none to decide.
+
+        Raises
+        ------
+        botocore.exceptions.ClientError
+            Any AWS error but "not found" (throttling beyond the client's retries, access denied):
+            the event is retried, then dead-lettered.
+        """
+        if isinstance(event, ModelPackageEvent):
+            detail = event.detail
+            if detail.caused_by_own_write:
+                return Outcome.skipped(loop_guard_reason(detail.UpdatedModelPackageFields), arn=detail.arn)
+            return self._described(detail.arn, job=None)
+        try:
+            job = self.registry.describe_processing_job(event.detail.job_name)
+        except Exception as error:
+            if not aws.is_not_found(error):
+                raise
+            # A job that does not exist will never be found: poison, not a retry.
+            return Outcome.invalid(
+                f"processing job {event.detail.job_name} cannot be described: "
+                f"{aws.error_code(error)} ({aws.error_message(error)})"
             )
-        arn = detail.ModelPackageArn
-    else:
-        job = registry.describe_processing_job(event.detail.job_name)
-        job_arn = str(job.get("ProcessingJobArn") or event.detail.ProcessingJobArn)
-        linked = registry.tags(job_arn).get(PACKAGE_TAG)
+        return self._linked_version(job)
+
+    def _linked_version(self, job: dict[str, Any]) -> Target | Outcome:
+        job_arn = str(job.get("ProcessingJobArn"))
+        linked = self.registry.tags(job_arn).get(PACKAGE_TAG)
         if linked is None:
             # The job may be tagged later and its event sent again under the same subject: not final.
-            return Outcome(
-                outcome="skipped",
-                reasons=[f"job carries no {PACKAGE_TAG} tag ({job_arn})"],
-                subject=subject,
-                final=False,
-            )
-        if not VERSION_ARN.fullmatch(linked):
-            return Outcome(
-                outcome="invalid",
-                reasons=[f"job {job_arn} tag {PACKAGE_TAG} is {linked!r}, not a model package version ARN"],
-                subject=subject,
-            )
-        arn = linked
+            return Outcome.skipped(f"job carries no {PACKAGE_TAG} tag ({job_arn})", final=False)
+        if not groups.is_version_arn(linked):
+            return Outcome.invalid(f"job {job_arn} tag {PACKAGE_TAG} is {linked!r}, not a model package version ARN")
         status = job.get("ProcessingJobStatus")
         if status not in FINISHED_JOB_STATUSES:
-            return Outcome(
-                outcome="skipped",
-                model_package_arn=arn,
-                reasons=[f"job {job_arn} is {status or 'without a status'}, not finished: the event is early"],
-                subject=subject,
-                retry=True,
+            return Outcome.early(
+                f"job {job_arn} is {status or 'without a status'}, not finished: the event is early", arn=linked
             )
+        return self._described(linked, job=job)
 
-    unmanaged = unmanaged_reason(arn, managed_groups)
-    if unmanaged is not None:
-        # Not described: the function's role allows DescribeModelPackage on the managed groups only.
-        return Outcome(outcome="skipped", model_package_arn=arn, reasons=[unmanaged], subject=subject)
-    try:
-        package = registry.describe(arn)
-    except Exception as error:
-        # No such package (a forged or stale event, an ARN of another account or region): poison, not a retry.
-        if _error_code(error) not in NOT_FOUND:
-            raise
-        return Outcome(
-            outcome="invalid",
-            model_package_arn=arn,
-            reasons=[f"model package {arn} cannot be described: {_error_code(error)} ({_error_message(error)})"],
-            subject=subject,
-        )
-    early = precheck(package, policy, managed_groups)
-    if early is not None:
-        return _from_decision(early, subject)
-    group = package.ModelPackageGroupName or ""
-    matched = policy.match(group)
-    if matched is None:  # precheck skips unmatched groups; this keeps the types exact
-        return Outcome(outcome="skipped", model_package_arn=arn, reasons=[f"group {group} matches no rule"])
-    number, rule = matched
+    def _described(self, arn: str, *, job: dict[str, Any] | None) -> Target | Outcome:
+        unmanaged = groups.unmanaged_reason(arn, self.managed_groups)
+        if unmanaged is not None:
+            # Not described: the function's role allows DescribeModelPackage on the managed groups only.
+            return Outcome.skipped(unmanaged, arn=arn)
+        try:
+            package = self.registry.describe(arn)
+        except Exception as error:
+            # No such package (a forged or stale event, an ARN of another account or region): poison, not a retry.
+            if not aws.is_not_found(error):
+                raise
+            return Outcome.invalid(
+                f"model package {arn} cannot be described: {aws.error_code(error)} ({aws.error_message(error)})",
+                arn=arn,
+            )
+        return Target(package=package, job=job)
 
-    if job is None:
+    def decide_and_write(self, target: Target, *, apply: bool = True) -> Outcome:
+        """Decide the target's version from its evidence and the policy; write the decision when ``apply``."""
+        policy = self.policy()
+        package = target.package
+        screened = precheck(package, policy)
+        if isinstance(screened, Decision):
+            return _from_decision(screened)
+        evidence = self._evidence(target, screened)
+        if isinstance(evidence, Outcome):
+            return evidence
+        champion = self._champion(package, screened, evidence)
+        decision = decide(package, evidence, policy, screened, champion)
+        return self._write(decision, package, apply=apply)
+
+    def _evidence(self, target: Target, matched: MatchedRule) -> Evidence | Outcome:
+        number, rule = matched
+        if target.job is not None:
+            return job_evidence(
+                target.job, rule.evaluation_output, self.reports, subject=target.package.ModelPackageArn
+            )
         if rule.evidence_from_jobs_only:
             output = rule.evaluation_output
-            return Outcome(
-                outcome="skipped",
-                model_package_arn=arn,
-                reasons=[
-                    f"rule {number} takes its evidence from the evaluation job ({output.file} in output "
-                    f"{output.output_name!r}); the job's event decides this version"
-                ],
-                subject=subject,
+            return Outcome.skipped(
+                f"rule {number} takes its evidence from the evaluation job ({output.file} in output "
+                f"{output.output_name!r}); the job's event decides this version",
+                arn=target.package.ModelPackageArn,
             )
-        evidence = package_evidence(package, reports)
-    else:
-        evidence = job_evidence(job, rule.evaluation_output, reports, subject=arn)
+        return package_evidence(target.package, self.reports)
 
-    champion: Evidence | None = None
-    if rule.beat_champion is not None and evidence.usable:
-        defending = registry.latest_approved(group, excluding=arn)
-        if defending is not None:
-            champion = champion_evidence(defending, reports)
+    def _champion(self, package: ModelPackage, matched: MatchedRule, evidence: Evidence) -> Evidence | None:
+        if matched.rule.beat_champion is None or not evidence.usable:
+            return None
+        defending = self.registry.latest_approved(
+            package.ModelPackageGroupName or "", excluding=package.ModelPackageArn
+        )
+        return champion_evidence(defending, self.reports) if defending is not None else None
 
-    decision = decide(package, evidence, policy, champion)
-    if decision.kind != "decided":
-        return _from_decision(decision, subject)
-    try:
-        desired = desired_update(decision, package)
-        update = plan(desired, package) if desired is not None else None
-    except InvalidUpdateError as error:
-        return Outcome(
-            outcome="invalid",
-            model_package_arn=arn,
-            reasons=[*decision.reasons, str(error)],
-            verdict=decision.verdict,
-            subject=subject,
-        )
-    if update is None:
-        return Outcome(
-            outcome="unchanged",
-            model_package_arn=arn,
-            reasons=[*decision.reasons, "the package already records this decision; nothing to write"],
-            verdict=decision.verdict,
-            subject=subject,
-        )
-    if apply:
-        registry.update(update)
-    return Outcome(
-        outcome="updated",
-        model_package_arn=arn,
-        request=update.to_request(),
-        reasons=list(decision.reasons),
-        verdict=decision.verdict,
-        subject=subject,
-    )
+    def _write(self, decision: Decision, package: ModelPackage, *, apply: bool) -> Outcome:
+        arn = package.ModelPackageArn
+        try:
+            desired = desired_update(decision, package)
+            update = plan(desired, package) if desired is not None else None
+        except InvalidUpdateError as error:
+            return Outcome.invalid([*decision.reasons, str(error)], arn=arn, verdict=decision.verdict)
+        if update is None:
+            reasons = [*decision.reasons, "the package already records this decision; nothing to write"]
+            return Outcome.unchanged(reasons, arn=arn, verdict=decision.verdict)
+        if apply:
+            self.registry.update(update)
+        return Outcome.updated(update.to_request(), decision.reasons, arn=arn, verdict=decision.verdict)
+
+
+def _from_decision(decision: Decision) -> Outcome:
+    arn = decision.model_package_arn
+    if decision.kind == "skipped":
+        return Outcome.skipped(decision.reasons, arn=arn, verdict=decision.verdict)
+    return Outcome.unchanged(decision.reasons, arn=arn, verdict=decision.verdict)
+
+
+@functools.cache
+def deployed() -> ApprovalFlow:
+    """The approval flow of a Lambda container, configured from its ``REGISTRAR_*`` environment on first use."""
+    return ApprovalFlow.from_settings(deployed_settings())

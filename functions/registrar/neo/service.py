@@ -1,8 +1,12 @@
-"""Registering one finished compilation job: read, link, decide, plan, apply, re-plan on a race.
+"""The Neo flow: a finished compilation job becomes an inference specification (or a record) of its version.
 
-The event only names the job. Everything is read again from SageMaker (DescribeCompilationJob, the
-job's tags when it names no package itself, DescribeModelPackage) and the change goes out as one
-validated, planned :class:`~registrar.updates.PackageUpdate` with its ClientToken.
+Two steps, so that what deduplicates an event is what the flow acts on, as read back from AWS:
+
+- :meth:`NeoFlow.resolve` reads the job the event names (DescribeCompilationJob, and its tags when it
+  names no package itself) and the version it belongs to (DescribeModelPackage), or says why there
+  is nothing to register;
+- :meth:`NeoFlow.decide_and_write` decides what the job changes on the version, plans it and writes
+  it as one validated :class:`~registrar.updates.PackageUpdate` with its ClientToken.
 
 Races: two handlers may register jobs of the same package at once (the sweeper and a user's own
 event, or two targets of one package). When UpdateModelPackage refuses the request with a
@@ -14,27 +18,41 @@ event, or two targets of one package). When UpdateModelPackage refuses the reque
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from pydantic import ValidationError
 
+from registrar import aws, groups
 from registrar.errors import InvalidUpdateError
-from registrar.events import CompilationJobEvent
+from registrar.events import CompilationJobEvent, parse_event, utc
 from registrar.neo.decide import NeoDecision, decide, desired_update, record_key, recorded_job_name
 from registrar.neo.job import CompilationJob
 from registrar.neo.link import link, needs_tags
 from registrar.neo.targets import target_label
 from registrar.outcome import Outcome
-from registrar.package import ModelPackage, unmanaged_reason
+from registrar.package import ModelPackage
 from registrar.plan import plan
+from registrar.settings import Settings, deployed_settings
 from registrar.updates import PackageUpdate
 
 MAX_REPLANS = 3
 REPLAN_ON = frozenset({"ValidationException", "ConflictException"})
-NOT_FOUND = frozenset({"ResourceNotFound", "ValidationException"})
+EVENTS = (CompilationJobEvent,)
+
+
+def parse(raw: Any) -> CompilationJobEvent:
+    """The Neo flow's event; any other (a SageMaker event, one of another source) is invalid.
+
+    Raises
+    ------
+    registrar.errors.EventError
+        Naming the field and the rule.
+    """
+    return cast(CompilationJobEvent, parse_event(raw, EVENTS))
 
 
 class NeoRegistry(Protocol):
@@ -49,191 +67,193 @@ class NeoRegistry(Protocol):
     def tags(self, resource_arn: str) -> dict[str, str]: ...
 
 
-def error_code(error: BaseException) -> str | None:
-    """The AWS error code of a botocore ``ClientError`` (read without importing botocore), else ``None``."""
-    response = getattr(error, "response", None)
-    if not isinstance(response, dict):
-        return None
-    code = (response.get("Error") or {}).get("Code")
-    return str(code) if code else None
+@dataclass(frozen=True)
+class Target:
+    """A finished compilation job and the version it belongs to, as read from SageMaker."""
+
+    job: CompilationJob
+    package: ModelPackage
+    link_source: str
+
+    @property
+    def subject(self) -> str:
+        """The idempotency key: the job, its status and its ``LastModifiedTime``, as SageMaker describes them.
+
+        A job deleted and created again under its name has the same ARN; its time tells the two apart.
+        """
+        job = self.job
+        modified = utc(job.LastModifiedTime)
+        stamp = modified.isoformat() if modified is not None else "-"
+        return f"{job.CompilationJobArn or job.CompilationJobName}|{job.CompilationJobStatus}|{stamp}"
 
 
-def _message(error: BaseException) -> str:
-    response = getattr(error, "response", None) or {}
-    return str((response.get("Error") or {}).get("Message") or error)
-
-
-def handle(
-    event: CompilationJobEvent,
-    *,
-    registry: NeoRegistry,
-    apply: bool,
-    max_replans: int = MAX_REPLANS,
-    managed_groups: Sequence[str] = (),
-) -> Outcome:
-    """Register the compilation job a ``Compilation Job State Change`` event names.
+@dataclass
+class NeoFlow:
+    """Everything registering a compilation job needs, injected.
 
     Parameters
     ----------
-    event
-        The parsed event; only the job's name is taken from it.
     registry
         SageMaker (a :class:`registrar.registry.Registry`, or a fake with the same calls).
-    apply
-        ``False`` plans the request without sending it.
+    managed_groups
+        Model package group names or fnmatch patterns registrar may change; empty allows any.
     max_replans
         How many times to describe the package and plan again after UpdateModelPackage refuses
         the request because of a concurrent change.
-    managed_groups
-        Model package group names or fnmatch patterns registrar may change; empty allows any.
-
-    Returns
-    -------
-    Outcome
-        ``updated`` with verdict ``Attached`` (a specification) or ``Recorded`` (metadata only);
-        ``unchanged``; ``skipped`` (unlinked, not finished, over the cap, unmanaged group); or
-        ``invalid`` (the job or package does not exist, a link that is not a version ARN, values
-        that break an API rule).
-
-    Raises
-    ------
-    botocore.exceptions.ClientError
-        Any other AWS error (throttling beyond the client's retries, access denied), or a refusal
-        that persists after ``max_replans`` re-plans: the event is retried, then dead-lettered.
     """
-    return register(
-        event.detail.CompilationJobName,
-        registry=registry,
-        apply=apply,
-        max_replans=max_replans,
-        managed_groups=managed_groups,
-        subject=event.subject,
-        announced_modified=event.detail.LastModifiedTime,
-    )
 
+    registry: NeoRegistry
+    managed_groups: Sequence[str] = field(default_factory=tuple)
+    max_replans: int = MAX_REPLANS
 
-def register(
-    job_name: str,
-    *,
-    registry: NeoRegistry,
-    apply: bool,
-    max_replans: int = MAX_REPLANS,
-    managed_groups: Sequence[str] = (),
-    subject: str | None = None,
-    announced_modified: datetime | None = None,
-) -> Outcome:
-    """Register one compilation job by name; :func:`handle` without an event (the CLI's sweep uses it).
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, endpoint_url: str | None = None, region: str | None = None
+    ) -> NeoFlow:
+        """The flow on AWS (or the endpoint given), configured by ``settings``."""
+        from registrar.registry import Registry
 
-    Parameters and results are those of :func:`handle`; ``subject`` is carried on the outcome, and
-    ``announced_modified`` is the ``LastModifiedTime`` the event gave the job, if any: a job found
-    running that was created after that time is another job under the same name, and the event is
-    stale rather than early.
-    """
-    try:
-        raw = registry.describe_compilation_job(job_name)
-    except Exception as error:
-        if error_code(error) not in NOT_FOUND:
-            raise
-        return Outcome(
-            outcome="invalid", reasons=[f"compilation job {job_name} not found: {_message(error)}"], subject=subject
+        return cls(
+            registry=Registry(endpoint_url=endpoint_url, region=region), managed_groups=tuple(settings.managed_groups)
         )
-    try:
-        job = CompilationJob.model_validate(raw)
-    except ValidationError as error:
-        return Outcome(
-            outcome="invalid", reasons=[f"compilation job {job_name} cannot be read: {error}"], subject=subject
-        )
-    if not job.finished:
-        if announced_modified is not None and job.CreationTime is not None and announced_modified < job.CreationTime:
-            # Deleted and created again under its name since the event: nothing will ever catch up with it.
-            return Outcome(
-                outcome="skipped",
-                reasons=[
-                    f"compilation job {job_name} is {job.CompilationJobStatus} and was created at "
-                    f"{job.CreationTime.isoformat()}, after the event's {announced_modified.isoformat()}: "
-                    "the event is about an earlier job of that name"
-                ],
-                subject=subject,
-            )
-        return Outcome(
-            outcome="skipped",
-            reasons=[f"compilation job {job_name} is {job.CompilationJobStatus}, not finished: the event is early"],
-            subject=subject,
-            retry=True,
-        )
-    tags = registry.tags(job.CompilationJobArn) if needs_tags(job) and job.CompilationJobArn else None
-    linked = link(job, tags)
-    if linked.status != "linked" or linked.model_package_arn is None:
-        kind = "skipped" if linked.status == "unlinked" else "invalid"
-        # An unlinked job may be tagged later and announced again under the same subject: not final.
-        return Outcome(outcome=kind, reasons=[linked.reason or "not linked"], subject=subject, final=False)
-    arn = linked.model_package_arn
-    unmanaged = unmanaged_reason(arn, managed_groups)
-    if unmanaged is not None:
-        # Not described: the function's role allows DescribeModelPackage on the managed groups only.
-        return Outcome(outcome="skipped", model_package_arn=arn, reasons=[unmanaged], subject=subject)
-    notes: list[str] = []
-    for attempt in range(max_replans + 1):
+
+    def handle(self, event: CompilationJobEvent, *, apply: bool = True) -> Outcome:
+        """Register the compilation job a ``Compilation Job State Change`` event names.
+
+        Only the job's name is taken from the event (and its ``LastModifiedTime``, to tell a stale
+        event from an early one); ``apply=False`` plans the request without sending it.
+
+        Returns
+        -------
+        Outcome
+            ``updated`` with verdict ``Attached`` (a specification) or ``Recorded`` (metadata only);
+            ``unchanged``; ``skipped`` (unlinked, not finished, over the cap, unmanaged group); or
+            ``invalid`` (the job or package does not exist, a link that is not a version ARN, values
+            that break an API rule).
+
+        Raises
+        ------
+        botocore.exceptions.ClientError
+            Any other AWS error (throttling beyond the client's retries, access denied), or a refusal
+            that persists after ``max_replans`` re-plans: the event is retried, then dead-lettered.
+        """
+        target = self.resolve(event)
+        return target if isinstance(target, Outcome) else self.decide_and_write(target, apply=apply)
+
+    def register(self, job_name: str, *, apply: bool = True) -> Outcome:
+        """Register one compilation job by name: :meth:`handle` without an event (``registrar sweep``)."""
+        target = self.resolve_job(job_name)
+        return target if isinstance(target, Outcome) else self.decide_and_write(target, apply=apply)
+
+    def resolve(self, event: CompilationJobEvent) -> Target | Outcome:
+        """The job the event names and its version (:meth:`resolve_job`); only the job's name is the event's."""
+        return self.resolve_job(event.detail.CompilationJobName, announced_modified=event.detail.LastModifiedTime)
+
+    def resolve_job(self, job_name: str, *, announced_modified: datetime | None = None) -> Target | Outcome:
+        """The finished job named ``job_name`` and its version, read from SageMaker; or why there is none.
+
+        ``announced_modified`` is the ``LastModifiedTime`` an event gave the job, if any: a job found
+        running that was created after that time is another job under the same name, and the event
+        is stale rather than early.
+        """
+        job = self._describe_job(job_name)
+        if isinstance(job, Outcome):
+            return job
+        if not job.finished:
+            return _not_finished(job, announced_modified)
+        tags = self.registry.tags(job.CompilationJobArn) if needs_tags(job) and job.CompilationJobArn else None
+        linked = link(job, tags)
+        if linked.status != "linked" or linked.model_package_arn is None:
+            # An unlinked job may be tagged later and announced again under the same subject: not final.
+            reason = linked.reason or "not linked"
+            return Outcome.skipped(reason, final=False) if linked.status == "unlinked" else Outcome.invalid(reason)
+        arn = linked.model_package_arn
+        unmanaged = groups.unmanaged_reason(arn, self.managed_groups)
+        if unmanaged is not None:
+            # Not described: the function's role allows DescribeModelPackage on the managed groups only.
+            return Outcome.skipped(unmanaged, arn=arn)
+        package = self._describe_package(arn, linked.source)
+        if isinstance(package, Outcome):
+            return package
+        return Target(job=job, package=package, link_source=linked.source or "")
+
+    def _describe_job(self, job_name: str) -> CompilationJob | Outcome:
         try:
-            package = registry.describe(arn)
+            raw = self.registry.describe_compilation_job(job_name)
         except Exception as error:
-            if error_code(error) not in NOT_FOUND:
+            if not aws.is_not_found(error):
                 raise
-            return Outcome(
-                outcome="invalid",
-                model_package_arn=arn,
-                reasons=[f"model package {arn} ({linked.source}) cannot be described: {_message(error)}", *notes],
-                subject=subject,
-            )
-        if managed_groups and not any(
-            fnmatch.fnmatchcase(package.ModelPackageGroupName or "", pattern) for pattern in managed_groups
-        ):
-            return Outcome(
-                outcome="skipped",
-                model_package_arn=arn,
-                reasons=[f"model package group {package.ModelPackageGroupName} is not managed by registrar"],
-                subject=subject,
-            )
-        recorded = _recorded_job(registry, job, package)
-        decision = decide(job, package, recorded=recorded)
+            return Outcome.invalid(f"compilation job {job_name} not found: {aws.error_message(error)}")
         try:
-            update = _plan(decision, package)
-        except InvalidUpdateError as error:
-            return Outcome(
-                outcome="invalid",
-                model_package_arn=arn,
-                reasons=[*decision.reasons, str(error), *notes],
-                subject=subject,
-            )
-        outcome = _outcome(decision, update, notes, subject)
-        if update is None or not apply:
+            return CompilationJob.model_validate(raw)
+        except ValidationError as error:
+            return Outcome.invalid(f"compilation job {job_name} cannot be read: {error}")
+
+    def _describe_package(self, arn: str, source: str | None, notes: Sequence[str] = ()) -> ModelPackage | Outcome:
+        try:
+            return self.registry.describe(arn)
+        except Exception as error:
+            if not aws.is_not_found(error):
+                raise
+            reason = f"model package {arn} ({source}) cannot be described: {aws.error_message(error)}"
+            return Outcome.invalid([reason, *notes], arn=arn)
+
+    def decide_and_write(self, target: Target, *, apply: bool = True) -> Outcome:
+        """Decide what the job changes on its version, plan it and (when ``apply``) write it; re-plan on a race."""
+        notes: list[str] = []
+        package: ModelPackage | Outcome = target.package
+        for attempt in range(self.max_replans + 1):
+            if attempt:
+                package = self._describe_package(target.package.ModelPackageArn, target.link_source, notes)
+            if isinstance(package, Outcome):
+                return package
+            decision = decide(target.job, package, recorded=self._recorded_job(target.job, package))
+            try:
+                update = _plan(decision, package)
+            except InvalidUpdateError as error:
+                return Outcome.invalid([*decision.reasons, str(error), *notes], arn=package.ModelPackageArn)
+            outcome = _outcome(decision, update, notes)
+            if update is None or not apply:
+                return outcome
+            try:
+                self.registry.update(update)
+            except Exception as error:
+                code = aws.error_code(error)
+                if code not in REPLAN_ON or attempt == self.max_replans:
+                    raise
+                notes.append(
+                    f"re-planned after UpdateModelPackage refused the request ({code}: {aws.error_message(error)})"
+                )
+                continue
             return outcome
-        try:
-            registry.update(update)
-        except Exception as error:
-            code = error_code(error)
-            if code not in REPLAN_ON or attempt == max_replans:
-                raise
-            notes.append(f"re-planned after UpdateModelPackage refused the request ({code}: {_message(error)})")
-            continue
-        return outcome
-    raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
-
-def _recorded_job(registry: NeoRegistry, job: CompilationJob, package: ModelPackage) -> CompilationJob | None:
-    """The other job the package's record for this target names, to keep a newer record; ``None`` if none."""
-    key = record_key(target_label(job.target_device, job.target_platform))
-    other = recorded_job_name(package.CustomerMetadataProperties.get(key))
-    if other is None or other == job.CompilationJobName:
-        return None
-    try:
-        return CompilationJob.model_validate(registry.describe_compilation_job(other))
-    except ValidationError:
-        return None
-    except Exception as error:
-        if error_code(error) in NOT_FOUND:  # deleted since: its record may be replaced
+    def _recorded_job(self, job: CompilationJob, package: ModelPackage) -> CompilationJob | None:
+        """The other job the package's record for this target names, to keep a newer record; ``None`` if none."""
+        key = record_key(target_label(job.target_device, job.target_platform))
+        other = recorded_job_name(package.CustomerMetadataProperties.get(key))
+        if other is None or other == job.CompilationJobName:
             return None
-        raise
+        try:
+            return CompilationJob.model_validate(self.registry.describe_compilation_job(other))
+        except ValidationError:
+            return None
+        except Exception as error:
+            if aws.is_not_found(error):  # deleted since: its record may be replaced
+                return None
+            raise
+
+
+def _not_finished(job: CompilationJob, announced_modified: datetime | None) -> Outcome:
+    name = job.CompilationJobName
+    if announced_modified is not None and job.CreationTime is not None and announced_modified < job.CreationTime:
+        # Deleted and created again under its name since the event: nothing will ever catch up with it.
+        return Outcome.skipped(
+            f"compilation job {name} is {job.CompilationJobStatus} and was created at "
+            f"{job.CreationTime.isoformat()}, after the event's {announced_modified.isoformat()}: "
+            "the event is about an earlier job of that name"
+        )
+    return Outcome.early(f"compilation job {name} is {job.CompilationJobStatus}, not finished: the event is early")
 
 
 def _plan(decision: NeoDecision, package: ModelPackage) -> PackageUpdate | None:
@@ -241,30 +261,27 @@ def _plan(decision: NeoDecision, package: ModelPackage) -> PackageUpdate | None:
     return plan(desired, package) if desired is not None else None
 
 
-def _outcome(decision: NeoDecision, update: PackageUpdate | None, notes: list[str], subject: str | None) -> Outcome:
+def _outcome(decision: NeoDecision, update: PackageUpdate | None, notes: list[str]) -> Outcome:
     reasons = [*decision.reasons, *notes]
     arn = decision.model_package_arn
     request = update.to_request() if update is not None else None
     if decision.action == "invalid":
-        return Outcome(outcome="invalid", model_package_arn=arn, reasons=reasons, subject=subject)
+        return Outcome.invalid(reasons, arn=arn)
     if decision.action in ("wait", "skip"):
-        return Outcome(outcome="skipped", model_package_arn=arn, reasons=reasons, subject=subject)
+        return Outcome.skipped(reasons, arn=arn)
     if decision.action == "over-cap":
         if request is None and decision.metadata:
             reasons.append("the over-cap record is already on the package: nothing to write")
-        return Outcome(
-            outcome="skipped",
-            model_package_arn=arn,
-            request=request,
-            reasons=reasons,
-            verdict="OverCap",
-            subject=subject,
-        )
-    if update is None:
+        return Outcome.skipped(reasons, arn=arn, request=request, verdict="OverCap")
+    if update is None or request is None:
         if decision.metadata or decision.specification is not None:
             reasons.append("the package already holds all of it: nothing to write")
-        return Outcome(outcome="unchanged", model_package_arn=arn, reasons=reasons, subject=subject)
+        return Outcome.unchanged(reasons, arn=arn)
     verdict = "Attached" if update.AdditionalInferenceSpecificationsToAdd else "Recorded"
-    return Outcome(
-        outcome="updated", model_package_arn=arn, request=request, reasons=reasons, verdict=verdict, subject=subject
-    )
+    return Outcome.updated(request, reasons, arn=arn, verdict=verdict)
+
+
+@functools.cache
+def deployed() -> NeoFlow:
+    """The Neo flow of a Lambda container, configured from its ``REGISTRAR_*`` environment on first use."""
+    return NeoFlow.from_settings(deployed_settings())

@@ -31,14 +31,12 @@ Watermark semantics
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from registrar.events import CompilationJobStateChange, parse_timestamp
-from registrar.neo.service import MAX_REPLANS, NeoRegistry, register
-from registrar.outcome import Outcome
+from registrar.events import CompilationJobStateChange, utc
 from registrar.settings import Settings
 from registrar.watermark import MAX_ANNOUNCED, MemoryWatermark, WatermarkState, newest, to_micros
 
@@ -59,10 +57,6 @@ class JobLister(Protocol):
     def list_compilation_jobs(
         self, *, status: str, modified_after: datetime, page_size: int = 100
     ) -> Iterable[dict[str, Any]]: ...
-
-
-class SweepRegistry(NeoRegistry, JobLister, Protocol):
-    """What :func:`sweep_and_register` needs: listing and registering."""
 
 
 class Publisher(Protocol):
@@ -125,16 +119,10 @@ def window_start(
 
 
 def _aware(moment: Any) -> datetime:
-    parsed = _utc(moment)
+    parsed = utc(moment)
     if parsed is None:
         raise ValueError("a timestamp is required")
     return parsed
-
-
-def _utc(moment: Any) -> datetime | None:
-    """Any timestamp AWS returns (botocore may attach the local zone), in UTC; ``None`` stays ``None``."""
-    parsed = parse_timestamp(moment)
-    return parsed.astimezone(UTC) if parsed is not None else None
 
 
 def find_finished_jobs(registry: JobLister, *, after: datetime, now: datetime) -> list[CompilationJobStateChange]:
@@ -158,10 +146,10 @@ def find_finished_jobs(registry: JobLister, *, after: datetime, now: datetime) -
     found: dict[str, CompilationJobStateChange] = {}
     for status in SWEPT_STATUSES:
         for summary in registry.list_compilation_jobs(status=status, modified_after=after):
-            created = _utc(summary.get("CreationTime"))
+            created = utc(summary.get("CreationTime"))
             if created is not None and created > now:
                 break
-            modified = _utc(summary.get("LastModifiedTime"))
+            modified = utc(summary.get("LastModifiedTime"))
             if modified is not None and modified <= after:
                 continue
             job_status = summary.get("CompilationJobStatus") or status
@@ -228,7 +216,7 @@ def next_announced(
 
 
 @dataclass(frozen=True)
-class _Sweep:
+class Survey:
     """One sweep's reading: where it started, what it found and which of those to announce."""
 
     current: WatermarkState | None
@@ -237,15 +225,16 @@ class _Sweep:
     fresh: list[CompilationJobStateChange]
 
 
-def _read(
+def survey(
     registry: JobLister,
     watermark: WatermarkStore,
     *,
     now: datetime,
     lookback: timedelta,
     since: datetime | None,
-    overlap: timedelta,
-) -> _Sweep:
+    overlap: timedelta = DEFAULT_OVERLAP,
+) -> Survey:
+    """Read the watermark and list the jobs finished since it: the first half of a sweep, with no side effect."""
     current = watermark.get()
     start = window_start(
         current.time if current is not None else None, now=now, lookback=lookback, since=since, overlap=overlap
@@ -253,11 +242,13 @@ def _read(
     found = find_finished_jobs(registry, after=start, now=now)
     remembered: Mapping[str, int] = current.announced if current is not None and since is None else {}
     fresh = [detail for detail in found if not already_announced(detail, remembered)]
-    return _Sweep(current=current, start=start, found=found, fresh=fresh)
+    return Survey(current=current, start=start, found=found, fresh=fresh)
 
 
-def _record(watermark: WatermarkStore, swept: _Sweep, *, now: datetime, overlap: timedelta) -> datetime:
-    """Advance the watermark and remember the jobs announced; write only when either changed."""
+def advance(
+    watermark: WatermarkStore, swept: Survey, *, now: datetime, overlap: timedelta = DEFAULT_OVERLAP
+) -> datetime:
+    """The second half of a sweep: advance the watermark and remember the jobs announced; write only on a change."""
     current = swept.current
     new = next_watermark(current.time if current is not None else None, swept.found, start=swept.start, now=now)
     previous = dict(current.announced) if current is not None else {}
@@ -308,9 +299,9 @@ def sweep(
     registrar.bus.PublishError
         When the bus refuses events after its retries; the watermark is left unchanged.
     """
-    swept = _read(registry, watermark, now=now, lookback=lookback, since=since, overlap=overlap)
+    swept = survey(registry, watermark, now=now, lookback=lookback, since=since, overlap=overlap)
     published = bus.publish(swept.fresh) if swept.fresh else 0
-    new = _record(watermark, swept, now=now, overlap=overlap)
+    new = advance(watermark, swept, now=now, overlap=overlap)
     return SweepResult(
         since=swept.start,
         found=len(swept.found),
@@ -321,78 +312,20 @@ def sweep(
     )
 
 
-def sweep_and_register(
-    *,
-    registry: SweepRegistry,
-    watermark: WatermarkStore | None = None,
-    now: datetime | None = None,
-    lookback: timedelta | None = None,
-    since: datetime | None = None,
-    apply: bool = True,
-    settings: Settings | None = None,
-    overlap: timedelta = DEFAULT_OVERLAP,
-    max_replans: int = MAX_REPLANS,
-    managed_groups: Sequence[str] | None = None,
-) -> Iterator[tuple[str, Outcome]]:
-    """Sweep without a bus: register each job found directly (the ``registrar sweep`` command).
-
-    Parameters
-    ----------
-    registry
-        Lists, describes and updates (a :class:`registrar.registry.Registry`).
-    watermark
-        Where to start from, and the jobs already handled in its overlap (skipped, as :func:`sweep`
-        does); by default an in-memory one, so the sweep starts at ``since`` or ``now - lookback``.
-    now
-        The sweep's time; by default the current time.
-    lookback
-        How far back to look without a watermark; by default ``settings.sweep_lookback_minutes``.
-    since
-        List from exactly this time instead, registering every job found again.
-    apply
-        ``False`` plans every request without sending it.
-    settings
-        Supplies the defaults of ``lookback`` and ``managed_groups``.
-    overlap, max_replans, managed_groups
-        As for :func:`sweep` and :func:`registrar.neo.service.handle`.
-
-    Yields
-    ------
-    tuple of (str, Outcome)
-        The job's name and what registering it did, oldest change first.
-
-    Notes
-    -----
-    The watermark advances (and remembers the jobs) once every job has been registered and only when
-    ``apply`` is true: a plan-only run must not make the next real run skip jobs. Stop iterating
-    early and it stays put.
-    """
-    settings = settings or Settings()
-    watermark = watermark if watermark is not None else MemoryWatermark()
-    now = now if now is not None else datetime.now(UTC)
-    lookback = lookback if lookback is not None else timedelta(minutes=settings.sweep_lookback_minutes)
-    groups = managed_groups if managed_groups is not None else settings.managed_groups
-    swept = _read(registry, watermark, now=now, lookback=lookback, since=since, overlap=overlap)
-    for detail in swept.fresh:
-        subject = f"{detail.CompilationJobArn or detail.CompilationJobName}|{detail.CompilationJobStatus}"
-        outcome = register(
-            detail.CompilationJobName,
-            registry=registry,
-            apply=apply,
-            max_replans=max_replans,
-            managed_groups=groups,
-            subject=subject,
-        )
-        yield detail.CompilationJobName, outcome
-    if apply:
-        _record(watermark, swept, now=now, overlap=overlap)
+_MEMORY_WATERMARK = MemoryWatermark()  # a table-less run (local) still remembers between its own sweeps
 
 
-def sweep_line(job_name: str, outcome: Outcome) -> dict[str, Any]:
-    """One JSON line of ``registrar sweep``: the job, its package, the outcome and the reasons."""
-    return {
-        "compilation_job": job_name,
-        "model_package_arn": outcome.model_package_arn,
-        "outcome": outcome.outcome,
-        "reasons": list(outcome.reasons),
-    }
+def deployed_sweep(settings: Settings, *, now: datetime | None = None) -> SweepResult:
+    """One sweep with the configured bus and watermark (DynamoDB when a table is configured): the sweeper function."""
+    from registrar.bus import EventBus
+    from registrar.registry import Registry
+    from registrar.watermark import Watermark
+
+    watermark: WatermarkStore = Watermark(settings.table_name) if settings.table_name else _MEMORY_WATERMARK
+    return sweep(
+        registry=Registry(),
+        bus=EventBus(settings.event_bus_name),
+        watermark=watermark,
+        now=now or datetime.now(UTC),
+        lookback=timedelta(minutes=settings.sweep_lookback_minutes),
+    )

@@ -10,13 +10,13 @@ Importing this package is cheap: moto is imported by :func:`start` only.
 
 The fixes, numbered across the package, each in the module that holds it:
 
-- :mod:`registrar.emulator.sagemaker`: UpdateModelPackage (1 partial updates, 2 metadata merge,
+- :mod:`registrar_dev.emulator.sagemaker`: UpdateModelPackage (1 partial updates, 2 metadata merge,
   3 additional-specification limits, 4 ModelLifeCycle/ModelCard/SourceUri/InferenceSpecification,
   5 ClientToken, 9 every request checked against the service model's constraints and the documented
   limits, refused as SageMaker refuses it), 6 processing jobs that end at once, instance types from the
   service model.
-- :mod:`registrar.emulator.neo`: compilation jobs that look like Neo's.
-- :mod:`registrar.emulator.events`: 6 SageMaker's EventBridge events, 7 the ``account`` member,
+- :mod:`registrar_dev.emulator.neo`: compilation jobs that look like Neo's.
+- :mod:`registrar_dev.emulator.events`: 6 SageMaker's EventBridge events, 7 the ``account`` member,
   8 TestEventPattern, 10 events delivered to targets verbatim (moto substituted its template's
   placeholders inside the event's detail).
 
@@ -24,11 +24,11 @@ Not emulated: the emulator enforces no IAM (any credentials may do anything), no
 (queue, event-bus and bucket policies are kept, not enforced) and no KMS (keys named in encryption settings
 are neither required nor used): a deployment's permissions are not tested here.
 
-Helpers: :mod:`registrar.emulator.outcome` (the ``emulator:outcome`` tag that makes a job fail or stop),
-:mod:`registrar.emulator.clock` (times to the millisecond), :mod:`registrar.emulator.server` (start/serve).
+Helpers: :mod:`registrar_dev.emulator.outcome` (the ``emulator:outcome`` tag that makes a job fail or stop),
+:mod:`registrar_dev.emulator.clock` (times to the millisecond), :mod:`registrar_dev.emulator.server` (start/serve).
 """
 
-from registrar.emulator.server import (
+from registrar_dev.emulator.server import (
     ACCOUNT_ID,
     MOTO_VERSION,
     REGION,

@@ -35,7 +35,7 @@ def _check_moto_version() -> None:
         installed = None
     if installed != MOTO_VERSION:
         raise UnsupportedMotoVersionError(
-            f"registrar.emulator patches moto {MOTO_VERSION} internals, but moto {installed or '(none)'} is "
+            f"registrar_dev.emulator patches moto {MOTO_VERSION} internals, but moto {installed or '(none)'} is "
             f"installed: run `pip install 'moto[server]=={MOTO_VERSION}'` (or `make setup`)."
         )
 
@@ -58,7 +58,7 @@ def _install() -> None:
         from moto.events.models import events_backends
         from moto.sagemaker.models import sagemaker_backends
 
-        from registrar.emulator import events, sagemaker
+        from registrar_dev.emulator import events, sagemaker
 
         sagemaker.install()
         events.install()
@@ -90,13 +90,13 @@ class Emulator:
     @property
     def emit_events(self) -> bool:
         """Whether SageMaker events are published on the emulator's default event bus (process-wide)."""
-        from registrar.emulator import events
+        from registrar_dev.emulator import events
 
         return events.emission_enabled()
 
     @emit_events.setter
     def emit_events(self, enabled: bool) -> None:
-        from registrar.emulator import events
+        from registrar_dev.emulator import events
 
         events.set_emission(enabled)
 
@@ -150,7 +150,7 @@ def start(host: str = "127.0.0.1", port: int = 0, *, emit_events: bool = True, l
     from moto.server import ThreadedMotoServer
 
     _install()
-    from registrar.emulator import events
+    from registrar_dev.emulator import events
 
     events.set_emission(emit_events)
     logging.getLogger("werkzeug").setLevel(logging.INFO if log_requests else logging.WARNING)
@@ -159,7 +159,7 @@ def start(host: str = "127.0.0.1", port: int = 0, *, emit_events: bool = True, l
     return Emulator(server, host)
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int) -> int:
     """Run the emulator until SIGINT or SIGTERM: what ``registrar emulator`` does.
 
     The first line on stdout is ``endpoint: http://HOST:PORT``; requests are logged on stderr.
@@ -186,3 +186,4 @@ def serve(host: str, port: int) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    return 0

@@ -70,8 +70,8 @@ _S3_ERRORS: dict[FaultKind, tuple[int, str]] = {
     "conflict": (409, "OperationAborted"),
     "access_denied": (403, "AccessDenied"),
 }
-_MESSAGE = "injected by registrar.local.faults"
-_KEPT = "registrar.local.faults.request"
+_MESSAGE = "injected by registrar_dev.faults"
+_KEPT = "registrar_dev.faults.request"
 
 
 @dataclass

@@ -12,9 +12,9 @@ from typing import Any
 
 from registrar import aws
 from registrar.errors import ConfigurationError
-from registrar.local.runner import DEFAULT_TIMEOUT_SECONDS
-from registrar.local.support import emulator_client
 from registrar.patterns import FLOWS
+from registrar_dev.runner import DEFAULT_TIMEOUT_SECONDS
+from registrar_dev.support import emulator_client
 
 MAX_RECEIVE_COUNT = 3  # the deployed queues use 5; the local demo gives up sooner to stay short
 IDEMPOTENCY_TABLE = "registrar-local"

@@ -1,4 +1,4 @@
-"""Where the approval policy comes from: a local file, or the SSM parameter the stack deploys."""
+"""The only module that reads SSM: the approval policy, from the parameter the stack deploys or a local file."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from registrar.approval.policy import Policy
 
 
-def load(settings: Settings, *, endpoint_url: str | None = None, region: str | None = None) -> Policy:
+def load_policy(settings: Settings, *, endpoint_url: str | None = None, region: str | None = None) -> Policy:
     """Load and validate the policy named by the settings.
 
     A local file (``REGISTRAR_POLICY_FILE`` / ``REGISTRAR_POLICY``) wins; otherwise the SSM

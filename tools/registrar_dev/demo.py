@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from registrar.local.support import (
+from registrar.outcome import Outcome
+from registrar_dev.support import (
     ACCOUNT,
     REGION,
     XGBOOST_IMAGE,
@@ -28,7 +29,6 @@ from registrar.local.support import (
     create_processing_job,
     emulator_clients,
 )
-from registrar.outcome import Outcome
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -264,7 +264,7 @@ class _Setup:
 
 def register_scenario(setup: _Setup, result: ScenarioResult) -> None:
     """The versions and jobs of the story, created through the normal SageMaker API."""
-    from registrar.local.topology import MAX_RECEIVE_COUNT
+    from registrar_dev.topology import MAX_RECEIVE_COUNT
 
     setup.s3.create_bucket(Bucket=BUCKET)
     # Poison first, so that its receives overlap the rest: an evaluation job tagged with a version that does
@@ -347,7 +347,7 @@ def run_scenario(
     Parameters
     ----------
     endpoint
-        A running emulator (``registrar.emulator.start()``), with event emission on.
+        A running emulator (``registrar_dev.emulator.start()``), with event emission on.
     on_event
         Told of each handled event as it happens.
     on_tick
@@ -357,13 +357,14 @@ def run_scenario(
     timeout
         Give up waiting after this many seconds; the result then says what is missing.
     """
-    from registrar.local.topology import IDEMPOTENCY_TABLE, POLICY_PARAMETER, build_topology
+    from registrar_dev.topology import IDEMPOTENCY_TABLE, POLICY_PARAMETER, build_topology
 
     started = time.monotonic()
     _configure_environment(endpoint, IDEMPOTENCY_TABLE, POLICY_PARAMETER)  # before Powertools reads it on import
-    from registrar import aws, observability
-    from registrar.local.runner import LocalEventSourceMapping
-    from registrar.queues import Queue
+    from registrar import aws
+    from registrar_cli.queues import Queue
+    from registrar_dev.outcomes import listening
+    from registrar_dev.runner import LocalEventSourceMapping
 
     aws.reset_clients()
     # The stack's resources, the policy parameter included (the policy file as the stack deploys it).
@@ -383,14 +384,13 @@ def run_scenario(
     aws.observe_calls(count_call)
     current_flow = threading.local()
 
-    def listen(outcome: Outcome) -> None:
+    def listen(outcome: Outcome, subject: str | None) -> None:
         handled = HandledEvent(flow=getattr(current_flow, "name", "?"), outcome=outcome)
         result.handled.append(handled)
         if on_event:
             on_event(handled)
 
-    observability.listeners.append(listen)
-    try:
+    with listening(listen):
         from handlers import approval, neo_registration, sweeper
 
         setup = _Setup(endpoint)
@@ -410,7 +410,7 @@ def run_scenario(
                 ("neo", topology.flows["neo"], neo_registration.handler),
             )
         }
-        from registrar.local.runner import LocalLambdaContext
+        from registrar_dev.runner import LocalLambdaContext
 
         last_sweep = 0.0
         quiet_since: float | None = None
@@ -458,7 +458,7 @@ def run_scenario(
             bodies = [message["Body"] for message in queue.receive()] if visible else []
             if visible or in_flight:
                 result.leftover[f"{flow.name} queue"] = bodies or ["(in flight)"] * in_flight
-            # The rule DLQs are not read: the emulator never delivers to them (see registrar.local.topology).
+            # The rule DLQs are not read: the emulator never delivers to them (see registrar_dev.topology).
             dead_letter_queue = Queue(url=flow.dead_letter_url, client=sqs)
             dead: list[dict[str, Any]] = []
             while messages := dead_letter_queue.receive():  # each stays hidden for the DLQ's 30 s once received
@@ -466,16 +466,14 @@ def run_scenario(
             for message in dead:  # visible again, for whoever explores the emulator afterwards (--keep)
                 dead_letter_queue.release(message["ReceiptHandle"])
             result.dead_letters[flow.name] = [message["Body"] for message in dead]
-    finally:
-        observability.listeners.remove(listen)
     result.seconds = time.monotonic() - started
     return result
 
 
 def run_demo(*, keep: bool = False) -> int:
     """Start the emulator, run the scenario, and tell the story; 0 when every version ended as the policy says."""
-    from registrar.demo_output import Story
-    from registrar.emulator import start
+    from registrar_dev.demo_output import Story
+    from registrar_dev.emulator import start
 
     story = Story()
     emulator = start()

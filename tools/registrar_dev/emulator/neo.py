@@ -49,8 +49,8 @@ from moto.s3.models import s3_backends
 from moto.sagemaker.models import CompilationJob, ModelPackage
 from moto.utilities.utils import get_partition
 
-from registrar.emulator import clock
-from registrar.emulator.outcome import requested_outcome
+from registrar_dev.emulator import clock
+from registrar_dev.emulator.outcome import requested_outcome
 
 DLC_ACCOUNT = "763104351884"
 FAILURE_REASON = "ClientError: emulator:outcome=FAILED: compilation failed as requested"

@@ -7,7 +7,6 @@ argument or ``REGISTRAR_*`` setting (one line on stderr naming it and the rule);
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import pathlib
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from registrar.errors import RegistrarError
+from registrar.errors import EventError, RegistrarError
 
 if TYPE_CHECKING:
     from registrar.settings import Settings
@@ -173,9 +172,7 @@ def _settings() -> Settings:
 
 
 def _plan_or_apply(args: argparse.Namespace, *, apply: bool) -> int:
-    from registrar.events import parse_event
-    from registrar.registry import Registry
-    from registrar.runtime import Runtime
+    from registrar_cli import flows
 
     try:
         settings = _settings()
@@ -186,26 +183,13 @@ def _plan_or_apply(args: argparse.Namespace, *, apply: bool) -> int:
         return _fail(f"cannot read {args.event_file}: {error.strerror}", EXIT_INVALID)
     except _InvalidFileError as error:
         return _fail(str(error), EXIT_INVALID)
-    try:
-        event = parse_event(raw)
-    except RegistrarError as error:
-        _print_json({"outcome": "invalid", "model_package_arn": None, "request": None, "reasons": [str(error)]})
-        return _fail(str(error), EXIT_INVALID)
     if args.policy:
         settings = settings.model_copy(update={"policy_file": args.policy})
-    runtime = Runtime(settings=settings, registry=Registry(endpoint_url=args.endpoint_url, region=args.region))
-    if args.endpoint_url or args.region:
-        from registrar import policy_source
-        from registrar.reports import ReportStore
-
-        runtime.reports = ReportStore(
-            endpoint_url=args.endpoint_url, region=args.region, allowed_locations=settings.report_locations
-        )
-        runtime.policy = functools.partial(
-            policy_source.load, settings, endpoint_url=args.endpoint_url, region=args.region
-        )
     try:
-        outcome = runtime.handle_event(event, apply=apply)
+        outcome = flows.handle(raw, settings=settings, apply=apply, endpoint_url=args.endpoint_url, region=args.region)
+    except EventError as error:
+        _print_json({"outcome": "invalid", "model_package_arn": None, "request": None, "reasons": [str(error)]})
+        return _fail(str(error), EXIT_INVALID)
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
     except (ClientError, BotoCoreError) as error:
@@ -228,19 +212,15 @@ def _policy_check(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     from registrar.bus import PublishError
-    from registrar.neo.sweep import sweep_and_register
-    from registrar.registry import Registry
+    from registrar_cli.sweep import sweep_and_register
 
     try:
         settings = _settings()
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
-    registry = Registry(endpoint_url=args.endpoint_url, region=args.region)
     try:
-        for job_name, outcome in sweep_and_register(registry=registry, settings=settings, since=args.since):
-            payload = {"compilation_job": job_name, **outcome.to_json_dict()}
-            payload.pop("request")
-            _print_json(payload)
+        for line in sweep_and_register(settings, since=args.since, endpoint_url=args.endpoint_url, region=args.region):
+            _print_json(line)
     except PublishError as error:  # PutEvents kept refusing entries: an AWS failure, not an invalid input
         return _fail(f"AWS call failed: {error}", EXIT_AWS)
     except RegistrarError as error:
@@ -251,7 +231,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _redrive(args: argparse.Namespace) -> int:
-    from registrar.queues import redrive
+    from registrar_cli.queues import redrive
 
     try:
         moved = redrive(args.queue, endpoint_url=args.endpoint_url, region=args.region, source=args.to)
@@ -263,6 +243,26 @@ def _redrive(args: argparse.Namespace) -> int:
         _print_json(message)
     sys.stderr.write(f"registrar: moved {len(moved)} message(s)\n")
     return EXIT_OK
+
+
+# Commands that need the development extra (moto, the emulator, the local topology): registrar_dev runs them.
+DEVELOPMENT_COMMANDS = ("emulator", "demo")
+
+
+def _development_command(args: argparse.Namespace) -> int:
+    """``registrar emulator`` and ``registrar demo``, from the dev package; one line and exit 2 without it."""
+    import importlib
+
+    try:
+        commands = importlib.import_module("registrar_dev.commands")
+    except ModuleNotFoundError as error:
+        return _fail(
+            f"`registrar {args.command}` needs the development extra ({error.name} is not installed): "
+            "pip install 'registrar[dev]', or make setup in a checkout",
+            EXIT_INVALID,
+        )
+    status: int = commands.run(args)
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -284,15 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sweep(args)
     if args.command == "redrive":
         return _redrive(args)
-    if args.command == "emulator":
-        from registrar.emulator import serve
-
-        serve(args.host, args.port)
-        return EXIT_OK
-    if args.command == "demo":
-        from registrar.demo import run_demo
-
-        return run_demo(keep=args.keep)
+    if args.command in DEVELOPMENT_COMMANDS:
+        return _development_command(args)
     raise AssertionError(args.command)  # argparse's `required=True` makes this unreachable
 
 

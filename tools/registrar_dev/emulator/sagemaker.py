@@ -29,21 +29,21 @@ Departures corrected (sagemaker-facts.md §5):
    ``emulator:outcome``), publishes ``SageMaker Processing Job State Change``. moto also dropped
    ``ProcessingResources`` and ``Environment`` from DescribeProcessingJob: they are kept.
 
-(7, 8 and 10 are in :mod:`registrar.emulator.events`.)
+(7, 8 and 10 are in :mod:`registrar_dev.emulator.events`.)
 
 9. UpdateModelPackage accepted what SageMaker refuses (sagemaker-facts.md §3: maximum lengths, patterns
    and enums come back from the service as ``ValidationException``): a 5000-character
    ``ApprovalDescription``, a metadata value ``<bad>{}``, a 60-character ``ClientToken`` with ``_``, ...
    Every member of the request is now checked against the constraints of the service model's
    ``UpdateModelPackageInput`` as botocore loads it (required members, min/max, patterns, enums, through
-   nested structures, lists and maps: :mod:`registrar.emulator.constraints`), and against the documented
+   nested structures, lists and maps: :mod:`registrar_dev.emulator.constraints`), and against the documented
    rules the model lacks: at most 50 ``CustomerMetadataProperties`` once merged with the package's, at
    most 16 ``Environment`` entries per container. (A key both set and removed in one request is not
    refused: no documented rule says so; registrar refuses to send one itself.) A refusal is a
    ``ValidationException`` naming the member and the rule, before the package or the ``ClientToken`` is
    looked at: nothing is changed, the token is not spent, no event is published.
 
-Compilation jobs are built as :class:`registrar.emulator.neo.NeoCompilationJob`.
+Compilation jobs are built as :class:`registrar_dev.emulator.neo.NeoCompilationJob`.
 """
 
 from __future__ import annotations
@@ -66,9 +66,9 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import validate_model_approval_status
 
 from registrar._shapes import MODEL_CARD_STATUSES, REALTIME_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
-from registrar.emulator import clock, constraints, events
-from registrar.emulator.neo import NeoCompilationJob
-from registrar.emulator.outcome import requested_outcome
+from registrar_dev.emulator import clock, constraints, events
+from registrar_dev.emulator.neo import NeoCompilationJob
+from registrar_dev.emulator.outcome import requested_outcome
 
 MAX_ADDITIONAL_SPECIFICATIONS = 15
 # Documented limits the service model does not carry (sagemaker-facts.md §3): at most 50 metadata entries on a
@@ -479,7 +479,7 @@ class EmulatorSageMakerBackend(SageMakerModelBackend):
         vpc_config: dict[str, Any] | None,
         tags: list[dict[str, str]] | None,
     ) -> str:
-        """Create a compilation job that has already ended as Neo's do (:mod:`registrar.emulator.neo`).
+        """Create a compilation job that has already ended as Neo's do (:mod:`registrar_dev.emulator.neo`).
 
         Parameters
         ----------
@@ -516,7 +516,7 @@ class EmulatorSageMakerBackend(SageMakerModelBackend):
 def _validate_update_request(request: dict[str, Any]) -> None:
     """Refuse an UpdateModelPackage request as the service would, before anything is read or changed.
 
-    Checks every constraint of the service model's input shape (:mod:`registrar.emulator.constraints`),
+    Checks every constraint of the service model's input shape (:mod:`registrar_dev.emulator.constraints`),
     then the documented rules the model does not carry. ``None`` members are absent.
     """
     present = {member: value for member, value in request.items() if value is not None}

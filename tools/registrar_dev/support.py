@@ -10,7 +10,7 @@
 - :func:`emulator_environment`: the environment of a deployed function pointed at the emulator.
 - The names the sample events under ``events/`` use (``events/approval/README.md``, ``events/neo/README.md``).
 
-A dev-time module, like the rest of ``registrar.local``: the deployed functions never import it.
+A dev-time module, like the rest of ``registrar_dev``: the deployed functions never import it.
 """
 
 from __future__ import annotations
@@ -330,11 +330,10 @@ _UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "REGISTRAR_T
 def emulator_environment(endpoint: str, region: str = REGION, **variables: str) -> Iterator[None]:
     """This process's environment pointed at the emulator (fake credentials), with ``variables``, for the block.
 
-    Profiles, session tokens and ``REGISTRAR_TABLE_NAME`` are unset; registrar's clients and the
-    process-wide runtime are rebuilt on entry and on exit, so nothing built inside outlives the block.
+    Profiles, session tokens and ``REGISTRAR_TABLE_NAME`` are unset; registrar's clients and what a
+    Lambda container keeps (:func:`fresh_container`) are rebuilt on entry and on exit, so nothing built
+    inside outlives the block.
     """
-    from registrar import aws
-    from registrar.runtime import default_runtime
 
     wanted = {
         "AWS_ENDPOINT_URL": endpoint,
@@ -348,8 +347,7 @@ def emulator_environment(endpoint: str, region: str = REGION, **variables: str) 
     for name in _UNSET:
         os.environ.pop(name, None)
     os.environ.update(wanted)
-    aws.reset_clients()
-    default_runtime.cache_clear()
+    fresh_container()
     try:
         yield
     finally:
@@ -358,5 +356,21 @@ def emulator_environment(endpoint: str, region: str = REGION, **variables: str) 
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        aws.reset_clients()
-        default_runtime.cache_clear()
+        fresh_container()
+
+
+def fresh_container() -> None:
+    """Forget what a Lambda container keeps between invocations: settings, flows, clients.
+
+    The next invocation of a handler in this process starts as in a new container (the environment
+    read again, clients created again), though the modules stay imported.
+    """
+    from registrar import aws
+    from registrar.approval import service as approval
+    from registrar.neo import service as neo
+    from registrar.settings import deployed_settings
+
+    deployed_settings.cache_clear()
+    approval.deployed.cache_clear()
+    neo.deployed.cache_clear()
+    aws.reset_clients()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from registrar.demo import HandledEvent, ScenarioResult
+    from registrar_dev.demo import HandledEvent, ScenarioResult
 
 _STYLES = {"updated": "green", "unchanged": "cyan", "skipped": "yellow", "invalid": "red"}
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from registrar.errors import ConfigurationError
-from registrar.local.support import sqs_record
-from registrar.queues import Queue
+from registrar_cli.queues import Queue
+from registrar_dev.support import sqs_record
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
