@@ -4,27 +4,32 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CDK    := node_modules/.bin/cdk
+LOCKS  := requirements/dev.txt requirements/runtime.txt
 # jsii warns on every synth that Node 20 is past end of life; the pinned CDK still supports it.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo test lint format synth deploy bench bench-burst clean
+.PHONY: setup demo test unit lint format synth deploy bench bench-burst lock clean
 
-setup: $(STAMP)  ## create .venv and install everything (Python and the pinned CDK CLI)
+setup: $(STAMP)  ## create .venv and install everything from the lock files (Python and the pinned CDK CLI)
 
-$(STAMP): pyproject.toml package.json package-lock.json
+$(STAMP): pyproject.toml $(LOCKS) package.json package-lock.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
 demo: $(STAMP)  ## the whole automation, locally, event by event
 	$(BIN)/registrar demo
 
-test: $(STAMP)  ## unit, integration, infrastructure and e2e tests
+test: $(STAMP)  ## every test: unit, integration, infrastructure, e2e, reliability, bad input
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## ruff check, ruff format --check, mypy
+unit: $(STAMP)  ## the inner loop: unit tests only (no emulator, no synth, no demo)
+	$(BIN)/python -m pytest tests/unit -q
+
+lint: $(STAMP)  ## ruff check, ruff format --check, mypy (functions, tools, infra, tests, bench)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -45,6 +50,10 @@ bench: $(STAMP)  ## benchmarks: figures printed beside their budgets
 
 bench-burst: $(STAMP)  ## 1,000 events with duplicates, faults and 4 workers through the local topology
 	$(BIN)/python -m bench.burst
+
+lock: $(STAMP)  ## re-resolve requirements/*.txt from pyproject.toml (needs PyPI)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes -q -o requirements/dev.txt
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q -c requirements/dev.txt -o requirements/runtime.txt
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .build .pytest_cache .mypy_cache .ruff_cache

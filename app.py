@@ -15,7 +15,8 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from infra import compose, nag
+from infra import nag
+from infra.app import compose
 from registrar.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parent

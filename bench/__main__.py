@@ -30,7 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"registrar benchmarks — {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(f"machine: {machine()}")
     figures: list[Figure] = []
-    problems = [f"stale: {problem} (run python -m bench.service_models)" for problem in service_models.stale()]
+    # TODO(restructure): the trimmed botocore data and registrar's Loader are gone (bench/service_models.py is to
+    # be reworked); until then only the requests are compared, and the staleness check says why it did not run.
+    try:
+        stale = service_models.stale()
+    except NotImplementedError as gone:
+        print(f"trimmed botocore data: not checked: {gone}")
+        stale = []
+    problems = [f"stale: {problem} (run python -m bench.service_models)" for problem in stale]
     problems += [f"request differs: {problem}" for problem in service_models.differences()]
     for problem in problems:
         print(f"trimmed botocore data: {problem}")

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from bench.common import quiet_logs
 from registrar_dev.support import XGBOOST_IMAGE, create_compilation_job, create_processing_job, emulator_clients
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -176,6 +177,7 @@ class BurstResult:
     published: int = 0
     unique_events: int = 0
     duplicates_published: int = 0
+    job_duplicates_published: int = 0  # of processing and compilation job events: their subject is the job
     stale_published: int = 0
     compilation_events: int = 0
     same_second_pairs: int = 0
@@ -183,7 +185,13 @@ class BurstResult:
     handled_echoes: int = 0
     deliveries: int = 0
     redeliveries: int = 0
-    body_runs: int = 0
+    # Records acknowledged without an outcome logged: Powertools Idempotency answered them from a stored result
+    # (duplicates, and redeliveries of records already handled). Counted per invocation: exactly for those in
+    # which no record failed, at least as many in all. A duplicate is answered so when its subject (what it
+    # names, as read back from AWS) was handled already: always for a job's event, whose subject is the job;
+    # for a model package event only until registrar's own write changes the version, after which it is
+    # looked at again and found decided (``unchanged``).
+    duplicates_suppressed: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     verdicts: Counter[str] = field(default_factory=Counter)
     replans: int = 0
@@ -204,11 +212,6 @@ class BurstResult:
     leftover: int = 0
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
-
-    @property
-    def duplicates_suppressed(self) -> int:
-        """Records acknowledged without running the handler's body: Powertools Idempotency answered."""
-        return self.handled_published + self.handled_echoes - self.body_runs
 
     decisions: int = 0  # outcomes that carried a request to apply (``updated``, and over-cap records)
 
@@ -262,7 +265,8 @@ class BurstResult:
             f"  updates applied           {self.applied_on_service} on the service "
             f"({self.update_calls} UpdateModelPackage calls, {self.update_calls_succeeded} succeeded, "
             f"{self.distinct_tokens} distinct ClientTokens, {self.unconfirmed} applied with the answer lost)",
-            f"  duplicates suppressed     {self.duplicates_suppressed} (Powertools Idempotency)",
+            f"  duplicates suppressed     {self.duplicates_suppressed} records answered by Powertools Idempotency "
+            f"({self.job_duplicates_published} of the duplicates are of job events, whose subject no write changes)",
             f"  re-plans                  {self.replans} (refused update planned again from fresh state)",
             f"  over the cap              {self.over_cap_jobs} compilation job(s) reported, not attached",
             f"  injected faults           {sum(self.faults_by_kind.values())} ({faults})",
@@ -472,7 +476,7 @@ def compose_events(
 ) -> tuple[list[dict[str, Any]], BurstResult]:
     """The PutEvents entries of the burst, shuffled: unique events, stale repeats and duplicates."""
     from registrar.bus import entry
-    from registrar.events import CompilationJobStateChange
+    from registrar.events import MODEL_PACKAGE_STATE_CHANGE, CompilationJobStateChange
 
     rng = random.Random(config.seed + 1)
     result = BurstResult(config=config, versions=versions)
@@ -495,7 +499,8 @@ def compose_events(
     unique += [sagemaker_entry(event) for event in processing]
     churn = [v for v in versions if v.group.startswith("churn-")]
     for version in rng.sample(churn, min(stale, len(churn))):
-        # An older event for the same version (another subject): it must change nothing more.
+        # An older event for the same version: it names the same version, read back whatever time it claims,
+        # and must change nothing more.
         event = copy.deepcopy(creations[version.arn])
         from registrar.events import parse_timestamp
 
@@ -521,6 +526,7 @@ def compose_events(
     rng.shuffle(entries)
     result.unique_events = len(unique)
     result.duplicates_published = len(duplicates)
+    result.job_duplicates_published = sum(1 for d in duplicates if d["DetailType"] != MODEL_PACKAGE_STATE_CHANGE)
     return entries, result
 
 
@@ -556,25 +562,43 @@ def _environment(endpoint: str, region: str, table: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _lambda_environment(variables: dict[str, str]) -> Iterator[None]:
-    """The process configured as the deployed functions are; everything put back afterwards."""
-    from registrar import aws, observability
-    from registrar.runtime import default_runtime
+    """The process configured as the deployed functions are, in a fresh container; everything put back afterwards."""
+    from registrar import observability
+    from registrar_dev.support import fresh_container
 
     saved = dict(os.environ)
-    level = observability.logger.log_level
     os.environ.update(variables)
-    observability.logger.setLevel("CRITICAL")  # thousands of events: the report below says what happened
-    aws.reset_clients()
-    default_runtime.cache_clear()
+    fresh_container()
     try:
-        yield
+        with quiet_logs(observability.logger.name):  # thousands of events: the report below says what happened
+            yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        observability.logger.setLevel(level)
         observability.metrics.clear_metrics()  # disabled metrics are kept, not flushed: drop the burst's
-        aws.reset_clients()
-        default_runtime.cache_clear()
+        fresh_container()
+
+
+@dataclass(frozen=True)
+class Handled:
+    """One outcome a function logged, and the subject it was deduplicated on (``None``: settled before that)."""
+
+    outcome: Any
+    subject: str | None
+
+
+# The outcome is read back from its log line, which carries no request: an over-cap record is a decision (it
+# carries a request) unless its reasons say it writes nothing (registrar.neo.service._outcome, neo.decide).
+_WRITES_NOTHING = ("nothing to write", "is left as it is", "not recorded: the package already holds")
+
+
+def is_decision(outcome: Any) -> bool:
+    """Whether the outcome carried a request to apply: ``updated``, or an over-cap record that writes."""
+    if outcome.outcome == "updated":
+        return True
+    return outcome.verdict == "OverCap" and not any(
+        phrase in reason for reason in outcome.reasons for phrase in _WRITES_NOTHING
+    )
 
 
 class _Ledger:
@@ -584,7 +608,9 @@ class _Ledger:
         self.lock = threading.Lock()
         self.deliveries: Counter[str] = Counter()
         self.succeeded: set[str] = set()
-        self.outcomes: list[Any] = []
+        self.outcomes: list[Handled] = []
+        self.invocation = threading.local()
+        self.suppressed = 0
         self.update_calls = 0
         self.outside_reads = 0
         self.busy = 0
@@ -596,9 +622,21 @@ class _Ledger:
             if service == "s3" and params.get("Bucket") == OUTSIDE_BUCKET:
                 self.outside_reads += 1
 
-    def outcome(self, outcome: Any) -> None:
+    def outcome(self, outcome: Any, subject: str | None) -> None:
         with self.lock:
-            self.outcomes.append(outcome)
+            self.outcomes.append(Handled(outcome, subject))
+        # Logged in the worker's thread, inside the invocation handling the record.
+        if getattr(self.invocation, "logged", None) is not None:
+            self.invocation.logged += 1
+
+    def answered(self, succeeded: int, logged: int) -> None:
+        """Count an invocation's records answered from the idempotency store.
+
+        A record logs at most one outcome, and none when Powertools answers it from a stored result;
+        ``succeeded - logged`` is exact when no record failed, and a lower bound otherwise.
+        """
+        with self.lock:
+            self.suppressed += max(0, succeeded - logged)
 
 
 def _handler(lambda_handler: Any, ledger: _Ledger) -> Any:
@@ -610,13 +648,18 @@ def _handler(lambda_handler: Any, ledger: _Ledger) -> Any:
             ledger.busy += 1
             for event_id in ids.values():
                 ledger.deliveries[event_id] += 1
+        ledger.invocation.logged = 0
         try:
             response = lambda_handler(event, context) or {}
             failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+            if context.expired():  # the runner fails the whole batch, as Lambda would at its timeout
+                failed = set(ids)
+            ledger.answered(len(ids) - len(failed), ledger.invocation.logged)
         except Exception:
             failed = set(ids)
             raise
         finally:
+            ledger.invocation.logged = None
             with ledger.lock:
                 ledger.succeeded.update(event_id for message_id, event_id in ids.items() if message_id not in failed)
                 ledger.busy -= 1
@@ -628,8 +671,8 @@ def _handler(lambda_handler: Any, ledger: _Ledger) -> Any:
 def _drain(config: BurstConfig, topology: Any, sqs: Any, ledger: _Ledger) -> float:
     """Run the workers until every queue is empty and nothing is in flight; returns the seconds it took."""
     from handlers import approval, neo_registration
-    from registrar_dev.runner import LocalEventSourceMapping
     from registrar_cli.queues import Queue
+    from registrar_dev.runner import LocalEventSourceMapping
 
     flows = (("approval", approval.handler), ("neo", neo_registration.handler))
     queues = {name: Queue(url=topology.flows[name].queue_url, client=sqs) for name, _ in flows}
@@ -695,11 +738,12 @@ def _dead_letters(setup: Setup, topology: Any) -> list[str]:
     return ids
 
 
-def check_versions(setup: Setup, versions: list[Version], outcomes: list[Any]) -> list[str]:
+def check_versions(setup: Setup, versions: list[Version], outcomes: list[Handled]) -> list[str]:
     """Every way a version's final state differs from what the policy and its jobs demand."""
     from registrar.neo.spec import specification_name
 
-    over_cap = {str(o.subject).split("|")[0] for o in outcomes if o.verdict == "OverCap"}
+    # A compilation's subject is "<job ARN>|<status>|<time>" (registrar.neo.service.Target.subject).
+    over_cap = {str(h.subject).split("|")[0] for h in outcomes if h.outcome.verdict == "OverCap"}
     wrong: list[str] = []
     for version in versions:
         described = setup.describe(version.arn)
@@ -733,8 +777,10 @@ def check_versions(setup: Setup, versions: list[Version], outcomes: list[Any]) -
 
 def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> BurstResult:
     """Run one burst against the emulator at ``endpoint`` (reset it first); see the module docstring."""
-    from registrar import aws, observability
+    from registrar import aws
     from registrar_dev.faults import FaultInjector
+    from registrar_dev.outcomes import listening
+    from registrar_dev.support import fresh_container
     from registrar_dev.topology import IDEMPOTENCY_TABLE, build_topology
 
     versions, stale, _ = plan_versions(config)
@@ -755,18 +801,17 @@ def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> 
             )["Attributes"]["QueueArn"]
             policy = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(config.max_receive_count)}
             setup.sqs.set_queue_attributes(QueueUrl=flow.queue_url, Attributes={"RedrivePolicy": json.dumps(policy)})
-        aws.reset_clients()  # registrar's clients are built afresh, with the injector's hooks
+        fresh_container()  # registrar's clients (and flows) are built afresh, with the injector's hooks
         weights: Any = config.weights
         injector = FaultInjector(
             rate=config.faults, weights=weights, seed=config.seed, keep_requests=("UpdateModelPackage",)
         ).install()
         aws.observe_calls(ledger.call)
-        observability.listeners.append(ledger.outcome)
         try:
-            published = publish(setup, entries)
-            result.seconds = _drain(config, topology, setup.sqs, ledger)
+            with listening(ledger.outcome):
+                published = publish(setup, entries)
+                result.seconds = _drain(config, topology, setup.sqs, ledger)
         finally:
-            observability.listeners.remove(ledger.outcome)
             injector.uninstall()
         result.leftover = sum(
             sum(
@@ -786,12 +831,13 @@ def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> 
     result.lost = sorted(published - ledger.succeeded - set(dead))
     result.deliveries = sum(ledger.deliveries.values())
     result.redeliveries = sum(n - 1 for n in ledger.deliveries.values() if n > 1)
-    result.body_runs = len(ledger.outcomes)
-    result.outcomes = Counter(o.outcome for o in ledger.outcomes)
-    result.decisions = sum(1 for o in ledger.outcomes if o.request is not None)
-    result.verdicts = Counter(o.verdict for o in ledger.outcomes if o.verdict and o.outcome == "updated")
-    result.replans = sum(1 for o in ledger.outcomes if any("re-planned" in r for r in o.reasons))
-    result.over_cap_jobs = len({o.subject for o in ledger.outcomes if o.verdict == "OverCap"})
+    outcomes = [handled.outcome for handled in ledger.outcomes]
+    result.duplicates_suppressed = ledger.suppressed
+    result.outcomes = Counter(o.outcome for o in outcomes)
+    result.decisions = sum(1 for o in outcomes if is_decision(o))
+    result.verdicts = Counter(o.verdict for o in outcomes if o.verdict and o.outcome == "updated")
+    result.replans = sum(1 for o in outcomes if any("re-planned" in r for r in o.reasons))
+    result.over_cap_jobs = len({h.subject for h in ledger.outcomes if h.outcome.verdict == "OverCap"})
     result.update_calls = ledger.update_calls
     result.update_calls_succeeded = injector.stats.succeeded["sagemaker.UpdateModelPackage"]
     confirmed = {str(request.get("ClientToken")) for _, request in injector.stats.requests}
@@ -861,7 +907,6 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         weights=args.mix if args.mix is not None else DEFAULT_MIX,
     )
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "CRITICAL")
     warnings.filterwarnings("ignore", message="No application metrics to publish")  # metrics are off here
     from registrar_dev.emulator import start
 

@@ -3,10 +3,17 @@
 Each sample goes through its Lambda handler as the approval or Neo queue delivers it (an SQS batch of
 one record, with the idempotency table) against the embedded emulator holding the state its README
 documents; :func:`registrar.aws.observe_calls` counts every call registrar's clients make (botocore's
-``before-parameter-build``: once per API call, retries not counted again). The approval samples share
-one state and run in file order after ``passing``, so ``duplicate`` arrives after ``passing`` was
-applied; each Neo sample runs alone on a fresh state (``failed`` after ``completed-ml-c5`` is shown
-too: the same record key, so one more DescribeCompilationJob decides which record is newer).
+``before-parameter-build``: once per API call, retries not counted again), and each outcome is read from
+the ``event handled`` line the handler logs (:func:`registrar_dev.outcomes.listening`). The approval
+samples share one state and run in file order after ``passing``, so ``duplicate`` arrives after
+``passing`` was applied; each Neo sample runs alone on a fresh state (``failed`` after
+``completed-ml-c5`` is shown too: the same record key, so one more DescribeCompilationJob decides which
+record is newer).
+
+A duplicate is deduplicated on its subject, the target as read back from AWS: it costs the reads that
+resolve it and writes nothing. ``duplicate`` (of ``passing``) reads its version once, finds it changed by
+registrar's own write (a new subject) and decided (``unchanged``); a job's event delivered again (``... again``)
+reads its job, and its version, and is answered by the idempotency store.
 
 The sweep lists 1,000 finished compilation jobs of which 10 are new, through registrar's Registry and
 EventBus on botocore clients whose HTTP layer is answered in memory (``before-send``), so what is
@@ -44,21 +51,27 @@ TABLE = "registrar-bench-calls"
 IDEMPOTENCY = ("dynamodb",)
 
 # What each sample may call, besides the idempotency store (the issue's budgets, and for the samples it does
-# not name, the calls registrar.approval.service.handle documents).
+# not name, the calls registrar.approval.service.ApprovalFlow and registrar.neo.service.NeoFlow document).
 _PASSING = ("sagemaker:DescribeModelPackage", "s3:GetObject", "sagemaker:UpdateModelPackage")
+# What resolving an event reads (its subject is read back from AWS): a package event, a job's, a compilation's.
+_PACKAGE_READ = ("sagemaker:DescribeModelPackage",)
 _JOB = ("sagemaker:DescribeProcessingJob", "sagemaker:ListTags", "sagemaker:DescribeModelPackage")
-_NEO = ("sagemaker:DescribeCompilationJob", "sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage")
+_NEO_READ = ("sagemaker:DescribeCompilationJob", "sagemaker:DescribeModelPackage")
+_NEO = (*_NEO_READ, "sagemaker:UpdateModelPackage")
 ALLOWED: dict[str, tuple[str, ...]] = {
     "approval/passing": _PASSING,
     "approval/failing": _PASSING,
     "approval/missing-report": _PASSING,
     "approval/nan-metric": _PASSING,
-    "approval/human-decided": ("sagemaker:DescribeModelPackage",),
-    "approval/unmatched-group": ("sagemaker:DescribeModelPackage",),
-    "approval/duplicate": (),
+    "approval/human-decided": _PACKAGE_READ,
+    "approval/unmatched-group": _PACKAGE_READ,
+    # A duplicate: the resolve step's reads, no write.
+    "approval/duplicate": _PACKAGE_READ,
     "approval/processing-completed": (*_JOB, "s3:GetObject", "sagemaker:UpdateModelPackage"),
     "approval/failed-job": (*_JOB, "sagemaker:UpdateModelPackage"),
+    "approval/processing-completed again": _JOB,
     "neo/completed-ml-c5": _NEO,
+    "neo/completed-ml-c5 again": _NEO_READ,
     "neo/completed-ml-inf2": (*_NEO, "sagemaker:ListTags"),
     "neo/edge-jetson-nano": (*_NEO, "sagemaker:ListTags"),
     "neo/failed": _NEO,
@@ -72,10 +85,12 @@ EXPECTED = {
     "approval/nan-metric": "updated",
     "approval/human-decided": "skipped",
     "approval/unmatched-group": "skipped",
-    "approval/duplicate": "deduplicated",
+    "approval/duplicate": "unchanged",
     "approval/processing-completed": "updated",
     "approval/failed-job": "updated",
+    "approval/processing-completed again": "deduplicated",
     "neo/completed-ml-c5": "updated",
+    "neo/completed-ml-c5 again": "deduplicated",
     "neo/completed-ml-inf2": "updated",
     "neo/edge-jetson-nano": "updated",
     "neo/failed": "updated",
@@ -127,10 +142,12 @@ class _Context:
 
 @contextlib.contextmanager
 def lambda_environment(endpoint: str, table: str) -> Iterator[None]:
-    """The handlers' environment pointed at the emulator, output swallowed; registrar's clients and runtime rebuilt.
+    """The handlers' environment pointed at the emulator, output swallowed; a fresh Lambda container.
 
-    Everything registrar caches per process (clients, the runtime, the idempotency wrapper) is
-    forgotten on entry and on exit, so nothing built here outlives the block.
+    Everything registrar caches per process (settings, flows, clients, the idempotency wrapper) is
+    forgotten on entry and on exit, so nothing built here outlives the block. The log lines are
+    swallowed by quieting the logger's handlers (:func:`bench.common.quiet`), not its level: the
+    outcomes are read from them.
     """
     variables = {
         **aws_environment(endpoint),
@@ -139,7 +156,6 @@ def lambda_environment(endpoint: str, table: str) -> Iterator[None]:
         "POWERTOOLS_SERVICE_NAME": "registrar",
         "POWERTOOLS_METRICS_NAMESPACE": "registrar",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "CRITICAL",
     }
     with environment(variables), quiet():
         _forget()
@@ -150,34 +166,38 @@ def lambda_environment(endpoint: str, table: str) -> Iterator[None]:
 
 
 def _forget() -> None:
-    from registrar import aws, batch, runtime
+    from registrar import batch
+    from registrar_dev.support import fresh_container
 
-    aws.reset_clients()
-    runtime.default_runtime.cache_clear()
+    fresh_container()
     batch._idempotent.cache_clear()
 
 
 class _Recorder:
-    """Counts registrar's calls (``observe_calls``) and the outcomes its handlers record."""
+    """Counts registrar's calls (``observe_calls``) and the outcomes its handlers log, inside its block."""
 
     def __init__(self) -> None:
-        from registrar import aws, observability
+        from registrar import aws
 
         self.calls: Counter[str] = Counter()
         self.outcomes: list[str] = []
         aws.observe_calls(self._call)
-        observability.listeners.append(self._outcome)
+
+    def __enter__(self) -> _Recorder:
+        from registrar_dev.outcomes import listening
+
+        self._listening = listening(self._outcome)
+        self._listening.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._listening.__exit__(None, None, None)
 
     def _call(self, service: str, operation: str, params: dict[str, Any]) -> None:
         self.calls[f"{service}:{operation}"] += 1
 
-    def _outcome(self, outcome: Any) -> None:
+    def _outcome(self, outcome: Any, subject: str | None) -> None:
         self.outcomes.append(str(outcome.outcome))
-
-    def close(self) -> None:
-        from registrar import observability
-
-        observability.listeners.remove(self._outcome)
 
     def handle(self, name: str, handler: Any, event: dict[str, Any]) -> Case:
         """Deliver ``event`` to ``handler`` in an SQS batch of one; what it called and its outcome."""
@@ -200,28 +220,29 @@ def event_cases(endpoint: str, emulator: Any) -> list[Case]:
         clients = Clients(endpoint)
         build_approval_state(clients)
         clients.table(TABLE)
-        recorder = _Recorder()
-        try:
+        with _Recorder() as recorder:
             for name in APPROVAL_SAMPLES:
                 cases.append(recorder.handle(f"approval/{name}", approval.handler, sample("approval", name)))
-        finally:
-            recorder.close()
-        for name in (*NEO_SAMPLES, "completed-ml-c5+failed"):
+            again = "processing-completed"
+            cases.append(recorder.handle(f"approval/{again} again", approval.handler, sample("approval", again)))
+        for name in (*NEO_SAMPLES, "completed-ml-c5+failed", "completed-ml-c5 again"):
             emulator.reset()
             _forget()
             clients = Clients(endpoint)
             build_neo_state(clients)
             clients.table(TABLE)
-            recorder = _Recorder()
-            try:
+            with _Recorder() as recorder:
                 if name == "completed-ml-c5+failed":
                     recorder.handle("neo/completed-ml-c5", neo_registration.handler, sample("neo", "completed-ml-c5"))
                     case = recorder.handle(name, neo_registration.handler, sample("neo", "failed"))
                     cases.append(Case(name="neo/failed after completed-ml-c5", outcome=case.outcome, calls=case.calls))
+                elif name == "completed-ml-c5 again":
+                    recorder.handle("neo/completed-ml-c5", neo_registration.handler, sample("neo", "completed-ml-c5"))
+                    cases.append(
+                        recorder.handle(f"neo/{name}", neo_registration.handler, sample("neo", "completed-ml-c5"))
+                    )
                 else:
                     cases.append(recorder.handle(f"neo/{name}", neo_registration.handler, sample("neo", name)))
-            finally:
-                recorder.close()
     for case in cases:
         expected = EXPECTED.get(case.name)
         if expected is not None and case.outcome != expected:
@@ -367,7 +388,7 @@ def sweep_case() -> tuple[Figure, str]:
             f"{int(DEFAULT_OVERLAP.total_seconds() // 60)} min overlap"
         ),
     )
-    line = f"{'sweep (1,000 jobs, 10 new)':<34} {f'{result.published} sent':<13} {'-':<20} {_listing(fake.calls)}"
+    line = f"{'sweep (1,000 jobs, 10 new)':<38} {f'{result.published} sent':<13} {'-':<20} {_listing(fake.calls)}"
     return figure, line
 
 
@@ -396,9 +417,9 @@ def figures(cases: list[Case]) -> list[Figure]:
 
 def table(cases: list[Case]) -> list[str]:
     """The per-sample table printed above the figures."""
-    lines = [f"{'sample':<34} {'outcome':<13} {'idempotency store':<20} SageMaker / S3 calls, in order"]
+    lines = [f"{'sample':<38} {'outcome':<13} {'idempotency store':<20} SageMaker / S3 calls, in order"]
     for case in cases:
-        lines.append(f"{case.name:<34} {case.outcome:<13} {_listing(case.store):<20} {_listing(case.own)}")
+        lines.append(f"{case.name:<38} {case.outcome:<13} {_listing(case.store):<20} {_listing(case.own)}")
     return lines
 
 

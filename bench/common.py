@@ -6,6 +6,7 @@ import contextlib
 import copy
 import io
 import json
+import logging
 import math
 import os
 import pathlib
@@ -230,10 +231,29 @@ def environment(variables: Mapping[str, str]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """Swallow what handlers run in this process print: EMF metric lines, Powertools' warnings."""
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    """Swallow what handlers run in this process print: EMF metric lines, Powertools' warnings, log lines."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), quiet_logs():
         warnings.simplefilter("ignore")
         yield
+
+
+@contextlib.contextmanager
+def quiet_logs(name: str = "registrar") -> Iterator[None]:
+    """The handlers of logger ``name`` that print (Powertools' own) print nothing below CRITICAL inside the block.
+
+    The logger's level is left alone, and so are the handlers that listen: outcomes are read from the
+    ``registrar`` logger's INFO lines (``registrar_dev.outcomes.listening``). Powertools' handler keeps
+    the ``sys.stdout`` it found when registrar was first imported, which ``redirect_stdout`` may not be.
+    """
+    handlers = [handler for handler in logging.getLogger(name).handlers if isinstance(handler, logging.StreamHandler)]
+    levels = [handler.level for handler in handlers]
+    for handler in handlers:
+        handler.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels, strict=True):
+            handler.setLevel(level)
 
 
 def registrar_environment(

@@ -7,8 +7,9 @@ passing reports at a steady rate; SageMaker (the emulator) publishes each one's 
 Change`` on the bus as it is created, the rule routes it to the approval queue, and a runner thread
 polls the queue as a Lambda event source mapping does (long polling, batches of up to 10, partial
 batch failures) and invokes the approval handler. The latency of a version runs from just before its
-CreateModelPackage call to the moment the handler's UpdateModelPackage returned (an
-``observability`` listener). Five versions handled first warm the handler up and are not counted.
+CreateModelPackage call to the moment the handler's UpdateModelPackage returned (the ``event handled``
+line it logs next, read by :func:`registrar_dev.outcomes.listening`). Five versions handled first warm
+the handler up and are not counted.
 
 The issue sets no budget for this figure; the budgets here are registrar's own: an event source
 mapping that long-polls hands a record over at once, so a p95 near a second means events wait (a
@@ -141,18 +142,18 @@ def measure(endpoint: str, events: int = EVENTS) -> list[float]:
         "POWERTOOLS_SERVICE_NAME": "registrar",
         "POWERTOOLS_METRICS_NAMESPACE": "registrar",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "CRITICAL",
     }
-    # Set before Powertools reads it, on the first import of registrar.observability; metric lines swallowed.
+    # Metric and log lines swallowed (the logger's handlers quieted, not its level: the outcomes are read from it).
     with environment(variables), quiet():
         from bench.calls import _forget
 
         _forget()
         from handlers import approval
-        from registrar import aws, observability
+        from registrar import aws
+        from registrar_cli.queues import Queue
+        from registrar_dev.outcomes import listening
         from registrar_dev.runner import LocalEventSourceMapping
         from registrar_dev.topology import build_topology
-        from registrar_cli.queues import Queue
 
         topology = build_topology(endpoint_url=endpoint, region=REGION)
         flow = topology.flows["approval"]
@@ -168,7 +169,7 @@ def measure(endpoint: str, events: int = EVENTS) -> list[float]:
         updated: dict[str, float] = {}
         done = threading.Event()
 
-        def listen(outcome: Any) -> None:
+        def listen(outcome: Any, subject: str | None) -> None:
             if outcome.outcome == "updated" and outcome.model_package_arn:
                 updated[outcome.model_package_arn] = time.perf_counter()
                 if len(updated) >= WARM_UP + events:
@@ -178,23 +179,24 @@ def measure(endpoint: str, events: int = EVENTS) -> list[float]:
             while not done.is_set():
                 mapping.poll_once(wait_seconds=1)
 
-        observability.listeners.append(listen)
         runner = threading.Thread(target=poll, name="event-source-mapping", daemon=True)
-        runner.start()
         try:
-            warm = [publisher.publish(index) for index in range(WARM_UP)]
-            _wait(lambda: all(arn in updated for arn in warm), "the warm-up versions")
-            counted = []
-            next_at = time.perf_counter()
-            for index in range(WARM_UP, WARM_UP + events):
-                next_at += INTERVAL_SECONDS
-                counted.append(publisher.publish(index))
-                time.sleep(max(0.0, next_at - time.perf_counter()))
-            _wait(done.is_set, f"{events} versions")
+            with listening(listen):
+                runner.start()
+                try:
+                    warm = [publisher.publish(index) for index in range(WARM_UP)]
+                    _wait(lambda: all(arn in updated for arn in warm), "the warm-up versions")
+                    counted = []
+                    next_at = time.perf_counter()
+                    for index in range(WARM_UP, WARM_UP + events):
+                        next_at += INTERVAL_SECONDS
+                        counted.append(publisher.publish(index))
+                        time.sleep(max(0.0, next_at - time.perf_counter()))
+                    _wait(done.is_set, f"{events} versions")
+                finally:
+                    done.set()
+                    runner.join(timeout=5)
         finally:
-            done.set()
-            runner.join(timeout=5)
-            observability.listeners.remove(listen)
             _forget()
         if mapping.failed_records:
             raise RuntimeError(f"{mapping.failed_records} records failed")

@@ -1,14 +1,14 @@
 """Work per event: CPU time of parse → read → decide → validate → plan, with AWS replaced by in-memory fakes.
 
-For every sample under ``events/``, registrar's runtime first handles the event once against the
-emulator holding the README's state, in plan mode (nothing written), while the responses its botocore
-clients receive are recorded in call order (``after-call``). The event is then handled again
-``ITERATIONS`` times by the same code with in-memory clients that replay those responses: the JSON
-event text is parsed and validated, DescribeModelPackage (and the job, tags, report) are read into
-registrar's models, the policy is looked up as the runtime does on every event, the decision is
-made, the request is validated and planned. Only the AWS round-trips and botocore's own
-serialisation are left out. The time is the measuring thread's CPU
-time (``time.thread_time_ns``), so the emulator's threads in the same process do not count.
+For every sample under ``events/``, the flow its detail-type is routed to (``registrar_cli.flows``: the
+approval or the Neo flow) first handles the event once against the emulator holding the README's state,
+in plan mode (nothing written), while the responses its botocore clients receive are recorded in call
+order (``after-call``). The event is then handled again ``ITERATIONS`` times by the same code with
+in-memory clients that replay those responses: the JSON event text is parsed and validated,
+DescribeModelPackage (and the job, tags, report) are read into registrar's models, the policy is looked
+up as the approval flow does on every event, the decision is made, the request is validated and planned.
+Only the AWS round-trips and botocore's own serialisation are left out. The time is the measuring
+thread's CPU time (``time.thread_time_ns``), so the emulator's threads in the same process do not count.
 
 Run alone with ``python -m bench.work [--iterations N]``.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import io
 import json
 import sys
@@ -169,18 +170,43 @@ class Case:
     times_ns: list[int] = field(default_factory=list)
 
 
-def _runtime(sagemaker: Any, s3: Any) -> Any:
+@dataclass
+class Flows:
+    """The approval and the Neo flow on the given clients; :meth:`handle` picks one by the event's detail-type."""
+
+    approval: Any
+    neo: Any
+
+    def handle(self, raw: Any, *, apply: bool) -> Any:
+        """Parse ``raw`` with its flow's parser and handle it with that flow (as ``registrar_cli.flows.handle``)."""
+        from registrar.approval import service as approval
+        from registrar.neo import service as neo
+        from registrar_cli.flows import flow_name
+
+        if flow_name(raw) == "neo":
+            return self.neo.handle(neo.parse(raw), apply=apply)
+        return self.approval.handle(approval.parse(raw), apply=apply)
+
+
+def _flows(sagemaker: Any, s3: Any) -> Flows:
+    from registrar import parameters
+    from registrar.approval.service import ApprovalFlow
+    from registrar.neo.service import NeoFlow
     from registrar.registry import Registry
     from registrar.reports import ReportStore
-    from registrar.runtime import Runtime
     from registrar.settings import Settings
 
     # The policy comes from the file as in a function: looked up on every event (kept while unchanged).
     settings = Settings(policy_file=str(POLICY_FILE), report_locations=["s3://registrar-demo-reports/"])
-    return Runtime(
-        settings=settings,
-        registry=Registry(client=sagemaker),
-        reports=ReportStore(client=s3, allowed_locations=settings.report_locations),
+    registry = Registry(client=sagemaker)
+    return Flows(
+        approval=ApprovalFlow(
+            registry=registry,
+            reports=ReportStore(client=s3, allowed_locations=settings.report_locations),
+            policy=functools.partial(parameters.load_policy, settings),
+            managed_groups=tuple(settings.managed_groups),
+        ),
+        neo=NeoFlow(registry=registry, managed_groups=tuple(settings.managed_groups)),
     )
 
 
@@ -204,7 +230,7 @@ def record(
             hooks.append((client, handler))
         text = (EVENTS / family / f"{name}.json").read_text()
         try:
-            outcome = _runtime(sagemaker, s3).handle(json.loads(text), apply=False)
+            outcome = _flows(sagemaker, s3).handle(json.loads(text), apply=False)
         finally:
             for client, handler in hooks:
                 client.meta.events.unregister("after-call", handler)
@@ -215,11 +241,11 @@ def record(
 def measure(cases: list[Case], iterations: int = ITERATIONS) -> None:
     """Handle each case ``iterations`` times against its replayed responses, timing each handling."""
     for case in cases:
-        runtime = _runtime(ReplayClient("sagemaker", case.script), ReplayClient("s3", case.script))
+        flows = _flows(ReplayClient("sagemaker", case.script), ReplayClient("s3", case.script))
         for index in range(WARM_UP + iterations):
             case.script.position = 0
             started = time.thread_time_ns()
-            outcome = runtime.handle(json.loads(case.text), apply=False)
+            outcome = flows.handle(json.loads(case.text), apply=False)
             elapsed = time.thread_time_ns() - started
             if case.script.position != len(case.script.responses) or outcome.outcome != case.outcome:
                 raise AssertionError(f"{case.name}: the replay did not follow the recorded handling")

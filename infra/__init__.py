@@ -1,28 +1,6 @@
-"""registrar's infrastructure: CDK constructs, one per concern, mirroring functions/."""
+"""registrar's infrastructure: CDK constructs, one per concern, mirroring functions/.
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import aws_cdk as cdk
-
-from infra import nag
-from infra.config import PROJECT_ROOT, load_config
-from infra.names import CONTEXT_KEY, STACK
-from infra.stack import RegistrarStack
-
-__all__ = ["RegistrarStack", "compose"]
-
-
-def compose(app: cdk.App, *, root: Path = PROJECT_ROOT) -> RegistrarStack:
-    """Build the registrar stack into ``app`` from its ``registrar`` context, with cdk-nag's checks.
-
-    Raises
-    ------
-    registrar.errors.ConfigurationError
-        The context is missing or invalid; the message lists every problem.
-    """
-    config = load_config(app.node.try_get_context(CONTEXT_KEY), root=root)
-    stack = RegistrarStack(app, STACK, config=config, root=root)
-    nag.add_checks(app)
-    return stack
+:mod:`infra.app` composes the stack (``app.py`` at the project root runs it). :mod:`infra.layer`,
+:mod:`infra.function_code` and :mod:`infra.lambda_layout` build what the functions run and import no CDK,
+so tests and benchmarks use them without starting the CDK's runtime.
+"""

@@ -1,42 +1,50 @@
-"""The dependencies layer, built without Docker: pip fetches manylinux aarch64 wheels for CPython 3.13.
+"""The dependencies layer, built without Docker: pip installs the lock file's wheels for Lambda's arm64 CPython 3.13.
 
 CDK asks :class:`PipLayerBundler` to bundle the layer asset. The build runs pip in its own process
 (so it needs PyPI, not Docker) and is cached under ``.build/layer-<digest>``, where the digest
-covers the pins and every build option: a second synth, or the test suite's, copies the cache.
+covers the lock file and every build option: a second synth, or the test suite's, copies the cache.
+
+What the layer holds is ``requirements/runtime.txt``: the runtime dependencies of ``pyproject.toml``
+and all of theirs, each at the version and with the hashes the tests installed. The SDK is among
+them: boto3 and botocore ship in the layer rather than being left to the Lambda runtime's own copy,
+which changes when AWS updates the runtime and which no test ever ran with registrar
+(docs/decisions.md, "Lambda runs the SDK the tests run").
+
+botocore's ``data/`` directory is pruned to the services registrar's functions call
+(:data:`registrar.aws.SERVICES`): every other service's model is deleted, and ``endpoints.json``
+keeps those services' entries alone. botocore reads what is left as it reads its full copy: nothing
+of botocore is overridden at run time. docs/performance.md measures what the pruning saves.
 
 Lambda's file system is read-only, so a module shipped without its ``.pyc`` is compiled again on
 every cold start. When a CPython 3.13 is at hand (:func:`find_bytecode_python`), the layer is
-compiled with it (:func:`compile_bytecode`); the function code ships sources (``infra/shared.py``).
+compiled with it (:func:`compile_bytecode`), and so is the function code (``infra/function_code.py``).
 """
 
 from __future__ import annotations
 
-import csv
 import email.parser
 import functools
 import hashlib
 import json
 import os
+import platform as platform_module
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-import aws_cdk as cdk
-import jsii
-
+from registrar.aws import SERVICES
 from registrar.errors import ConfigurationError
 
 PLATFORM: Final = "manylinux2014_aarch64"
 PYTHON_VERSION: Final = "3.13"
 IMPLEMENTATION: Final = "cp"
 # Bump when the build or the pruning below changes, so every cached layer is rebuilt.
-BUILD_VERSION: Final = "2"
+BUILD_VERSION: Final = "3"
 # A path to the CPython 3.13 that compiles the layer's bytecode, when the one found is not the one wanted.
 BYTECODE_PYTHON_VARIABLE: Final = "REGISTRAR_BYTECODE_PYTHON"
 # Where Lambda puts a layer's python/ directory: the compiled code's file names point there.
@@ -52,14 +60,35 @@ _PROBE: Final = (
     "print(platform.python_version()); print(sys.executable)"
 )
 
-# The Lambda Python runtime ships these (boto3 and its dependency tree). A second copy in the layer
-# would shadow the runtime's and could pair a botocore with a boto3 it was not released with.
-RUNTIME_PROVIDED: Final = frozenset(
-    {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
-)
-# Powertools Tracer needs the X-Ray SDK, which the [tracer] extra brings; its pin lives in the dev extras.
-EXTRAS: Final = {"aws-lambda-powertools": "tracer"}
-ALSO_PINNED: Final = ("aws-xray-sdk",)
+# The lock file the layer is built from: pyproject's runtime dependencies, all of theirs, pinned with hashes.
+LOCK_FILE: Final = Path("requirements") / "runtime.txt"
+# Every service registrar's functions create a client of (registrar.aws.SERVICES), and the one the X-Ray SDK's
+# centralised sampling creates itself when tracing is on: botocore's data keeps these alone.
+KEPT_SERVICES: Final = frozenset({*SERVICES, "xray"})
+# Files of a service's data directory no client reads: the API's examples, for documentation.
+UNREAD_DATA: Final = ("examples-1.json",)
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What pip installs wheels for: a platform tag and a Python version."""
+
+    tag: str
+    python: str
+
+
+# Lambda's: the functions run python3.13 on arm64.
+LAMBDA: Final = Platform(PLATFORM, PYTHON_VERSION)
+
+
+def host_platform() -> Platform:
+    """This machine's platform and Python, to build the layer's content for a test run here."""
+    machine = {"arm64": "aarch64", "amd64": "x86_64"}.get(
+        platform_module.machine().lower(), platform_module.machine().lower()
+    )
+    return Platform(f"manylinux2014_{machine}", f"{sys.version_info.major}.{sys.version_info.minor}")
+
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -81,42 +110,23 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _name(requirement: str) -> str:
-    match = _NAME.match(requirement)
-    if match is None:
-        raise ValueError(f"cannot read a package name from {requirement!r}")
-    return normalize(match.group(1))
-
-
-def layer_requirements(pyproject: Path) -> list[str]:
-    """The layer's pins: ``[project].dependencies`` less what the runtime provides, plus the X-Ray SDK.
+def lock_pins(lock: Path) -> list[str]:
+    """The ``name==version`` pins of a lock file, sorted (for the layer's description and cache key).
 
     Raises
     ------
     ValueError
-        A layer requirement is not pinned with ``==`` (the cache key would not identify the build).
+        The lock file names a requirement without an exact ``==`` version.
     """
-    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    runtime = list(project.get("dependencies", []))
-    dev = {_name(r): r for r in project.get("optional-dependencies", {}).get("dev", [])}
-    chosen = {_name(r): r.strip() for r in runtime if _name(r) not in RUNTIME_PROVIDED}
-    for name in ALSO_PINNED:
-        if name not in chosen:
-            if name not in dev:
-                raise ValueError(f"{name} must be pinned in pyproject.toml (dependencies or the dev extra)")
-            chosen[name] = dev[name].strip()
-    unpinned = [r for r in chosen.values() if "==" not in r]
-    if unpinned:
-        raise ValueError(f"layer requirements must be pinned with ==: {', '.join(unpinned)}")
-    result = []
-    for name, requirement in sorted(chosen.items()):
-        extra = EXTRAS.get(name)
-        if extra and "[" not in requirement:
-            head = _NAME.match(requirement)
-            assert head is not None
-            requirement = f"{head.group(1)}[{extra}]{requirement[head.end() :]}"
-        result.append(requirement)
-    return result
+    pins: list[str] = []
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith(("#", " ", "\t", "-")):
+            continue
+        match = _PIN.match(line)
+        if match is None:
+            raise ValueError(f"{lock}: {line.strip()!r} is not pinned with ==")
+        pins.append(f"{normalize(match.group(1))}=={match.group(2)}")
+    return sorted(pins)
 
 
 def _probe(python: str) -> tuple[str, str]:
@@ -248,8 +258,12 @@ def compile_bytecode(python: str, directory: Path, *, runtime_path: str) -> None
         )
 
 
-def pip_command(requirements: Sequence[str], target: Path) -> list[str]:
-    """The pip invocation that installs ``requirements`` for Lambda's arm64 Python 3.13 into ``target``."""
+def pip_command(lock: Path, target: Path, platform: Platform = LAMBDA) -> list[str]:
+    """The pip invocation that installs the lock file's wheels for ``platform`` into ``target``.
+
+    ``--no-deps`` and ``--require-hashes``: the lock file already lists every distribution, each with
+    the hashes of its files, so nothing is resolved again and nothing else can be installed.
+    """
     return [
         sys.executable,
         "-m",
@@ -258,32 +272,35 @@ def pip_command(requirements: Sequence[str], target: Path) -> list[str]:
         "--quiet",
         "--disable-pip-version-check",
         "--no-compile",
+        "--no-deps",
+        "--require-hashes",
         "--platform",
-        PLATFORM,
+        platform.tag,
         "--only-binary=:all:",
         "--python-version",
-        PYTHON_VERSION,
+        platform.python,
         "--implementation",
         IMPLEMENTATION,
         "--target",
         str(target),
-        *requirements,
+        "-r",
+        str(lock),
     ]
 
 
-def digest(requirements: Sequence[str], *, bytecode: str) -> str:
-    """The cache key: the pins and every option that changes what gets built.
+def digest(lock_text: str, *, bytecode: str, platform: Platform = LAMBDA) -> str:
+    """The cache key: the lock file's text and every option that changes what gets built.
 
     ``bytecode`` is :func:`bytecode_version`'s answer: the compiler's exact version, or ``none``.
     """
     key = json.dumps(
         {
-            "requirements": sorted(requirements),
+            "lock": lock_text,
             "bytecode": bytecode,
-            "platform": PLATFORM,
-            "python": PYTHON_VERSION,
+            "platform": platform.tag,
+            "python": platform.python,
             "implementation": IMPLEMENTATION,
-            "runtime_provided": sorted(RUNTIME_PROVIDED),
+            "services": sorted(KEPT_SERVICES),
             "build": BUILD_VERSION,
         },
         sort_keys=True,
@@ -299,40 +316,78 @@ def _distributions(site: Path) -> dict[str, tuple[str, Path]]:
     return found
 
 
-def _uninstall(site: Path, info: Path) -> None:
-    with (info / "RECORD").open(newline="", encoding="utf-8") as record:
-        for row in csv.reader(record):
-            path = (site / row[0]).resolve() if row else site
-            if path.is_relative_to(site.resolve()) and path.is_file():
-                path.unlink()
-    shutil.rmtree(info, ignore_errors=True)
-
-
-def prune(site: Path) -> list[str]:
-    """Drop what the runtime provides and what Lambda never reads; return the pins that remain.
+def prune(site: Path, services: frozenset[str] = KEPT_SERVICES) -> list[str]:
+    """Drop what Lambda never reads, prune botocore's data to ``services``; return the pins installed.
 
     Every ``.pyc`` goes too: what a wheel ships, or any interpreter wrote, is not for Lambda's. The
     build compiles the 3.13 ones after pruning.
     """
-    for name, (_version, info) in _distributions(site).items():
-        if name in RUNTIME_PROVIDED:
-            _uninstall(site, info)
     shutil.rmtree(site / "bin", ignore_errors=True)
     for directory in sorted(site.rglob("*"), key=lambda p: len(p.parts), reverse=True):
         if directory.is_dir() and (directory.name in {"__pycache__", "tests", "test"} or not any(directory.iterdir())):
             shutil.rmtree(directory, ignore_errors=True)
     for compiled in site.rglob("*.py[co]"):
         compiled.unlink()
+    if (site / "botocore" / "data").is_dir():
+        prune_botocore_data(site / "botocore" / "data", services)
     return sorted(f"{name}=={version}" for name, (version, _info) in _distributions(site).items())
 
 
-def build(requirements: Sequence[str], cache: Path, *, python: str | None = None) -> Path:
+def prune_botocore_data(data: Path, services: frozenset[str]) -> None:
+    """Keep the models of ``services`` alone in botocore's ``data/`` directory, and their endpoints.
+
+    botocore finds a service by listing this directory and reads ``endpoints.json`` whole on the first
+    client: with only the services a function calls, both are short. A client of a service not kept
+    fails with botocore's own ``UnknownServiceError``.
+
+    Raises
+    ------
+    ValueError
+        A service in ``services`` has no directory here (a misspelt name would otherwise prune it away).
+    """
+    present = {path.name for path in data.iterdir() if path.is_dir()}
+    unknown = sorted(services - present)
+    if unknown:
+        raise ValueError(f"botocore has no data for {', '.join(unknown)}: not a botocore service name")
+    for name in sorted(present - services):
+        shutil.rmtree(data / name)
+    for unread in UNREAD_DATA:
+        for path in data.rglob(unread):
+            path.unlink()
+    endpoints = data / "endpoints.json"
+    document = json.loads(endpoints.read_text(encoding="utf-8"))
+    for partition in document.get("partitions", []):
+        partition["services"] = {
+            name: value for name, value in partition.get("services", {}).items() if _endpoint_service(name) in services
+        }
+    endpoints.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+
+
+def _endpoint_service(endpoint_prefix: str) -> str:
+    # endpoints.json names services by endpoint prefix; a few differ from botocore's service name.
+    return {"streams.dynamodb": "dynamodbstreams", "runtime.sagemaker": "sagemaker-runtime"}.get(
+        endpoint_prefix, endpoint_prefix
+    )
+
+
+def build(lock: Path, cache: Path, *, python: str | None = None, platform: Platform = LAMBDA) -> Path:
     """Build the layer into ``cache/layer-<digest>`` unless it is there already; return that directory.
 
     The layer's content is the directory's ``python/``; ``installed.txt`` beside it lists the
-    resolved pins. With ``python`` (a CPython 3.13, :func:`find_bytecode_python`) every module is
+    installed pins. With ``python`` (a CPython 3.13, :func:`find_bytecode_python`) every module is
     compiled, and the digest names its version. A build is staged in a temporary directory and
     renamed into place, so an interrupted one never leaves a half-filled cache behind.
+
+    Parameters
+    ----------
+    lock
+        The lock file (:data:`LOCK_FILE` under the project root).
+    cache
+        The directory builds are cached in.
+    python
+        The CPython 3.13 to compile with, or None to ship sources.
+    platform
+        What to install wheels for: Lambda's by default; :func:`host_platform` for a run on this machine.
 
     Raises
     ------
@@ -341,7 +396,10 @@ def build(requirements: Sequence[str], cache: Path, *, python: str | None = None
     CompileError
         A module does not compile with ``python``.
     """
-    target = cache / f"layer-{digest(requirements, bytecode=bytecode_version(python))}"
+    target = (
+        cache
+        / f"layer-{digest(lock.read_text(encoding='utf-8'), bytecode=bytecode_version(python), platform=platform)}"
+    )
     if target.is_dir():
         return target
     cache.mkdir(parents=True, exist_ok=True)
@@ -349,7 +407,7 @@ def build(requirements: Sequence[str], cache: Path, *, python: str | None = None
     try:
         print(f"registrar: building the dependencies layer into {target} (first synth only)", file=sys.stderr)
         done = subprocess.run(
-            pip_command(requirements, staging / "python"),
+            pip_command(lock, staging / "python", platform),
             capture_output=True,
             text=True,
             check=False,
@@ -372,34 +430,3 @@ def build(requirements: Sequence[str], cache: Path, *, python: str | None = None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-@jsii.implements(cdk.ILocalBundling)
-class PipLayerBundler:
-    """CDK local bundling for the dependencies layer: copies the cached build into the asset.
-
-    Parameters
-    ----------
-    requirements
-        Pinned requirements, as :func:`layer_requirements` returns them.
-    cache
-        The directory builds are cached in (``.build`` at the project root).
-    python
-        The CPython 3.13 to compile the layer with (:func:`find_bytecode_python`), or None to ship
-        it without bytecode.
-    """
-
-    def __init__(self, *, requirements: Sequence[str], cache: Path, python: str | None) -> None:
-        self.requirements = list(requirements)
-        self.cache = cache
-        self.python = python
-
-    @property
-    def asset_hash(self) -> str:
-        """The layer's cache key, which is also its asset hash."""
-        return digest(self.requirements, bytecode=bytecode_version(self.python))
-
-    def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_options: Any) -> bool:
-        built = build(self.requirements, self.cache, python=self.python)
-        shutil.copytree(built / "python", Path(output_dir) / "python", dirs_exist_ok=True)
-        return True

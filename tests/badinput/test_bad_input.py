@@ -3,10 +3,11 @@
 ``expected.yaml`` names, for each file, what must become of it — a clear error naming the problem, a skip,
 a rejection on the real evidence — and never an approval, never an unhandled crash that loses the message.
 
-- events/ go through the Lambda's batch handler (``registrar.batch.process_batch``) as SQS records, with a
-  fake SageMaker (one pending churn version whose registered report fails) passed in the runtime: a
-  poison record must be reported in ``batchItemFailures`` (SQS redelivers it, then dead-letters it),
-  nothing may be written, and whatever is decided is decided on the real state.
+- events/ go through the Lambda's batch handler (``registrar.batch.process_batch``) as SQS records, with the
+  flow a deployed rule routes their detail-type to (the approval flow for anything else) and a fake SageMaker
+  (one pending churn version whose registered report fails) passed in that flow: a poison record must be
+  reported in ``batchItemFailures`` (SQS redelivers it, then dead-letters it), nothing may be written, and
+  whatever is decided is decided on the real state.
 - reports/ are served by S3 through botocore's Stubber to :class:`registrar.reports.ReportStore`, then
   decided under the churn rule: an unusable report is a clear :class:`~registrar.errors.EvidenceError`
   or an unusable metric, and the version is rejected.
@@ -32,18 +33,20 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from registrar import reports as report_module
-from registrar.approval.decide import decide
-from registrar.approval.evidence import read_evidence
+from registrar.approval import service as approval
+from registrar.approval.decide import Decision, decide, precheck
+from registrar.approval.evidence import Evidence, read_evidence
 from registrar.approval.policy import load_policy, parse_policy
 from registrar.batch import process_batch
 from registrar.errors import EvidenceError, InvalidUpdateError, PolicyError
-from registrar_dev.runner import LocalLambdaContext
+from registrar.neo import service as neo
 from registrar.outcome import Outcome
 from registrar.package import ModelPackage
 from registrar.reports import ReportLocationError, ReportStore
-from registrar.runtime import Runtime
-from registrar.settings import Settings
 from registrar.updates import PackageUpdate
+from registrar_cli.flows import flow_name
+from registrar_dev.outcomes import listening
+from registrar_dev.runner import LocalLambdaContext
 
 HERE = pathlib.Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
@@ -130,13 +133,17 @@ class FakeReports:
         return FAILING
 
 
-def handle_body(body: bytes) -> tuple[dict[str, Any], list[Outcome], FakeSageMaker, FakeReports]:
-    from registrar import observability
+def routed_to(body: bytes) -> str:
+    """The flow whose queue a deployed rule routes the body to, by its detail-type; the approval queue otherwise."""
+    try:
+        return flow_name(json.loads(body))
+    except (ValueError, RecursionError):  # not JSON, not an object, a detail-type no rule routes
+        return "approval"
 
+
+def handle_body(body: bytes) -> tuple[dict[str, Any], list[Outcome], FakeSageMaker, FakeReports]:
     sagemaker, store = FakeSageMaker(), FakeReports()
-    runtime = Runtime(
-        settings=Settings(report_locations=[ALLOWED]), registry=sagemaker, reports=store, policy=lambda: POLICY
-    )  # type: ignore[arg-type]
+    flow = routed_to(body)
     record = {
         "messageId": "bad-input",
         "receiptHandle": "receipt",
@@ -145,15 +152,20 @@ def handle_body(body: bytes) -> tuple[dict[str, Any], list[Outcome], FakeSageMak
         "messageAttributes": {},
         "md5OfBody": "",
         "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:registrar-approval",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:registrar-{flow}",
         "awsRegion": "us-east-1",
     }
+    batch = {"Records": [record]}
+    context = LocalLambdaContext("registrar-bad-input")
     seen: list[Outcome] = []
-    observability.listeners.append(seen.append)
-    try:
-        response = process_batch({"Records": [record]}, LocalLambdaContext("registrar-bad-input"), runtime=runtime)
-    finally:
-        observability.listeners.remove(seen.append)
+    with listening(lambda outcome, _subject: seen.append(outcome)):
+        if flow == "neo":
+            response = process_batch(
+                batch, context, parse=neo.parse, flow=neo.NeoFlow(registry=sagemaker), table_name=None
+            )
+        else:
+            approvals = approval.ApprovalFlow(registry=sagemaker, reports=store, policy=lambda: POLICY)
+            response = process_batch(batch, context, parse=approval.parse, flow=approvals, table_name=None)
     return response, seen, sagemaker, store
 
 
@@ -216,10 +228,16 @@ def stubbed_store(body: bytes, *, content_length: int | None = None, max_bytes: 
     return ReportStore(client, allowed_locations=[ALLOWED], **kwargs)
 
 
-def decide_on(store: ReportStore) -> tuple[Any, str]:
+def decided(evidence: Evidence) -> Decision:
+    """The pending churn version decided under the churn rule on ``evidence`` (no champion)."""
     package = FakeSageMaker().package
-    evidence = read_evidence(store, REPORT_URI, subject=ARN)
-    decision = decide(package, evidence, POLICY, None)
+    matched = precheck(package, POLICY)
+    assert not isinstance(matched, Decision), matched.reasons
+    return decide(package, evidence, POLICY, matched, None)
+
+
+def decide_on(store: ReportStore) -> tuple[Any, str]:
+    decision = decided(read_evidence(store, REPORT_URI, subject=ARN))
     return decision.verdict, " ".join(decision.reasons)
 
 
@@ -272,7 +290,7 @@ def test_report_outside_the_allowed_locations_is_refused_without_a_call(uri: str
         store.read_json(uri)
     stubber.assert_no_pending_responses()
     # AND a decision on it rejects the version
-    verdict = decide(FakeSageMaker().package, read_evidence(store, uri, subject=ARN), POLICY, None).verdict
+    verdict = decided(read_evidence(store, uri, subject=ARN)).verdict
     assert verdict == "Rejected"
 
 

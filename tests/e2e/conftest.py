@@ -21,11 +21,11 @@ def emulator() -> Iterator[Emulator]:
 @pytest.fixture(scope="module")
 def isolated_environment() -> Iterator[None]:
     """The scenario configures the process as Lambda would; give the next tests their environment back."""
-    from registrar.runtime import default_runtime
+    from registrar_dev.support import fresh_container
 
     saved = dict(os.environ)
-    default_runtime.cache_clear()
+    fresh_container()
     yield
-    default_runtime.cache_clear()
     os.environ.clear()
     os.environ.update(saved)
+    fresh_container()

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import os
 
-from registrar_dev.demo import ExpectedDeadLetter, HandledEvent, ScenarioResult, _configure_environment
 from registrar.outcome import Outcome
 from registrar.settings import Settings
+from registrar_dev.demo import ExpectedDeadLetter, HandledEvent, ScenarioResult, _configure_environment
 
 MISSING = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model/99"
 POISON = ExpectedDeadLetter("poison", "approval", "eval-of-a-missing-version", MISSING, receives=3)

@@ -16,7 +16,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from infra import compose
+from infra.app import compose
 from infra.config import RegistrarConfig, load_config
 from infra.names import CONTEXT_KEY, STACK
 

@@ -194,10 +194,12 @@ def test_a_compiled_layer_ships_unchecked_313_bytecode_and_no_other(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, python313: str, magic: bytes
 ) -> None:
     # GIVEN pip installs a package with its tests and a 3.11 .pyc
-    monkeypatch.setattr(layer, "pip_command", lambda _requirements, target: [sys.executable, "-c", FAKE_PIP, target])
+    monkeypatch.setattr(layer, "pip_command", lambda _lock, target, _platform: [sys.executable, "-c", FAKE_PIP, target])
+    lock = tmp_path / "runtime.txt"
+    lock.write_text("pkg==1.0\n")
     # WHEN the layer is built with a 3.13, and without one
-    compiled = layer.build(["pkg==1.0"], tmp_path, python=python313) / "python"
-    plain = layer.build(["pkg==1.0"], tmp_path, python=None) / "python"
+    compiled = layer.build(lock, tmp_path / "cache", python=python313) / "python"
+    plain = layer.build(lock, tmp_path / "cache", python=None) / "python"
     # THEN the compiled build has 3.13 bytecode for every module, and only that
     assert compiled != plain
     for module in ("pkg/__init__.py", "pkg/core.py"):
@@ -222,11 +224,22 @@ def test_no_asset_holds_bytecode_lambda_would_not_read(synthesized: Synthesized)
     assert stray_bytecode(synthesized.function_asset()) == []
 
 
-def test_synthesized_layer_ships_313_bytecode_and_the_function_code_none(
+def test_synthesized_layer_and_function_code_ship_313_bytecode(
     synthesized: Synthesized, python313: str, magic: bytes
 ) -> None:
     site = staged_layer(synthesized) / "python"
-    for module in ("pydantic/main.py", "aws_lambda_powertools/logging/logger.py", "typing_extensions.py"):
+    for module in ("pydantic/main.py", "aws_lambda_powertools/logging/logger.py", "botocore/client.py"):
         assert_compiled_for_lambda(site / module, magic)
-    # The function code ships sources only (its bytecode would break the asset's size budget).
-    assert not list(synthesized.function_asset().rglob("*.pyc"))
+    asset = synthesized.function_asset()
+    for module in ("handlers/approval.py", "registrar/batch.py", "registrar/approval/service.py"):
+        assert_compiled_for_lambda(asset / module, magic)
+
+
+def test_function_code_bytecode_names_lambdas_paths(synthesized: Synthesized, python313: str) -> None:
+    # A traceback in Lambda names /var/task/..., where the code runs, not the build machine's checkout
+    script = (
+        "import marshal, sys; data = open(sys.argv[1], 'rb').read()[16:]; print(marshal.loads(data).co_filename)"
+    )
+    compiled = synthesized.function_asset() / "registrar" / "__pycache__" / "batch.cpython-313.pyc"
+    done = subprocess.run([python313, "-c", script, str(compiled)], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "/var/task/registrar/batch.py"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import pathlib
@@ -11,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from infra import function_code
 from infra.names import APPROVAL_HANDLER, CONTEXT_KEY, NEO_REGISTRATION_HANDLER, SWEEPER_HANDLER
 from registrar.approval.policy import load_policy, parse_policy
 from registrar.settings import Settings
 
-from .conftest import Synthesized, cdk_json_context, synthesize
+from .conftest import ROOT, Synthesized, cdk_json_context, synthesize
 
 HANDLERS = (APPROVAL_HANDLER, NEO_REGISTRATION_HANDLER, SWEEPER_HANDLER)
 TIMEOUTS = {APPROVAL_HANDLER: 60, NEO_REGISTRATION_HANDLER: 60, SWEEPER_HANDLER: 120}
@@ -167,11 +169,15 @@ def test_tracing_off_still_passes_cdk_nag(untraced: Synthesized) -> None:
     assert untraced.error is None
 
 
-def test_the_function_asset_holds_what_the_handlers_import_and_no_laptop_tools(synthesized: Synthesized) -> None:
+def test_the_function_asset_is_functions_whole_and_nothing_of_tools(synthesized: Synthesized) -> None:
     asset = synthesized.function_asset()
-    # No emulator, local topology, CLI or demo in Lambda
-    for absent in ("registrar/emulator", "registrar/local", "registrar/cli.py", "registrar/demo.py"):
-        assert not (asset / absent).exists(), absent
+    # The asset is functions/ file for file (less what a development machine wrote there)
+    sources = sorted(str(path) for path in function_code.source_files(ROOT / "functions"))
+    files = [path for path in asset.rglob("*") if path.is_file() and path.suffix != ".pyc"]
+    staged = sorted(str(path.relative_to(asset)) for path in files)
+    assert staged == sources
+    # AND no module of it imports moto, the dev package or the CLI
+    assert importing(asset, ("moto", "registrar_dev", "registrar_cli", "aws_cdk")) == []
     # AND every handler imports from the asset alone (its registrar, not the checkout's)
     probe = (
         "import sys, handlers.approval, handlers.neo_registration, handlers.sweeper, registrar; "
@@ -186,3 +192,25 @@ def test_the_function_asset_holds_what_the_handlers_import_and_no_laptop_tools(s
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=environment, cwd=asset)
     assert done.returncode == 0, done.stderr[-2000:]
     assert pathlib.Path(done.stdout.strip()).is_relative_to(asset)
+
+
+def importing(tree: pathlib.Path, packages: tuple[str, ...]) -> list[str]:
+    """``file: module`` for every import statement under ``tree`` of one of ``packages`` (or a module of one)."""
+    found = []
+    for path in sorted(tree.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            found += [f"{path.relative_to(tree)}: {name}" for name in names if name.split(".")[0] in packages]
+    return found
+
+
+def test_importing_finds_an_import_of_the_dev_package(tmp_path: pathlib.Path) -> None:
+    # The check above must be able to fail
+    (tmp_path / "leak.py").write_text("def f():\n    from registrar_dev.emulator import start\n")
+    assert importing(tmp_path, ("registrar_dev",)) == ["leak.py: registrar_dev.emulator"]

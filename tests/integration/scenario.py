@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from registrar_cli import main as cli
-from registrar_dev.emulator import Emulator
 from registrar_dev import support
+from registrar_dev.emulator import Emulator
 from registrar_dev.runner import LocalLambdaContext
 from registrar_dev.support import (
     ACCOUNT,
@@ -69,7 +69,8 @@ def neo_event_path(name: str) -> pathlib.Path:
 
 
 def read_event(path: pathlib.Path) -> dict[str, Any]:
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
+    event: dict[str, Any] = json.loads(path.read_text())
+    return event
 
 
 def specification_name(job_name: str, target: str) -> str:
@@ -271,7 +272,7 @@ LAMBDA_ENVIRONMENT = {
 def emulator_environment(emulator: Emulator, **variables: str) -> Iterator[None]:
     """The environment of the ``aws`` fixture (and ``variables``) for a fixture wider than one test.
 
-    registrar's clients and the process-wide runtime are rebuilt on entry and on exit, so nothing
+    registrar's clients and what a Lambda container keeps are rebuilt on entry and on exit, so nothing
     built here outlives it.
     """
     with support.emulator_environment(emulator.endpoint, emulator.region, **variables):

@@ -21,8 +21,8 @@ import pytest
 
 from handlers import approval
 from registrar_dev.emulator import Emulator
-from registrar_dev.support import APPROVAL_SAMPLES, CallCounter, sqs_event, sqs_record
-from registrar.runtime import default_runtime
+from registrar_dev.outcomes import listening
+from registrar_dev.support import APPROVAL_SAMPLES, CallCounter, fresh_container, sqs_event, sqs_record
 from tests.integration.scenario import (
     LAMBDA_ENVIRONMENT,
     POLICY,
@@ -150,20 +150,28 @@ def state(clients: Clients) -> dict[str, str]:
 
 
 @pytest.fixture
-def calls(aws: Emulator) -> CallCounter:
-    """AWS calls registrar's clients make during the test (observed after the root fixture reset them)."""
+def container(aws: Emulator) -> Iterator[None]:
+    """A new Lambda container for the test: no settings, flow or client an earlier test cached."""
+    fresh_container()
+    yield
+    fresh_container()
+
+
+@pytest.fixture
+def calls(container: None) -> CallCounter:
+    """AWS calls registrar's clients make during the test.
+
+    Started after :func:`container`: rebuilding the clients forgets the observers of the old ones.
+    """
     return CallCounter().start()
 
 
 @pytest.fixture
-def lambda_env(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The approval function's environment, without an idempotency table; the runtime rebuilt from it."""
+def lambda_env(container: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The approval function's environment, without an idempotency table (read on the container's first event)."""
     for variable, value in LAMBDA_ENVIRONMENT.items():
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("REGISTRAR_TABLE_NAME", raising=False)
-    default_runtime.cache_clear()
-    yield
-    default_runtime.cache_clear()
 
 
 @pytest.fixture
@@ -341,7 +349,7 @@ def test_handler_duplicate_event_updates_once(state: dict[str, str], calls: Call
     assert calls.count("UpdateModelPackage") == 1
 
 
-def test_handler_duplicate_event_makes_no_sagemaker_call(
+def test_handler_duplicate_event_costs_one_describe_and_no_write(
     state: dict[str, str], calls: CallCounter, idempotency: str
 ) -> None:
     # GIVEN passing.json handled, with the idempotency table configured
@@ -351,9 +359,35 @@ def test_handler_duplicate_event_makes_no_sagemaker_call(
     # WHEN duplicate.json arrives
     response = invoke(sqs_event([body("duplicate")]))
 
-    # THEN it succeeds from the idempotency record, without calling SageMaker at all
+    # THEN it succeeds after one DescribeModelPackage and no write: the subject is the version as read back,
+    # which the approval changed, so the duplicate is decided again from that one read and found unchanged
     assert response == {"batchItemFailures": []}
-    assert calls.count() == 0
+    assert [operation for service, operation, _ in calls.made if service == "sagemaker"] == ["DescribeModelPackage"]
+
+
+def test_handler_duplicate_job_event_is_answered_from_the_idempotency_record(
+    state: dict[str, str], calls: CallCounter, idempotency: str
+) -> None:
+    # GIVEN processing-completed.json handled (credit-risk/1 approved), with the idempotency table configured
+    handled: list[str] = []
+    with listening(lambda outcome, _subject: handled.append(outcome.outcome)):
+        invoke(sqs_event([body("processing-completed")]))
+        assert handled == ["updated"]
+        handled.clear()
+        calls.clear()
+
+        # WHEN the same job's event arrives again (its subject, the job as described, has not changed)
+        response = invoke(sqs_event([body("processing-completed")]))
+
+    # THEN it succeeds from the idempotency record: the resolve step's reads only, no decision logged, no write
+    assert response == {"batchItemFailures": []}
+    assert [operation for service, operation, _ in calls.made if service == "sagemaker"] == [
+        "DescribeProcessingJob",
+        "ListTags",
+        "DescribeModelPackage",
+    ]
+    assert calls.count(service="s3") == 0
+    assert handled == []
 
 
 def test_handler_same_record_twice_in_one_batch_updates_once(

@@ -22,9 +22,9 @@ import boto3
 import pytest
 
 from registrar import aws as aws_clients
+from registrar.settings import PREFIX
 from registrar_cli import main as cli
 from registrar_dev.emulator import Emulator
-from registrar.settings import PREFIX
 from tests.integration.scenario import (
     POLICY,
     ROOT,
@@ -111,8 +111,9 @@ def test_event_of_wrong_shape_prints_invalid_outcome(tmp_path: pathlib.Path) -> 
             "model_package_arn": None,
             "request": None,
             "reasons": [
-                "event: source 'aws.sagemaker' with detail-type 'SageMaker Endpoint State Change' is not an event "
-                "registrar handles"
+                "event: detail-type 'SageMaker Endpoint State Change' is not an event registrar handles "
+                "(Compilation Job State Change, SageMaker Model Package State Change, "
+                "SageMaker Processing Job State Change)"
             ],
         }
     ]
@@ -329,9 +330,9 @@ def test_the_policy_parameter_is_read_from_the_endpoint_given(aws: Emulator, mon
 def test_a_sweep_whose_events_are_refused_exits_1(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN PutEvents refusing the sweep's announcements after every retry
     from registrar.bus import PublishError
-    from registrar.neo import sweep
+    from registrar_cli import sweep
 
-    def refused(**_: object) -> None:
+    def refused(*_: object, **__: object) -> None:
         raise PublishError([("job-1", "ThrottlingException", "Rate exceeded")])
 
     monkeypatch.setattr(sweep, "sweep_and_register", refused)
@@ -473,6 +474,60 @@ def test_emulator_exits_0_on_sigint() -> None:
         assert started.process.wait(timeout=15) == 0
     finally:
         stop(started.process)
+
+
+# registrar emulator and demo without the development extra ----------------------------------------
+
+# `registrar` with some modules missing: a finder ahead of every other refuses them as the import system does when
+# none finds a module (ModuleNotFoundError naming it). Nothing registrar imports has been imported yet.
+WITHOUT_MODULES = """
+import sys
+
+missing = set(sys.argv[1].split(","))
+assert not missing & {name.split(".")[0] for name in sys.modules}, "already imported"
+
+
+class Missing:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in missing:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Missing())
+from registrar_cli.main import main
+
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("command", [["emulator", "--port", "0"], ["demo"]], ids=["emulator", "demo"])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "registrar_dev",  # an install without the development package at all
+        "moto",  # `pip install .`: the development package is installed (tools/ is packaged), moto is not
+    ],
+)
+def test_a_development_command_without_the_dev_extra_exits_2_with_one_line(missing: str, command: list[str]) -> None:
+    # GIVEN `registrar` where `missing` cannot be imported
+    # WHEN a command of the development extra runs
+    finished = subprocess.run(
+        [sys.executable, "-c", WITHOUT_MODULES, missing, *command],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+    # THEN it exits 2 with one line naming the command, the missing module and how to install it; nothing on stdout
+    assert (finished.returncode, finished.stdout) == (2, ""), finished.stderr
+    line = one_line(finished.stderr)
+    assert line.startswith(
+        f"registrar: `registrar {command[0]}` needs the development extra ({missing} is not installed)"
+    )
+    assert "pip install 'registrar[dev]'" in line
 
 
 # registrar redrive -------------------------------------------------------------------------------

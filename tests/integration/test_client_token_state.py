@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from registrar_dev.emulator import Emulator
-from registrar.neo.service import register
+from registrar.neo.service import NeoFlow
 from registrar.registry import Registry
+from registrar_dev.emulator import Emulator
 from tests.integration.scenario import (
     POLICY,
     Clients,
@@ -86,14 +86,15 @@ def test_a_version_reset_to_pending_twice_is_approved_again_each_time(
 def test_a_neo_record_restored_twice_is_rewritten_each_time(aws: Emulator, clients: Clients) -> None:
     # GIVEN an old and a new ml_c5 job of churn-model/1, both registered: the record names the new job
     arn = build_neo_package(clients)
+    flow = NeoFlow(registry=Registry())
     for name in ("churn-model-1-c5-old", "churn-model-1-c5-new"):
         compile_job(clients, name, "ml_c5", package=arn)
-        register(name, registry=Registry(), apply=True)
+        flow.register(name, apply=True)
     assert recorded_job(clients, arn) == "churn-model-1-c5-new"
 
     # AND someone restored the old job's record, and re-registering the new job wrote its record back alone
     restore_old_record(clients, arn)
-    first = register("churn-model-1-c5-new", registry=Registry(), apply=True)
+    first = flow.register("churn-model-1-c5-new", apply=True)
     assert first.request is not None and set(first.request) == {
         "ModelPackageArn",
         "CustomerMetadataProperties",
@@ -103,7 +104,7 @@ def test_a_neo_record_restored_twice_is_rewritten_each_time(aws: Emulator, clien
 
     # WHEN the old record is restored again and the new job is registered again (the byte-identical change)
     restore_old_record(clients, arn)
-    again = register("churn-model-1-c5-new", registry=Registry(), apply=True)
+    again = flow.register("churn-model-1-c5-new", apply=True)
 
     # THEN the record names the new job again: the repeat carried a new token and was applied
     assert recorded_job(clients, arn) == "churn-model-1-c5-new"

@@ -13,6 +13,7 @@ import pytest
 from registrar_dev.emulator import Emulator
 
 if TYPE_CHECKING:
+    from mypy_boto3_events.type_defs import InputTransformerTypeDef
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker.type_defs import TagTypeDef
 
@@ -299,7 +300,7 @@ def test_input_transformer_does_not_rescan_inserted_values(
     queue_url = sqs.create_queue(QueueName="transformed")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="transformed", EventPattern=json.dumps({"detail": {"ModelApprovalStatus": ["Approved"]}}))
-    transformer = {
+    transformer: InputTransformerTypeDef = {
         "InputPathsMap": {"description": "$.detail.ApprovalDescription", "id": "$.id"},
         "InputTemplate": '{"description": "<description>", "id": "<id>"}',
     }

@@ -16,10 +16,10 @@ from typing import Any
 import boto3
 import pytest
 
-from registrar_dev.emulator import Emulator
 from registrar.errors import ConfigurationError
-from registrar_dev.runner import LocalEventSourceMapping
 from registrar_cli.queues import Queue
+from registrar_dev.emulator import Emulator
+from registrar_dev.runner import LocalEventSourceMapping
 
 BODIES = ("a", "b", "c")
 

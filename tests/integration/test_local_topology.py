@@ -8,11 +8,11 @@ import boto3
 import pytest
 
 from registrar.approval.policy import deployable_json
-from registrar_dev.emulator import Emulator
 from registrar.errors import ConfigurationError
+from registrar_cli.queues import Queue
+from registrar_dev.emulator import Emulator
 from registrar_dev.runner import DEFAULT_TIMEOUT_SECONDS, LocalEventSourceMapping
 from registrar_dev.topology import POLICY_PARAMETER, build_topology
-from registrar_cli.queues import Queue
 from tests.integration.scenario import POLICY
 
 

@@ -15,10 +15,13 @@ Runs are made once per module fixture (a fresh emulator state each) and asserted
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,14 +30,14 @@ from typing import Any
 import pytest
 
 from handlers import neo_registration
-from registrar import observability
-from registrar_dev.emulator import Emulator
-from registrar_dev.support import NEO_SAMPLES, CallCounter, sqs_event
-from registrar.neo.service import register
+from registrar.neo.service import NeoFlow
 from registrar.outcome import Outcome
 from registrar.package import ModelPackage
 from registrar.registry import Registry
 from registrar.updates import PackageUpdate
+from registrar_dev.emulator import Emulator
+from registrar_dev.outcomes import listening
+from registrar_dev.support import NEO_SAMPLES, CallCounter, sqs_event
 from tests.integration.scenario import (
     LAMBDA_ENVIRONMENT,
     ROOT,
@@ -121,8 +124,9 @@ def _run_samples(emulator: Emulator, *, through_handler: bool) -> dict[str, Run]
             before = clients.describe(arn)
             calls.clear()
             path = neo_event_path(name)
+            printed: list[dict[str, Any]] = []
             if through_handler:
-                status, printed, response = None, [], invoke(sqs_event([path.read_text()]))
+                status, response = None, invoke(sqs_event([path.read_text()]))
             else:
                 status, printed, _ = run_cli("apply", str(path))
                 response = None
@@ -402,25 +406,27 @@ def test_second_sweep_writes_nothing(swept: Swept) -> None:
 CONCURRENT_JOBS = 20
 PROCESSES = 4
 HOSTABLE_TARGETS = ("ml_c5", "ml_m5", "ml_c4", "ml_m4", "ml_g4dn", "ml_p3", "ml_inf1", "ml_inf2", "ml_trn1", "ml_c6g")
-# One Lambda container per process; it reports every outcome it handled through registrar's listeners.
+# One Lambda container per process; it reports every outcome it handled, read from its "event handled" log lines.
 HANDLER_PROCESS = """
-import json, sys
+import json, logging, sys
 from handlers import neo_registration
-from registrar import observability
+from registrar_dev.outcomes import listening
 from registrar_dev.runner import LocalLambdaContext
 
 handled = []
 
 
-def report(outcome):
-    handled.append({"subject": outcome.subject, "outcome": outcome.outcome, "verdict": outcome.verdict})
+def report(outcome, subject):
+    handled.append({"subject": subject, "outcome": outcome.outcome, "verdict": outcome.verdict})
 
 
-observability.listeners.append(report)
+for handler in logging.getLogger("registrar").handlers:  # only the report on stdout
+    handler.setLevel(logging.CRITICAL)
 event = json.loads(sys.stdin.readline())
 print("ready", flush=True)
 sys.stdin.readline()
-response = neo_registration.handler(event, LocalLambdaContext(function_name="registrar-neo-registration"))
+with listening(report):
+    response = neo_registration.handler(event, LocalLambdaContext(function_name="registrar-neo-registration"))
 print(json.dumps({"response": response, "handled": handled}), flush=True)
 """
 
@@ -498,21 +504,32 @@ def run_handler_threads(batches: list[dict[str, Any]]) -> tuple[list[dict[str, A
     lock = threading.Lock()
     start = threading.Barrier(len(batches), timeout=30)
 
-    def report(outcome: Outcome) -> None:
+    def report(outcome: Outcome, subject: str | None) -> None:
         with lock:
-            handled.append({"subject": outcome.subject, "outcome": outcome.outcome, "verdict": outcome.verdict})
+            handled.append({"subject": subject, "outcome": outcome.outcome, "verdict": outcome.verdict})
 
     def invoke_together(batch: dict[str, Any]) -> dict[str, Any]:
         start.wait()
         return invoke(batch)
 
-    observability.listeners.append(report)
-    try:
-        with ThreadPoolExecutor(max_workers=len(batches)) as pool:
-            responses = list(pool.map(invoke_together, batches))
-    finally:
-        observability.listeners.remove(report)
+    with quiet_log_handlers(), listening(report), ThreadPoolExecutor(max_workers=len(batches)) as pool:
+        responses = list(pool.map(invoke_together, batches))
     return responses, handled
+
+
+@contextlib.contextmanager
+def quiet_log_handlers() -> Iterator[None]:
+    """The ``registrar`` logger's own handlers print nothing below CRITICAL in the block (listening lowers the
+    logger to INFO, whatever POWERTOOLS_LOG_LEVEL says)."""
+    handlers = logging.getLogger("registrar").handlers
+    levels = [handler.level for handler in handlers]
+    for handler in handlers:
+        handler.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels, strict=True):
+            handler.setLevel(level)
 
 
 RUNNERS = {"threads": run_handler_threads, "processes": run_handler_processes}
@@ -532,7 +549,7 @@ class Concurrent:
 def concurrent(emulator: Emulator, request: pytest.FixtureRequest) -> Concurrent:
     """20 completed jobs of churn-model/1 registered by 4 handlers at once; failed records redelivered once.
 
-    Run with 4 threads of this process (``default_runtime`` shared, as a local runner does) and with 4
+    Run with 4 threads of this process (one container's flow shared, as a local runner does) and with 4
     processes (4 Lambda containers).
     """
     run_handlers = RUNNERS[request.param]
@@ -638,14 +655,10 @@ def register_older_job_last(clients: Clients) -> str:
     registry = Registry()
     read, may_write = threading.Event(), threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        older = pool.submit(
-            register,
-            "churn-model-1-c5-old",
-            registry=HeldOpenRegistry(registry, read=read, may_write=may_write),
-            apply=True,
-        )
+        held_open = NeoFlow(registry=HeldOpenRegistry(registry, read=read, may_write=may_write))
+        older = pool.submit(held_open.register, "churn-model-1-c5-old", apply=True)
         assert read.wait(timeout=30)
-        register("churn-model-1-c5-new", registry=registry, apply=True)
+        NeoFlow(registry=registry).register("churn-model-1-c5-new", apply=True)
         may_write.set()
         older.result(timeout=30)
     return arn
@@ -680,9 +693,10 @@ def test_sweep_repairs_the_record_a_race_left(aws: Emulator) -> None:
     clients = Clients.of(aws)
     since = (datetime.now(UTC) - timedelta(seconds=2)).isoformat()
     arn = build_neo_package(clients)
+    flow = NeoFlow(registry=Registry())
     for name in ("churn-model-1-c5-old", "churn-model-1-c5-new"):
         compile_job(clients, name, "ml_c5", package=arn)
-        register(name, registry=Registry(), apply=True)
+        flow.register(name, apply=True)
     stale = f"attached churn-model-1-c5-old {specification_name('churn-model-1-c5-old', 'ml_c5')}"
     clients.sagemaker.update_model_package(
         ModelPackageArn=arn, CustomerMetadataProperties={"registrar:neo:ml_c5": stale}

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from registrar_dev.emulator import Emulator
 from registrar.errors import InvalidUpdateError
 from registrar.plan import plan
 from registrar.registry import Registry
 from registrar.updates import PackageUpdate
+from registrar_dev.emulator import Emulator
 
 MakePackage = Callable[..., str]
 GROUP = "registrar-test-models"

@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 from registrar import observability
+from registrar.outcome import Outcome
 from registrar_dev.emulator import Emulator, start
 from registrar_dev.faults import FaultInjector
+from registrar_dev.outcomes import listening
 from registrar_dev.support import CallCounter
 from tests.reliability.world import TABLE, World, lambda_environment
 
@@ -53,12 +55,15 @@ def faults(world: World) -> Iterator[FaultInjector]:
 
 
 @pytest.fixture
-def outcomes() -> Iterator[list[Any]]:
-    """Every outcome registrar records (the handler's body ran to its end), in order."""
-    seen: list[Any] = []
-    observability.listeners.append(seen.append)
-    yield seen
-    observability.listeners.remove(seen.append)
+def outcomes() -> Iterator[list[Outcome]]:
+    """Every outcome registrar records, in order, read from its ``event handled`` log lines.
+
+    That is each event decided (the handler's body ran to its end), and each settled before
+    deduplication (an unlinked job, an unmanaged group, a package that does not exist).
+    """
+    seen: list[Outcome] = []
+    with listening(lambda outcome, _subject: seen.append(outcome)):
+        yield seen
 
 
 @pytest.fixture

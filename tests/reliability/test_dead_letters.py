@@ -150,7 +150,9 @@ def _publish(world: World, topology: Any) -> dict[str, str]:
     )
     job = world.sagemaker.describe_compilation_job(CompilationJobName="compiled-for-a-missing-version")
     send("compilation of a missing version", neo_url, compilation_event(job))
-    ghost = dict(job, CompilationJobName="never-created", CompilationJobArn=job["CompilationJobArn"] + "-ghost")
+    # A job that agrees with itself (its name is its ARN's) but was never created.
+    ghost_arn = job["CompilationJobArn"].rsplit("/", 1)[0] + "/never-created"
+    ghost = dict(job, CompilationJobName="never-created", CompilationJobArn=ghost_arn)
     send("compilation job that does not exist", neo_url, compilation_event(ghost))
     return keys
 
@@ -185,10 +187,10 @@ def test_nothing_but_the_refused_update_is_attempted(scenario: Scenario) -> None
 def test_unparseable_events_are_logged_as_poison_with_their_reason(scenario: Scenario) -> None:
     # THEN each receive of the three unparseable events logged "poison event" with why
     reasons = [
-        line["reason"] for line in scenario.logs if line["message"] == "poison event: not an event registrar handles"
+        line["reason"] for line in scenario.logs if line["message"] == "poison event: not an event this flow handles"
     ]
     assert len(reasons) == 3 * MAX_RECEIVE_COUNT
-    assert sum("is not an event registrar handles" in reason for reason in reasons) == 2 * MAX_RECEIVE_COUNT
+    assert sum("is not an event this flow handles" in reason for reason in reasons) == 2 * MAX_RECEIVE_COUNT
 
 
 def test_unlinkable_events_are_logged_as_poison_with_their_reason(scenario: Scenario) -> None:

@@ -15,11 +15,13 @@ from datetime import UTC
 from typing import Any
 
 from handlers import approval, neo_registration
-from registrar.events import parse_timestamp
-from registrar_dev.support import CallCounter
+from registrar.approval import service as approval_flow
+from registrar.events import utc
+from registrar.neo import service as neo_flow
+from registrar.outcome import Outcome
 from registrar.registry import Registry
-from registrar.runtime import default_runtime
 from registrar.updates import PackageUpdate
+from registrar_dev.support import CallCounter
 from tests.reliability.world import (
     FAILING,
     TABLE,
@@ -37,6 +39,16 @@ def idempotency_keys(world: World) -> list[str]:
     return [item["id"]["S"] for item in items]
 
 
+def decided(event: dict[str, Any], *, apply: bool) -> Outcome:
+    """The approval flow of the function's container, without the idempotency layer (the CLI's path)."""
+    return approval_flow.deployed().handle(approval_flow.parse(event), apply=apply)
+
+
+def registered(event: dict[str, Any]) -> Outcome:
+    """The Neo flow of the function's container, without the idempotency layer (the CLI's sweep, a replay)."""
+    return neo_flow.deployed().handle(neo_flow.parse(event), apply=True)
+
+
 # Layer 1: Powertools Idempotency, keyed on the subject ---------------------------------------------------
 
 
@@ -46,13 +58,15 @@ def test_same_package_event_with_new_ids_is_decided_once(world: World, calls: Ca
     event = world.creation_event(arn)
     # WHEN each delivery reaches the handler in its own invocation
     responses = [invoke(approval.handler, delivery) for delivery in (event, with_new_id(event), with_new_id(event))]
-    # THEN every record succeeds, the handler's body ran once, and one UpdateModelPackage was sent
+    # THEN every record succeeds, the version was decided once, and one UpdateModelPackage was sent
     assert [failed_records(response) for response in responses] == [0, 0, 0]
-    assert len(outcomes) == 1
+    # The subject is the version as read back: registrar's own write made it a new one, so the second delivery
+    # is looked at again (found decided: unchanged) and the third is answered from the second's record.
+    assert [outcome.outcome for outcome in outcomes] == ["updated", "unchanged"]
     assert calls.count("UpdateModelPackage") == 1
 
 
-def test_duplicates_make_no_sagemaker_call_at_all(world: World, calls: CallCounter) -> None:
+def test_a_duplicate_costs_one_describe_and_nothing_more(world: World, calls: CallCounter) -> None:
     # GIVEN an event already handled
     arn = world.package()
     event = world.creation_event(arn)
@@ -60,26 +74,46 @@ def test_duplicates_make_no_sagemaker_call_at_all(world: World, calls: CallCount
     described_before = calls.count("DescribeModelPackage")
     # WHEN a duplicate with another id arrives
     invoke(approval.handler, with_new_id(event))
-    # THEN the stored result answers it: no DescribeModelPackage, no report read, no update
-    assert calls.count("DescribeModelPackage") == described_before
+    # THEN it costs the read that resolves its subject: one DescribeModelPackage, no report read, no update
+    assert calls.count("DescribeModelPackage") == described_before + 1
     assert calls.count("GetObject", service="s3") == 1
+    assert calls.count("UpdateModelPackage") == 1
 
 
 def test_idempotency_record_is_keyed_on_the_subject_not_the_event_id(world: World) -> None:
-    # GIVEN a package event handled once
+    # GIVEN a package event, and the version as SageMaker describes it when the event is handled
     arn = world.package()
     event = world.creation_event(arn)
+    described = world.describe(arn)
+    # WHEN the event is handled and the idempotency table is read
     invoke(approval.handler, event)
-    # WHEN the idempotency table is read
     keys = idempotency_keys(world)
-    # THEN its one record is keyed on the hash of "ARN|status|approval status|last-modified time", not the id
-    detail = event["detail"]
-    stamp = parse_timestamp(detail["LastModifiedTime"])
+    # THEN its one record is keyed on the hash of "ARN|status|approval status|last-modified time" as read back
+    # from SageMaker, not on the event's id
+    stamp = utc(described["LastModifiedTime"])
     assert stamp is not None
-    subject = f"{arn}|{detail['ModelPackageStatus']}|{detail['ModelApprovalStatus']}|{stamp.isoformat()}"
+    subject = f"{arn}|{described['ModelPackageStatus']}|{described['ModelApprovalStatus']}|{stamp.isoformat()}"
     assert len(keys) == 1
     assert keys[0].endswith("#" + subject_hash(subject))
     assert event["id"] not in keys[0]
+
+
+def test_idempotency_record_is_keyed_on_the_state_read_back_not_the_events_claims(world: World) -> None:
+    # GIVEN a pending version's event, rewritten to claim another approval status and another time
+    arn = world.package()
+    described = world.describe(arn)
+    forged = with_new_id(world.creation_event(arn))
+    forged["detail"]["ModelApprovalStatus"] = "Rejected"
+    forged["detail"]["LastModifiedTime"] = "2020-01-01T00:00:00Z"
+    # WHEN it is handled
+    invoke(approval.handler, forged)
+    # THEN the record's key is the version as SageMaker described it: pending, at its own time
+    stamp = utc(described["LastModifiedTime"])
+    assert stamp is not None
+    subject = f"{arn}|Completed|PendingManualApproval|{stamp.isoformat()}"
+    keys = idempotency_keys(world)
+    assert len(keys) == 1
+    assert keys[0].endswith("#" + subject_hash(subject))
 
 
 def test_compilation_job_event_is_keyed_on_job_and_status(
@@ -107,9 +141,8 @@ def test_the_same_change_sent_twice_is_applied_once(world: World) -> None:
     # cannot see: different subjects, both read the package before either wrote)
     arn = world.package()
     event = world.creation_event(arn)
-    runtime = default_runtime()
-    first = runtime.handle(event, apply=False)
-    second = runtime.handle(with_new_id(event), apply=False)
+    first = decided(event, apply=False)
+    second = decided(with_new_id(event), apply=False)
     assert first.request == second.request
     # WHEN both send their request
     registry = Registry()
@@ -124,13 +157,12 @@ def test_the_same_change_sent_twice_is_applied_once(world: World) -> None:
 def test_a_corrected_decision_gets_its_own_token(world: World) -> None:
     # GIVEN a version approved by registrar, then reset to pending by a person with a failing report in place
     arn = world.package()
-    runtime = default_runtime()
-    approved = runtime.handle(world.creation_event(arn), apply=True)
+    approved = decided(world.creation_event(arn), apply=True)
     uri = world.describe(arn)["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     world.upload(uri.split("/", 3)[3], FAILING)
     world.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="PendingManualApproval")
     # WHEN the version is decided again
-    rejected = runtime.handle(world.update_events(arn)[-1], apply=True)
+    rejected = decided(world.update_events(arn)[-1], apply=True)
     # THEN the new decision is a different request with a different token, and it is applied
     assert approved.request is not None and rejected.request is not None
     assert approved.request["ClientToken"] != rejected.request["ClientToken"]
@@ -147,7 +179,8 @@ def test_an_older_event_about_a_decided_package_writes_nothing(
     arn = world.package()
     event = world.creation_event(arn)
     invoke(approval.handler, event)
-    # WHEN an event about the same package with another time arrives (another subject: layer 1 lets it through)
+    # WHEN an event about the same package with another time arrives (another subject, since registrar's own
+    # write changed the version it resolves to: layer 1 lets it through)
     stale = with_new_id(event)
     stale["detail"]["LastModifiedTime"] = "2020-01-01T00:00:00Z"
     invoke(approval.handler, stale)
@@ -162,10 +195,9 @@ def test_a_registered_compilation_handled_again_plans_nothing(
     # GIVEN a compilation attached to its version
     arn = world.package()
     job = world.compile("churn-1-ml-c5", arn)
-    runtime = default_runtime()
-    runtime.handle(compilation_event(job), apply=True)
+    registered(compilation_event(job))
     # WHEN the same job is registered again without the idempotency layer (the CLI's sweep, a replay)
-    again = runtime.handle(compilation_event(job), apply=True)
+    again = registered(compilation_event(job))
     # THEN the plan is empty: unchanged, and one update in all
     assert again.outcome == "unchanged"
     assert calls.count("UpdateModelPackage") == 1

@@ -21,7 +21,8 @@ from moto.sagemaker.models import sagemaker_backends
 from handlers import approval, neo_registration
 from registrar.approval.service import PACKAGE_TAG
 from registrar.batch import idempotency_key_prefix
-from registrar.events import parse_event
+from registrar.events import utc
+from registrar.outcome import Outcome
 from registrar_dev.support import ACCOUNT, REGION, CallCounter
 from tests.reliability.world import (
     REPORT_BUCKET,
@@ -153,39 +154,58 @@ def test_a_job_tagged_after_its_event_is_registered_when_announced_again(world: 
 
 
 def test_a_record_an_earlier_registrar_kept_is_never_replayed(world: World) -> None:
-    # GIVEN the record the previous registrar kept for a poison event (the invalid answer, stored COMPLETED),
-    # under the key it used: Powertools' default prefix, the function's name and registrar.batch._handle
+    # GIVEN the records earlier registrars kept for a poison event (the invalid answer, stored COMPLETED), under the
+    # keys they used: Powertools' default prefix (the function's name and registrar.batch._handle), then record
+    # version 2's. Each hashes the very subject this registrar reads back, so only the prefix tells them apart.
     arn = world.package("credit-risk", report=None)
     event = evaluation_event(world, "credit-risk-eval-upgraded", linked_to=arn)
-    parsed = parse_event(event)
+    job = world.sagemaker.describe_processing_job(ProcessingJobName="credit-risk-eval-upgraded")
+    modified = utc(job["LastModifiedTime"])
+    assert modified is not None
+    subject = f"{job['ProcessingJobArn']}|{job['ProcessingJobStatus']}|{modified.isoformat()}"
     function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "test-func")
     stale = {"outcome": "invalid", "model_package_arn": None, "request": None, "reasons": ["tag was wrong"]}
-    world.dynamodb.put_item(
-        TableName=TABLE,
-        Item={
-            "id": {"S": f"{function}.registrar.batch._handle#{subject_hash(parsed.subject)}"},
-            "expiration": {"N": str(int(time.time()) + 3600)},
-            "status": {"S": "COMPLETED"},
-            "data": {"S": json.dumps(stale)},
-        },
-    )
+    for prefix in (f"{function}.registrar.batch._handle", f"{function}.registrar.batch.v2"):
+        world.dynamodb.put_item(
+            TableName=TABLE,
+            Item={
+                "id": {"S": f"{prefix}#{subject_hash(subject)}"},
+                "expiration": {"N": str(int(time.time()) + 3600)},
+                "status": {"S": "COMPLETED"},
+                "data": {"S": json.dumps(stale)},
+            },
+        )
     # WHEN the (repaired) event is redriven to this registrar
     redriven = invoke(approval.handler, event)
-    # THEN it is handled on the real state, not answered from the old record
+    # THEN it is handled on the real state, not answered from an old record
     assert failed_records(redriven) == 0
     assert world.describe(arn)["ModelApprovalStatus"] == "Approved"
-    # AND this registrar's own record carries the record version
+    # AND this registrar's own record carries the record version, keyed on the same subject
     keys = [item["id"]["S"] for item in idempotency_records(world)]
-    assert any(key.startswith(f"{idempotency_key_prefix()}#") for key in keys)
+    assert f"{idempotency_key_prefix()}#{subject_hash(subject)}" in keys
 
 
-def test_a_decision_is_still_remembered(world: World, calls: CallCounter) -> None:
+def test_a_decision_is_still_remembered(world: World, calls: CallCounter, outcomes: list[Outcome]) -> None:
     # GIVEN a version whose event was handled (the usual case)
     arn = world.package()
+    described = world.describe(arn)
     event = world.creation_event(arn)
     assert failed_records(invoke(approval.handler, event)) == 0
-    # WHEN it is delivered again THEN the stored result answers it: no second DescribeModelPackage
-    described = calls.count("DescribeModelPackage")
-    assert failed_records(invoke(approval.handler, with_new_id(event))) == 0
-    assert calls.count("DescribeModelPackage") == described
+    # THEN the decision is kept, under the version as it was read back (pending, at its own time)
+    modified = utc(described["LastModifiedTime"])
+    assert modified is not None
+    subject = f"{arn}|Completed|PendingManualApproval|{modified.isoformat()}"
+    kept = {item["id"]["S"]: item for item in idempotency_records(world)}[
+        f"{idempotency_key_prefix()}#{subject_hash(subject)}"
+    ]
+    assert kept["status"]["S"] == "COMPLETED"
+    assert json.loads(kept["data"]["S"])["outcome"] == "updated"
+    # WHEN it is delivered twice more
+    for _ in range(2):
+        assert failed_records(invoke(approval.handler, with_new_id(event))) == 0
+    # THEN the version as registrar left it is looked at once (found decided, and that kept too), and the last
+    # delivery is answered from the stored result: no report read again, no second update
+    assert [outcome.outcome for outcome in outcomes] == ["updated", "unchanged"]
+    assert calls.count("GetObject", service="s3") == 1
+    assert calls.count("UpdateModelPackage") == 1
     assert REPORT_BUCKET in world.describe(arn)["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from registrar import aws
+from registrar_cli.queues import Queue
 from registrar_dev.emulator import Emulator
 from registrar_dev.runner import LocalEventSourceMapping, LocalLambdaContext
 from registrar_dev.support import (
@@ -35,7 +36,6 @@ from registrar_dev.support import (
     sqs_record,
 )
 from registrar_dev.topology import Topology
-from registrar_cli.queues import Queue
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "events" / "approval" / "reports"

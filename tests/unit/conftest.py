@@ -121,4 +121,6 @@ def other_arn() -> str:
 def update_input_shape() -> Shape:
     """botocore's own ``UpdateModelPackageInput`` shape, read from the installed service model (no network)."""
     model = botocore.session.get_session().get_service_model("sagemaker")
-    return model.operation_model("UpdateModelPackage").input_shape
+    shape = model.operation_model("UpdateModelPackage").input_shape
+    assert shape is not None
+    return shape

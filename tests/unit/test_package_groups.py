@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from registrar.package import group_in_version_arn, unmanaged_reason
+from registrar.groups import group_in_version_arn, unmanaged_reason
 
 VERSION = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model/3"
 
 
 def test_the_group_is_read_from_a_version_arn_only() -> None:
+    # GIVEN version ARNs, an unversioned package ARN and a group ARN WHEN the group is read
+    # THEN only a version ARN names one
     assert group_in_version_arn(VERSION) == "churn-model"
     assert group_in_version_arn("arn:aws-cn:sagemaker:cn-north-1:123456789012:model-package/fraud/12") == "fraud"
     assert group_in_version_arn("arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model") is None
@@ -18,21 +20,23 @@ def test_the_group_is_read_from_a_version_arn_only() -> None:
 
 @pytest.mark.parametrize("patterns", [(), ("churn-*",), ("Churn-*",), ("CHURN-MODEL",), ("fraud-*", "churn-?odel")])
 def test_a_version_of_a_managed_group_may_be_described(patterns: tuple[str, ...]) -> None:
-    # SageMaker's ARNs spell the group in lower case, so the ARN check ignores case
+    # GIVEN managed groups that include churn-model in any case (or none configured)
+    # WHEN a churn-model version's ARN is checked THEN nothing stops describing it
     assert unmanaged_reason(VERSION, patterns) is None
 
 
 def test_a_version_of_another_group_is_not_described() -> None:
+    # GIVEN managed groups fraud-* and credit-risk WHEN a churn-model version's ARN is checked THEN the reason
     reason = unmanaged_reason(VERSION, ["fraud-*", "credit-risk"])
-    assert reason == (
-        "group churn-model (as the version ARN spells it) is not among the managed groups (fraud-*, credit-risk)"
-    )
+    assert reason == "group churn-model is not among the managed groups (fraud-*, credit-risk)"
 
 
-def test_a_package_that_is_no_version_is_not_described_when_groups_are_managed() -> None:
+@pytest.mark.parametrize("patterns", [["churn-*"], []])
+def test_a_package_that_is_no_version_is_not_described(patterns: list[str]) -> None:
+    # GIVEN an unversioned package ARN WHEN checked, with managed groups or without
+    # THEN refused either way: registrar acts on versions only (without managed groups too, since the restructure)
     unversioned = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model"
     assert (
-        unmanaged_reason(unversioned, ["churn-*"])
+        unmanaged_reason(unversioned, patterns)
         == f"{unversioned} is not a model package version; registrar acts on versions only"
     )
-    assert unmanaged_reason(unversioned, []) is None

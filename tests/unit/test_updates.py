@@ -9,8 +9,9 @@ checked by ``check_against`` (tests at the end).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -36,7 +37,7 @@ class Rule:
     refused: Any
     field: str
     rule: str
-    extra: dict[str, Any] = field(default_factory=dict)  # other members the request needs
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # other members the request needs
 
 
 def s3_source(**overrides: Any) -> dict[str, Any]:
@@ -916,7 +917,7 @@ def test_update_is_immutable() -> None:
     # WHEN a member is assigned
     # THEN it is refused: a validated request cannot be made invalid afterwards
     with pytest.raises(Exception, match="frozen"):
-        update.ModelApprovalStatus = "Bogus"  # type: ignore[misc]
+        update.ModelApprovalStatus = "Bogus"  # type: ignore[misc,assignment]
 
 
 # ------------------------------------------------------------------------------------------------ to_request

@@ -211,7 +211,6 @@ def _policy_check(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from registrar.bus import PublishError
     from registrar_cli.sweep import sweep_and_register
 
     try:
@@ -221,8 +220,6 @@ def _sweep(args: argparse.Namespace) -> int:
     try:
         for line in sweep_and_register(settings, since=args.since, endpoint_url=args.endpoint_url, region=args.region):
             _print_json(line)
-    except PublishError as error:  # PutEvents kept refusing entries: an AWS failure, not an invalid input
-        return _fail(f"AWS call failed: {error}", EXIT_AWS)
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
     except (ClientError, BotoCoreError) as error:
@@ -255,9 +252,12 @@ def _development_command(args: argparse.Namespace) -> int:
 
     try:
         commands = importlib.import_module("registrar_dev.commands")
+        missing = commands.missing_requirements()
     except ModuleNotFoundError as error:
+        missing = [error.name or "registrar_dev"]
+    if missing:
         return _fail(
-            f"`registrar {args.command}` needs the development extra ({error.name} is not installed): "
+            f"`registrar {args.command}` needs the development extra ({', '.join(missing)} not installed): "
             "pip install 'registrar[dev]', or make setup in a checkout",
             EXIT_INVALID,
         )

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
+
+# What the development extra brings that these commands import: the emulator is moto, the demo prints with rich.
+REQUIREMENTS = ("moto", "rich")
+
+
+def missing_requirements() -> list[str]:
+    """The modules of the development extra that are not installed (empty when the commands can run)."""
+    return [name for name in REQUIREMENTS if importlib.util.find_spec(name) is None]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -133,7 +133,11 @@ class CallCounter:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def start(self) -> CallCounter:
-        """Observe registrar's clients from now on; returns this counter."""
+        """Observe registrar's clients from now on; returns this counter.
+
+        The observer lives on registrar's botocore session: start counting after :func:`fresh_container`
+        (or ``registrar.aws.reset_clients``), which drops that session and its observers with it.
+        """
         from registrar import aws
 
         aws.observe_calls(self._record)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from registrar.approval.policy import Policy, parse_policy
 from registrar.errors import EvidenceError
@@ -70,6 +71,11 @@ def _quality_report(**metrics: Any) -> dict[str, Any]:
     }
 
 
+def client_error(code: str, message: str = "refused", operation: str = "DescribeModelPackage") -> ClientError:
+    """A botocore ClientError as the service returns it."""
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
 class FakeRegistry:
     """In memory, the calls :class:`registrar.registry.Registry` makes; counts every call.
 
@@ -95,10 +101,15 @@ class FakeRegistry:
 
     def describe(self, model_package_arn: str) -> ModelPackage:
         self.calls["describe"] += 1
+        if model_package_arn not in self.packages:
+            # SageMaker answers DescribeModelPackage of a missing version with a ValidationException
+            raise client_error("ValidationException", f"ModelPackage {model_package_arn} does not exist.")
         return self.packages[model_package_arn]
 
     def describe_processing_job(self, name: str) -> dict[str, Any]:
         self.calls["describe_processing_job"] += 1
+        if name not in self.jobs:
+            raise client_error("ValidationException", f"Could not find requested job with name {name}")
         return copy.deepcopy(self.jobs[name])
 
     def tags(self, resource_arn: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""decide(): every decision rule, purely (no AWS)."""
+"""precheck() and decide(): every decision rule, purely (no AWS)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from registrar.approval.decide import decide, desired_update, precheck
+from registrar.approval.decide import Decision, desired_update, precheck
 from registrar.approval.evidence import Evidence
-from registrar.approval.policy import Policy, parse_policy
+from registrar.approval.policy import MatchedRule, Policy, parse_policy
+from registrar.groups import unmanaged_reason
 from registrar.package import ModelPackage
+from tests.unit.approval.deciding import decided
 
 Report = Callable[..., dict[str, Any]]
 Builder = Callable[..., ModelPackage]
@@ -53,14 +55,14 @@ def evidence_for(package: ModelPackage, report: Any) -> Evidence:
 def test_min_and_max_are_inclusive(new_package: Builder, bounds: str, value: float, verdict: str) -> None:
     # GIVEN a condition's bounds and a value WHEN decided THEN a value on a bound passes, beyond it fails
     package = new_package()
-    decision = decide(package, evidence_for(package, {"m": {"value": value}}), one_condition(bounds), None)
+    decision = decided(package, evidence_for(package, {"m": {"value": value}}), one_condition(bounds), None)
     assert decision.verdict == verdict
 
 
 def test_every_condition_must_hold(new_package: Builder, policy: Policy, quality_report: Report) -> None:
     # GIVEN auc passes but recall fails WHEN decided THEN Rejected
     package = new_package()
-    decision = decide(package, evidence_for(package, quality_report(auc=0.95, recall=0.5)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.95, recall=0.5)), policy, None)
     assert decision.verdict == "Rejected"
     assert [check.passed for check in decision.checks] == [True, False]
 
@@ -68,7 +70,7 @@ def test_every_condition_must_hold(new_package: Builder, policy: Policy, quality
 def test_all_conditions_holding_approve(new_package: Builder, policy: Policy, quality_report: Report) -> None:
     # GIVEN auc 0.91 and recall 0.72 against min 0.85 / 0.6 WHEN decided THEN Approved
     package = new_package()
-    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert decision.kind == "decided"
     assert decision.verdict == "Approved"
     assert decision.rule_number == 1
@@ -96,7 +98,7 @@ def test_an_unusable_metric_never_approves(new_package: Builder, kind: str, on_f
     package = new_package()
     value = BAD_METRIC_VALUES[kind]
     report: dict[str, Any] = {"m": {} if value is None else {"value": value}}
-    decision = decide(package, evidence_for(package, report), one_condition("min: 0", on_failure), None)
+    decision = decided(package, evidence_for(package, report), one_condition("min: 0", on_failure), None)
     assert decision.verdict == ("Rejected" if on_failure == "reject" else "Held")
     assert decision.checks[0].passed is False
     assert decision.checks[0].problem
@@ -122,7 +124,7 @@ BAD_EVIDENCE = {
 def test_unusable_evidence_never_approves(new_package: Builder, kind: str, on_failure: str) -> None:
     # GIVEN evidence that cannot support an approval WHEN decided THEN on_failure is followed and the reason given
     evidence = BAD_EVIDENCE[kind]
-    decision = decide(new_package(), evidence, one_condition("min: 0", on_failure), None)
+    decision = decided(new_package(), evidence, one_condition("min: 0", on_failure), None)
     assert decision.verdict == ("Rejected" if on_failure == "reject" else "Held")
     assert decision.description is not None
     assert "no usable evidence" in decision.description
@@ -132,7 +134,7 @@ def test_unusable_evidence_never_approves(new_package: Builder, kind: str, on_fa
 def test_a_failed_job_states_its_failure(new_package: Builder, policy: Policy) -> None:
     # GIVEN a failed evaluation job WHEN decided THEN the description carries the job's failure
     evidence = Evidence(job_status="Failed", problem="evaluation job credit-eval Failed: AlgorithmError: boom")
-    decision = decide(new_package(), evidence, policy, None)
+    decision = decided(new_package(), evidence, policy, None)
     assert decision.description is not None
     assert "evaluation job credit-eval Failed: AlgorithmError: boom" in decision.description
 
@@ -141,7 +143,7 @@ def test_held_leaves_the_status_but_writes_the_explanation(new_package: Builder,
     # GIVEN on_failure hold and a failing metric WHEN the desired update is built
     # THEN no ModelApprovalStatus, but the description and the registrar metadata are written
     package = new_package()
-    decision = decide(package, evidence_for(package, {"m": {"value": -1}}), one_condition("min: 0", "hold"), None)
+    decision = decided(package, evidence_for(package, {"m": {"value": -1}}), one_condition("min: 0", "hold"), None)
     update = desired_update(decision, package)
     assert update is not None
     assert update.ModelApprovalStatus is None
@@ -154,7 +156,7 @@ def test_held_leaves_the_status_but_writes_the_explanation(new_package: Builder,
 def test_rejected_sets_the_status(new_package: Builder, policy: Policy, quality_report: Report) -> None:
     # GIVEN a failing report under on_failure reject WHEN the desired update is built THEN Rejected is set
     package = new_package()
-    decision = decide(package, evidence_for(package, quality_report(auc=0.5, recall=0.9)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.5, recall=0.9)), policy, None)
     update = desired_update(decision, package)
     assert update is not None
     assert update.ModelApprovalStatus == "Rejected"
@@ -165,7 +167,7 @@ def test_approval_applies_on_approval(new_package: Builder, policy: Policy, qual
     # GIVEN a passing report and on_approval's life cycle WHEN the desired update is built
     # THEN Approved and the life cycle are set together
     package = new_package()
-    decision = decide(package, evidence_for(package, quality_report(auc=0.9, recall=0.9)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.9, recall=0.9)), policy, None)
     update = desired_update(decision, package)
     assert update is not None
     assert update.ModelApprovalStatus == "Approved"
@@ -177,7 +179,7 @@ def test_model_card_status_on_approval(new_package: Builder) -> None:
     # GIVEN on_approval.model_card_status WHEN approved THEN the card status is set
     policy = parse_policy(ONE_CONDITION.format(bounds="min: 0", on_failure="reject") + _ON_APPROVAL_CARD)
     package = new_package()
-    update = desired_update(decide(package, evidence_for(package, {"m": {"value": 1}}), policy, None), package)
+    update = desired_update(decided(package, evidence_for(package, {"m": {"value": 1}}), policy, None), package)
     assert update is not None
     assert update.ModelCard is not None
     assert update.ModelCard.ModelCardStatus == "Approved"
@@ -186,42 +188,50 @@ def test_model_card_status_on_approval(new_package: Builder) -> None:
 _ON_APPROVAL_CARD = "    on_approval: {model_card_status: Approved}\n"
 
 
-# --- who decides what ---------------------------------------------------------------------------
+# --- who decides what: precheck, before any evidence is read -------------------------------------
+
+
+def skipped_by_precheck(package: ModelPackage, policy: Policy) -> Decision:
+    screened = precheck(package, policy)
+    assert isinstance(screened, Decision), f"precheck matched {screened}: the package would be decided"
+    return screened
 
 
 @pytest.mark.parametrize("status", ["Approved", "Rejected"])
-def test_a_humans_decision_stands(new_package: Builder, policy: Policy, quality_report: Report, status: str) -> None:
-    # GIVEN a version a human already decided WHEN decided (redecide not set) THEN skipped, nothing to write
+def test_a_humans_decision_stands(new_package: Builder, policy: Policy, status: str) -> None:
+    # GIVEN a version a human already decided WHEN prechecked (redecide not set) THEN skipped, nothing to write
     package = new_package(approval=status)
-    decision = decide(package, evidence_for(package, quality_report(auc=0.1, recall=0.1)), policy, None)
+    decision = skipped_by_precheck(package, policy)
     assert decision.kind == "skipped"
     assert decision.reasons[0].startswith(f"already {status} by a human")
     assert desired_update(decision, package) is None
 
 
-def test_registrars_own_decision_is_unchanged(new_package: Builder, policy: Policy, quality_report: Report) -> None:
-    # GIVEN a version registrar approved earlier (its verdict is on the package) WHEN decided again
+def test_registrars_own_decision_is_unchanged(new_package: Builder, policy: Policy) -> None:
+    # GIVEN a version registrar approved earlier (its verdict is on the package) WHEN prechecked again
     # THEN unchanged: the decision stands and nothing is written
     package = new_package(
         approval="Approved", metadata={"registrar:verdict": "Approved", "registrar:policy": "abc1234"}
     )
-    decision = decide(package, evidence_for(package, quality_report(auc=0.1, recall=0.1)), policy, None)
+    decision = skipped_by_precheck(package, policy)
     assert decision.kind == "unchanged"
     assert "already Approved by registrar (policy abc1234)" in decision.reasons[0]
+    assert desired_update(decision, package) is None
 
 
 def test_redecide_re_decides_a_decided_version(new_package: Builder, policy: Policy, quality_report: Report) -> None:
     # GIVEN a rule with redecide: true and a human-Approved version failing it WHEN decided THEN Rejected
     package = new_package("legacy-model", 2, approval="Approved")
-    decision = decide(package, evidence_for(package, quality_report(auc=0.5)), policy, None)
+    assert precheck(package, policy) == MatchedRule(4, policy.rules[3])
+    decision = decided(package, evidence_for(package, quality_report(auc=0.5)), policy, None)
     assert decision.kind == "decided"
     assert decision.verdict == "Rejected"
 
 
-def test_an_unmatched_group_is_skipped(new_package: Builder, policy: Policy, quality_report: Report) -> None:
-    # GIVEN a group no rule matches WHEN decided THEN skipped with a reason, and nothing is written
+def test_an_unmatched_group_is_skipped(new_package: Builder, policy: Policy) -> None:
+    # GIVEN a group no rule matches WHEN prechecked THEN skipped with a reason, and nothing is written
     package = new_package("sandbox-model", 1)
-    decision = decide(package, evidence_for(package, quality_report(auc=1.0, recall=1.0)), policy, None)
+    decision = skipped_by_precheck(package, policy)
     assert decision.kind == "skipped"
     assert "sandbox-model matches no rule" in decision.reasons[0]
     assert desired_update(decision, package) is None
@@ -229,24 +239,40 @@ def test_an_unmatched_group_is_skipped(new_package: Builder, policy: Policy, qua
 
 @pytest.mark.parametrize("status", ["InProgress", "Pending", "Failed", "Deleting"])
 def test_a_package_not_completed_is_skipped(new_package: Builder, policy: Policy, status: str) -> None:
-    # GIVEN a package whose ModelPackageStatus is not Completed WHEN decided THEN skipped
-    package = new_package(status=status)
-    decision = decide(package, evidence_for(package, {}), policy, None)
+    # GIVEN a package whose ModelPackageStatus is not Completed WHEN prechecked THEN skipped
+    decision = skipped_by_precheck(new_package(status=status), policy)
     assert decision.kind == "skipped"
     assert f"package is {status}, not Completed" in decision.reasons[0]
 
 
-def test_a_package_outside_the_managed_groups_is_skipped(new_package: Builder, policy: Policy) -> None:
-    # GIVEN managed groups that do not include the package's WHEN prechecked THEN skipped
-    decision = precheck(new_package("churn-model"), policy, managed_groups=["fraud-*"])
-    assert decision is not None
-    assert decision.kind == "skipped"
-    assert "not among the managed groups" in decision.reasons[0]
+def test_a_pending_package_of_a_matched_group_is_decided_by_its_rule(new_package: Builder, policy: Policy) -> None:
+    # GIVEN a pending churn package WHEN prechecked THEN the churn rule (rule 1) is the one to decide it
+    matched = precheck(new_package("churn-model"), policy)
+    assert matched == MatchedRule(1, policy.rules[0])
 
 
-def test_a_package_inside_the_managed_groups_is_decided(new_package: Builder, policy: Policy) -> None:
-    # GIVEN managed groups matching the package's group WHEN prechecked THEN it is to be decided
-    assert precheck(new_package("churn-model"), policy, managed_groups=["churn-*"]) is None
+def test_a_group_matches_its_rule_ignoring_case(new_package: Builder, policy: Policy) -> None:
+    # GIVEN a pending package of group Churn-Model and the rule churn-* WHEN prechecked
+    # THEN the rule matches: groups match ignoring case everywhere (registrar.groups)
+    matched = precheck(new_package("Churn-Model"), policy)
+    assert isinstance(matched, MatchedRule)
+    assert matched.number == 1
+
+
+# Managed groups are checked on the version ARN before any DescribeModelPackage (registrar.groups), no
+# longer by precheck: the two tests below ask unmanaged_reason about the package the flow would describe.
+
+
+def test_a_package_outside_the_managed_groups_is_skipped(new_package: Builder) -> None:
+    # GIVEN managed groups that do not include the package's WHEN its ARN is checked THEN a reason to skip it
+    reason = unmanaged_reason(new_package("churn-model").ModelPackageArn, ["fraud-*"])
+    assert reason is not None
+    assert "not among the managed groups" in reason
+
+
+def test_a_package_inside_the_managed_groups_is_decided(new_package: Builder) -> None:
+    # GIVEN managed groups matching the package's group WHEN its ARN is checked THEN nothing stops it
+    assert unmanaged_reason(new_package("churn-model").ModelPackageArn, ["churn-*"]) is None
 
 
 # --- champion -----------------------------------------------------------------------------------
@@ -267,7 +293,7 @@ def test_beating_the_champion_approves(
 ) -> None:
     # GIVEN auc above the champion's by at least 0.01 (inclusive) WHEN decided THEN Approved
     package = fraud(new_package)
-    decision = decide(
+    decision = decided(
         package, evidence_for(package, quality_report(auc=ours)), policy, champion_with(theirs, quality_report)
     )
     assert decision.verdict == verdict
@@ -280,7 +306,7 @@ def test_not_beating_the_champion_follows_on_failure(
     # GIVEN auc 0.895 against a champion at 0.89 (needs 0.90) WHEN decided THEN held (the rule's on_failure)
     package = fraud(new_package)
     champion = champion_with(0.89, quality_report)
-    decision = decide(package, evidence_for(package, quality_report(auc=0.895)), policy, champion)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.895)), policy, champion)
     assert decision.verdict == "Held"
     assert decision.checks[-1].text == ("auc 0.895 < champion fraud-model/3 0.89 + 0.01 (does not beat the champion)")
 
@@ -288,7 +314,7 @@ def test_not_beating_the_champion_follows_on_failure(
 def test_no_champion_passes_and_says_so(new_package: Builder, policy: Policy, quality_report: Report) -> None:
     # GIVEN no other Approved version WHEN decided THEN the comparison passes and the reason says "no champion"
     package = fraud(new_package)
-    decision = decide(package, evidence_for(package, quality_report(auc=0.85)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.85)), policy, None)
     assert decision.verdict == "Approved"
     assert decision.checks[-1].text.startswith("no champion")
     assert decision.description is not None
@@ -302,7 +328,7 @@ def test_an_unusable_champion_metric_never_approves(
     # GIVEN a champion whose auc is NaN, absent or a string WHEN decided THEN the comparison fails
     package = fraud(new_package)
     champion = champion_with(champion_auc, quality_report)
-    decision = decide(package, evidence_for(package, quality_report(auc=0.99)), policy, champion)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.99)), policy, champion)
     assert decision.verdict == "Held"
     assert "cannot be compared" in decision.checks[-1].text
 
@@ -313,7 +339,7 @@ def test_an_unreadable_champion_report_never_approves(
     # GIVEN a champion whose report cannot be read WHEN decided THEN the comparison fails with the reason
     package = fraud(new_package)
     champion = Evidence(subject="arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud-model/3", problem="gone")
-    decision = decide(package, evidence_for(package, quality_report(auc=0.99)), policy, champion)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.99)), policy, champion)
     assert decision.verdict == "Held"
     assert decision.checks[-1].text == "champion fraud-model/3 cannot be compared: gone"
 
@@ -326,8 +352,8 @@ def test_lower_is_better_champion(new_package: Builder) -> None:
     )
     package = fraud(new_package)
     champion = Evidence(uri="s3://r/c.json", report={"m": {"value": 0.30}}, subject="arn:c/3")
-    assert decide(package, evidence_for(package, {"m": {"value": 0.25}}), policy, champion).verdict == "Approved"
-    assert decide(package, evidence_for(package, {"m": {"value": 0.26}}), policy, champion).verdict == "Rejected"
+    assert decided(package, evidence_for(package, {"m": {"value": 0.25}}), policy, champion).verdict == "Approved"
+    assert decided(package, evidence_for(package, {"m": {"value": 0.26}}), policy, champion).verdict == "Rejected"
 
 
 CHAMPION_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud-model/3"
@@ -397,7 +423,7 @@ def test_reaching_the_champion_exactly_by_the_margin_beats_it_despite_float_roun
     # WHEN decided THEN on the boundary beats the champion (inclusive), beyond it does not, and the text says so
     package = fraud(new_package)
     champion = Evidence(uri="s3://r/c.json", report={"m": {"value": theirs}}, subject=CHAMPION_ARN)
-    decision = decide(
+    decision = decided(
         package, evidence_for(package, {"m": {"value": ours}}), champion_rule(by, higher_is_better), champion
     )
     assert decision.verdict == verdict

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from registrar.approval.decide import UNRECORDED_EVIDENCE, approval_description, decide, desired_update, sanitise
+from registrar.approval.decide import UNRECORDED_EVIDENCE, approval_description, desired_update, sanitise
 from registrar.approval.evidence import Evidence
 from registrar.approval.policy import Policy, parse_policy
 from registrar.constrained import LINE_TERMINATORS
 from registrar.package import ModelPackage
 from registrar.plan import plan
 from registrar.updates import PackageUpdate
+from tests.unit.approval.deciding import decided
 
 Report = Callable[..., dict[str, Any]]
 Builder = Callable[..., ModelPackage]
@@ -30,7 +31,7 @@ def test_description_states_verdict_each_condition_and_policy(
 ) -> None:
     # GIVEN auc 0.81 and recall 0.71 against min 0.85 / 0.6 WHEN decided THEN the description has the numbers
     package = new_package()
-    decision = decide(package, evidence_for(package, quality_report(auc=0.81, recall=0.71)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.81, recall=0.71)), policy, None)
     assert decision.description == (
         f"registrar: Rejected — auc 0.81 < min 0.85; recall 0.71 ≥ min 0.6 (policy {policy.digest})"
     )
@@ -43,8 +44,8 @@ def test_description_with_both_bounds(new_package: Builder) -> None:
         "    on_failure: reject\n"
     )
     package = new_package()
-    within = decide(package, evidence_for(package, {"a": {"latency": {"value": 3}}}), policy, None)
-    above = decide(package, evidence_for(package, {"a": {"latency": {"value": 7.5}}}), policy, None)
+    within = decided(package, evidence_for(package, {"a": {"latency": {"value": 3}}}), policy, None)
+    above = decided(package, evidence_for(package, {"a": {"latency": {"value": 7.5}}}), policy, None)
     assert within.checks[0].text == "latency 3 ≥ min 1 and ≤ max 5"
     assert above.checks[0].text == "latency 7.5 > max 5"
 
@@ -52,7 +53,7 @@ def test_description_with_both_bounds(new_package: Builder) -> None:
 def test_description_names_a_missing_metric(new_package: Builder, policy: Policy, quality_report: Report) -> None:
     # GIVEN a report without recall WHEN decided THEN the description says recall is absent
     package = new_package()
-    decision = decide(package, evidence_for(package, quality_report(auc=0.9)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.9)), policy, None)
     assert decision.description is not None
     assert "recall is absent" in decision.description
 
@@ -75,7 +76,7 @@ def test_description_of_many_conditions_fits(new_package: Builder) -> None:
     )
     package = new_package()
     report = {"report": {f"metric_with_a_rather_long_name_{i}": {"value": 0.25} for i in range(60)}}
-    decision = decide(package, evidence_for(package, report), policy, None)
+    decision = decided(package, evidence_for(package, report), policy, None)
     update = desired_update(decision, package)
     assert update is not None
     assert update.ApprovalDescription is not None
@@ -93,7 +94,7 @@ def test_every_line_break_becomes_a_space_the_api_accepts(new_package: Builder, 
     # control characters) WHEN decided THEN the break is a space and PackageUpdate accepts the description
     evidence = Evidence(job_status="Failed", problem=f"evaluation job j Failed: AlgorithmError: boom{char}trace")
     package = new_package()
-    decision = decide(package, evidence, policy, None)
+    decision = decided(package, evidence, policy, None)
     assert decision.description is not None
     assert "AlgorithmError: boom trace" in decision.description
     update = desired_update(decision, package)  # raises InvalidUpdateError for a line break
@@ -116,7 +117,7 @@ def test_metadata_records_verdict_policy_evidence_rule_and_metrics(
 ) -> None:
     # GIVEN a passing decision WHEN the metadata is built THEN the registrar:* keys hold what was decided on
     package = new_package()
-    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert decision.metadata == {
         "registrar:verdict": "Approved",
         "registrar:policy": policy.digest,
@@ -132,7 +133,7 @@ def test_metadata_records_the_champion(new_package: Builder, policy: Policy, qua
     package = new_package("fraud-model", 9)
     arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud-model/3"
     champion = Evidence(uri="s3://r/3.json", report=quality_report(auc=0.88), subject=arn)
-    decision = decide(package, evidence_for(package, quality_report(auc=0.9)), policy, champion)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.9)), policy, champion)
     assert decision.metadata["registrar:champion"] == arn
     assert decision.metadata["registrar:champion:auc"] == "0.88"
     assert decision.metadata["registrar:metric:auc"] == "0.9"
@@ -143,7 +144,7 @@ def test_metadata_records_an_unusable_metric_by_its_problem(
 ) -> None:
     # GIVEN auc NaN WHEN the metadata is built THEN registrar:metric:auc says NaN (not a number that looks real)
     package = new_package()
-    decision = decide(package, evidence_for(package, quality_report(auc=float("nan"), recall=0.7)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=float("nan"), recall=0.7)), policy, None)
     assert decision.metadata["registrar:metric:auc"] == "NaN"
 
 
@@ -156,7 +157,7 @@ def test_metric_values_have_at_most_12_significant_digits(new_package: Builder, 
         "version: 1\nrules:\n  - groups: ['churn-*']\n    approve_when: [{metric: m, min: 0}]\n    on_failure: hold\n"
     )
     package = new_package()
-    decision = decide(package, evidence_for(package, {"m": value}), policy, None)
+    decision = decided(package, evidence_for(package, {"m": value}), policy, None)
     assert decision.metadata["registrar:metric:m"] == shown
 
 
@@ -171,7 +172,7 @@ def test_every_key_and_value_is_valid_for_the_api(new_package: Builder) -> None:
     )
     package = new_package(report="s3://bucket/" + "deep/" * 80 + "evaluation (final).json")
     report = {"metrics": [{"name": "auc", "value": 0.9}], long_name: 1}
-    decision = decide(package, evidence_for(package, report), policy, None)
+    decision = decided(package, evidence_for(package, report), policy, None)
     update = desired_update(decision, package)
     assert update is not None
     for key, value in decision.metadata.items():
@@ -200,7 +201,7 @@ def test_metadata_fits_a_package_already_holding_45_entries(
     # THEN verdict/policy/evidence/decided-by and one metric fit, the other metric is dropped and the reasons say so
     existing = {f"team:key-{i}": "v" for i in range(45)}
     package = new_package(metadata=existing)
-    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert len(existing) + len(decision.metadata) == 50
     assert {"registrar:verdict", "registrar:policy", "registrar:evidence", "registrar:decided-by"} <= set(
         decision.metadata
@@ -225,7 +226,7 @@ def test_a_verdict_without_room_for_its_record_is_held(
     # THEN Held: no status is written, the description names the shortage and the verdict not written,
     # and what fits of the record is written in priority order, verdict first
     package = new_package(metadata={f"team:key-{i}": "v" for i in range(foreign)})
-    decision = decide(package, evidence_for(package, quality_report(auc=auc, recall=0.72)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=auc, recall=0.72)), policy, None)
     assert decision.verdict == "Held"
     assert decision.description is not None
     assert decision.description.startswith(
@@ -248,7 +249,7 @@ def test_a_hold_without_room_for_its_record_says_so(new_package: Builder, qualit
         "version: 1\nrules:\n  - groups: ['churn-*']\n    approve_when: [{metric: m, min: 1}]\n    on_failure: hold\n"
     )
     package = new_package(metadata={f"team:key-{i}": "v" for i in range(50)})
-    decision = decide(package, evidence_for(package, {"m": 0}), policy, None)
+    decision = decided(package, evidence_for(package, {"m": 0}), policy, None)
     assert decision.verdict == "Held"
     assert decision.description == (
         "registrar: Held — metadata budget: 50 of 50 entries are used by others; registrar needs 4 to record "
@@ -263,7 +264,7 @@ def test_46_foreign_entries_leave_room_for_the_record_only(
     # GIVEN 46 foreign entries (room for exactly the 4 core entries) WHEN a passing report is decided
     # THEN Approved with its whole record; the metrics are left out and the reasons say so
     package = new_package(metadata={f"team:key-{i}": "v" for i in range(46)})
-    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert decision.verdict == "Approved"
     assert list(decision.metadata) == CORE_KEYS
     assert any(
@@ -279,7 +280,7 @@ def test_registrars_own_entries_do_not_count_against_its_record(
     # WHEN decided THEN Approved with the whole record: the stale entries are removed to make room for it
     stale = {f"registrar:metric:old-{i}": "0.1" for i in range(4)}
     package = new_package(metadata={**{f"team:key-{i}": "v" for i in range(46)}, **stale})
-    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert decision.verdict == "Approved"
     assert list(decision.metadata) == CORE_KEYS
     assert decision.metadata_to_remove == sorted(stale)
@@ -294,7 +295,7 @@ def test_a_record_entry_the_budget_leaves_out_is_removed_not_left_stale(
     # GIVEN 49 foreign entries and a registrar:decided-by from an earlier decision WHEN decided (room for 1)
     # THEN the verdict is written, the old decided-by removed, and the request fits the 50 entries
     package = new_package(metadata={**{f"team:key-{i}": "v" for i in range(49)}, "registrar:decided-by": "rule 9: old"})
-    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert decision.verdict == "Held"
     assert decision.metadata == {"registrar:verdict": "Held"}
     assert decision.metadata_to_remove == ["registrar:decided-by"]
@@ -317,14 +318,14 @@ def test_existing_registrar_keys_are_overwritten_within_the_budget(
         "registrar:metric:recall": "0.5",
     }
     package = new_package(metadata={**{f"team:key-{i}": "v" for i in range(44)}, **earlier})
-    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert set(decision.metadata) == set(earlier)
 
 
 def test_stale_metric_keys_are_removed(new_package: Builder, policy: Policy, quality_report: Report) -> None:
     # GIVEN a metric key from an earlier policy that no longer names it WHEN decided THEN that key is removed
     package = new_package(metadata={"registrar:metric:precision": "0.4", "team:owner": "ml"})
-    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     update = desired_update(decision, package)
     assert update is not None
     assert update.CustomerMetadataPropertiesToRemove == ["registrar:metric:precision"]
@@ -339,7 +340,7 @@ def test_two_expressions_with_the_same_label_get_distinct_keys(new_package: Buil
     )
     package = new_package()
     report = {"validation": {"auc": {"value": 0.9}}, "test": {"auc": {"value": 0.8}}}
-    decision = decide(package, evidence_for(package, report), policy, None)
+    decision = decided(package, evidence_for(package, report), policy, None)
     assert decision.metadata["registrar:metric:auc"] == "0.9"
     assert decision.metadata["registrar:metric:auc-2"] == "0.8"
 
@@ -355,7 +356,7 @@ def test_an_evidence_uri_metadata_cannot_hold_verbatim_is_not_recorded_as_a_uri(
     # THEN registrar:evidence holds a marker that is no URI (an altered URI would name another report),
     # and the reasons give the real URI
     package = new_package(report=uri)
-    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert decision.metadata["registrar:evidence"] == UNRECORDED_EVIDENCE
     assert not decision.metadata["registrar:evidence"].startswith("s3://")
     assert decision.evidence_uri == uri
@@ -368,7 +369,7 @@ def test_an_evidence_uri_of_exactly_256_allowed_characters_is_recorded_verbatim(
     # GIVEN a report URI of exactly 256 characters metadata allows WHEN decided THEN it is recorded as it is
     uri = "s3://b/" + "x" * (256 - len("s3://b/") - len("/e.json")) + "/e.json"
     package = new_package(report=uri)
-    decision = decide(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
+    decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert len(uri) == 256
     assert decision.metadata["registrar:evidence"] == uri
 
@@ -376,5 +377,5 @@ def test_an_evidence_uri_of_exactly_256_allowed_characters_is_recorded_verbatim(
 def test_no_evidence_uri_is_recorded_as_none(new_package: Builder, policy: Policy) -> None:
     # GIVEN a package with no report location WHEN decided THEN registrar:evidence is "none"
     package = new_package(report=None)
-    decision = decide(package, Evidence(problem="the package registers no report"), policy, None)
+    decision = decided(package, Evidence(problem="the package registers no report"), policy, None)
     assert decision.metadata["registrar:evidence"] == "none"

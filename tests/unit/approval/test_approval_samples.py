@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from registrar.approval.policy import load_policy, parse_policy
-from registrar.approval.service import PACKAGE_TAG, handle
+from registrar.approval.service import PACKAGE_TAG, ApprovalFlow, Target
 from registrar.events import ModelPackageEvent, ProcessingJobEvent, parse_event
 from registrar.package import ModelPackage
 from registrar.reports import parse_report
@@ -61,12 +61,19 @@ def test_the_demo_policy_loads() -> None:
     assert [rule.groups for rule in policy.rules] == [["churn-*"], ["fraud-*"], ["credit-risk"]]
 
 
-def test_duplicate_is_the_same_change_as_passing_with_another_id() -> None:
-    # GIVEN passing.json and duplicate.json WHEN parsed THEN same subject, different ids
+def test_duplicate_is_the_same_change_as_passing_with_another_id(registry: Any, reports: Any) -> None:
+    # GIVEN passing.json and duplicate.json, and the package both name as SageMaker describes it
     passing = parse_event(json.loads((SAMPLES / "passing.json").read_text()))
     duplicate = parse_event(json.loads((SAMPLES / "duplicate.json").read_text()))
-    assert passing.subject == duplicate.subject
+    assert isinstance(passing, ModelPackageEvent) and isinstance(duplicate, ModelPackageEvent)
+    registry.add_package(_state_for(passing)[0])
+    flow = ApprovalFlow(registry=registry, reports=reports, policy=lambda: load_policy(POLICY))
+    # WHEN each is resolved
+    first, second = flow.resolve(passing), flow.resolve(duplicate)
+    # THEN different ids, one subject: the package as read back (the subject is no longer the event's own)
+    assert isinstance(first, Target) and isinstance(second, Target)
     assert passing.id != duplicate.id
+    assert first.subject == second.subject
 
 
 def test_the_nan_report_holds_a_nan_auc() -> None:
@@ -109,7 +116,8 @@ def test_each_sample_does_what_the_readme_says(name: str, registry: Any, reports
         registry.add_job(job, {PACKAGE_TAG: package.ModelPackageArn})
     if name in REPORTS and uri is not None:
         reports.put(uri, parse_report((SAMPLES / "reports" / f"{REPORTS[name]}.json").read_bytes()))
-    outcome = handle(event, registry=registry, reports=reports, policy=load_policy(POLICY), apply=True)
+    policy = load_policy(POLICY)
+    outcome = ApprovalFlow(registry=registry, reports=reports, policy=lambda: policy).handle(event, apply=True)
     assert (outcome.outcome, outcome.verdict) == EXPECTED[name]
     assert registry.calls["update"] == (1 if outcome.outcome == "updated" else 0)
 

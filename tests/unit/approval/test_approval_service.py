@@ -1,4 +1,4 @@
-"""handle(): event -> Outcome with in-memory fakes passed as parameters; counts the calls made."""
+"""ApprovalFlow.handle(): event -> Outcome with in-memory fakes passed as parameters; counts the calls made."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from registrar.approval.decide import UNRECORDED_EVIDENCE, sanitise
 from registrar.approval.evidence import champion_evidence
 from registrar.approval.policy import Policy
-from registrar.approval.service import PACKAGE_TAG, handle
+from registrar.approval.service import PACKAGE_TAG, ApprovalFlow
 from registrar.errors import EvidenceError
 from registrar.package import ModelPackage
 from registrar.reports import ReportTooLargeError
@@ -20,8 +20,11 @@ BUCKET = "registrar-test-reports"
 Builder = Callable[..., ModelPackage]
 
 
-def run(event: Any, registry: Any, reports: Any, policy: Policy, *, apply: bool = True, **kwargs: Any) -> Any:
-    return handle(event, registry=registry, reports=reports, policy=policy, apply=apply, **kwargs)
+def run(
+    event: Any, registry: Any, reports: Any, policy: Policy, *, apply: bool = True, managed_groups: Any = ()
+) -> Any:
+    flow = ApprovalFlow(registry=registry, reports=reports, policy=lambda: policy, managed_groups=tuple(managed_groups))
+    return flow.handle(event, apply=apply)
 
 
 @pytest.fixture

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from registrar.bus import PublishError
-from registrar.neo.sweep import (
-    DEFAULT_OVERLAP,
-    find_finished_jobs,
-    next_announced,
-    sweep,
-    sweep_and_register,
-    sweep_line,
-)
+from registrar.neo.service import NeoFlow
+from registrar.neo.sweep import DEFAULT_OVERLAP, find_finished_jobs, next_announced, sweep
 from registrar.settings import Settings
 from registrar.watermark import MAX_ANNOUNCED, MemoryWatermark, to_micros
+from registrar_cli import sweep as cli_sweep
+from registrar_cli.sweep import register_swept, sweep_line
 from tests.unit.neo.fakes import T0, CountingWatermark, FakeBus, FakeRegistry, compilation_job, model_package
 
 LOOKBACK = timedelta(hours=1)
@@ -315,13 +311,18 @@ def test_events_carry_the_contract_members() -> None:
     }
 
 
-def test_sweep_and_register_handles_each_job_and_then_advances() -> None:
+def test_register_swept_handles_each_job_and_then_advances() -> None:
     registry, watermark = _history(old=5, new=3), MemoryWatermark(T0)
 
     lines = [
         sweep_line(name, outcome)
-        for name, outcome in sweep_and_register(
-            registry=registry, watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK, apply=True
+        for name, outcome in register_swept(
+            NeoFlow(registry=registry),
+            registry,
+            watermark=watermark,
+            now=T0 + timedelta(hours=1),
+            lookback=LOOKBACK,
+            apply=True,
         )
     ]
 
@@ -335,8 +336,13 @@ def test_a_plan_only_sweep_writes_nothing_and_keeps_the_watermark() -> None:
     registry, watermark = _history(old=5, new=3), MemoryWatermark(T0)
 
     outcomes = list(
-        sweep_and_register(
-            registry=registry, watermark=watermark, now=T0 + timedelta(hours=1), lookback=LOOKBACK, apply=False
+        register_swept(
+            NeoFlow(registry=registry),
+            registry,
+            watermark=watermark,
+            now=T0 + timedelta(hours=1),
+            lookback=LOOKBACK,
+            apply=False,
         )
     )
 
@@ -346,19 +352,23 @@ def test_a_plan_only_sweep_writes_nothing_and_keeps_the_watermark() -> None:
     assert _announced(watermark) == {}
 
 
-def test_the_cli_sweep_defaults_to_the_lookback_of_the_settings() -> None:
+def test_the_cli_sweep_defaults_to_the_lookback_of_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN jobs that ended 30 and 90 minutes ago, and a 60-minute lookback
+    now = datetime.now(UTC)
     registry = FakeRegistry(
         jobs=[
-            compilation_job(name="recent", modified=T0 - timedelta(minutes=30)),
-            compilation_job(name="earlier", modified=T0 - timedelta(minutes=90)),
+            compilation_job(name="recent", modified=now - timedelta(minutes=30)),
+            compilation_job(name="earlier", modified=now - timedelta(minutes=90)),
         ],
         packages=[model_package()],
     )
+    # sweep_and_register builds its own Registry (and reads the clock): the fake stands in for SageMaker
+    monkeypatch.setattr(cli_sweep, "Registry", lambda **_: registry)
 
-    names = [
-        name for name, _ in sweep_and_register(registry=registry, now=T0, settings=Settings(sweep_lookback_minutes=60))
-    ]
+    # WHEN the CLI's sweep runs with the settings alone
+    lines = list(cli_sweep.sweep_and_register(Settings(sweep_lookback_minutes=60)))
 
-    assert names == ["recent"]
+    # THEN only the job inside the lookback is registered, as one JSON line
+    assert [line["compilation_job"] for line in lines] == ["recent"]
+    assert lines[0]["outcome"] == "updated"
     assert len(registry.updates) == 1

@@ -1,0 +1,168 @@
+"""The layer synth builds, run: a handler imported from the staged function code and the layer alone, end to end.
+
+The layer is built from requirements/runtime.txt with botocore's data pruned, as for Lambda, but for this
+machine (infra.lambda_layout); the child runs ``python -S``, so nothing of the development environment
+can stand in for what the layer lacks. A first run on a cold cache downloads the wheels from PyPI.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any
+
+import boto3
+import pytest
+
+from infra.lambda_layout import LambdaLayout, build_layout
+from infra.layer import KEPT_SERVICES
+from registrar.approval.policy import deployable_json
+from registrar_dev.emulator import Emulator
+from registrar_dev.support import create_compilation_job, create_idempotency_table, sqs_event
+
+from tests.conftest import EVENTS
+
+BUCKET = "registrar-test-artifacts"
+TABLE = "registrar-layout-idempotency"
+PARAMETER = "/registrar/layout-policy"
+ROLE = "arn:aws:iam::123456789012:role/registrar-test"
+
+# The child: import the handler, report what it imported from where, handle the event it is given.
+CHILD = """\
+import json, sys
+from handlers.{module} import handler
+import boto3, botocore, pydantic
+
+class Context:
+    function_name = "registrar-layout"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:registrar-layout"
+    memory_limit_in_mb = 256
+    aws_request_id = "00000000-0000-0000-0000-000000000001"
+    log_group_name = "/aws/lambda/registrar-layout"
+    log_stream_name = "layout"
+    def get_remaining_time_in_millis(self):
+        return 60000
+
+result = handler(json.loads(sys.argv[1]), Context())
+loaded = sorted(name for name in sys.modules if name.split(".")[0] in ("moto", "registrar_dev", "registrar_cli", "aws_cdk"))
+print("RESULT " + json.dumps({{
+    "result": result,
+    "botocore": [botocore.__version__, botocore.__file__],
+    "boto3": boto3.__version__,
+    "pydantic": pydantic.__version__,
+    "loaded": loaded,
+}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def layout() -> LambdaLayout:
+    return build_layout()
+
+
+def run_handler(layout: LambdaLayout, emulator: Emulator, module: str, event: dict[str, Any]) -> dict[str, Any]:
+    environment = layout.environment(
+        {
+            "AWS_ENDPOINT_URL": emulator.endpoint,
+            "AWS_REGION": emulator.region,
+            "AWS_DEFAULT_REGION": emulator.region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "registrar-tests",
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
+            "REGISTRAR_TABLE_NAME": TABLE,
+            "REGISTRAR_POLICY_PARAMETER": PARAMETER,
+            "REGISTRAR_REPORT_LOCATIONS": f"s3://{BUCKET}/",
+            "REGISTRAR_MANAGED_GROUPS": "churn-*",
+        }
+    )
+    done = subprocess.run(
+        layout.command(CHILD.format(module=module), json.dumps(event)),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    return json.loads(line.removeprefix("RESULT "))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def deployed_state(aws: Emulator, make_package: Callable[..., str]) -> Callable[[], str]:
+    """The table and the SSM policy as the stack deploys them; returns a factory of passing churn versions."""
+    create_idempotency_table(boto3.client("dynamodb", endpoint_url=aws.endpoint, region_name=aws.region), TABLE)
+    boto3.client("ssm", endpoint_url=aws.endpoint, region_name=aws.region).put_parameter(
+        Name=PARAMETER, Value=deployable_json(EVENTS / "policy.yaml"), Type="String"
+    )
+    s3 = boto3.client("s3", endpoint_url=aws.endpoint, region_name=aws.region)
+    s3.create_bucket(Bucket=BUCKET)
+    report = (EVENTS / "approval" / "reports" / "passing.json").read_bytes()
+    s3.put_object(Bucket=BUCKET, Key="churn-model/evaluation.json", Body=report)
+    return lambda: make_package("churn-model")
+
+
+def test_the_approval_handler_runs_on_the_layer_alone_with_the_sdk_the_tests_run(
+    layout: LambdaLayout, aws: Emulator, deployed_state: Callable[[], str]
+) -> None:
+    # GIVEN a passing version, the deployed table and policy, and the layer built from the lock file
+    arn = deployed_state()
+    event = json.loads((EVENTS / "approval" / "passing.json").read_text())
+    event["detail"]["ModelPackageArn"] = arn
+    # WHEN the approval handler, imported from the staged function code and the layer only, handles it
+    reported = run_handler(layout, aws, "approval", sqs_event([json.dumps(event)]))
+    # THEN the version is Approved, with the very botocore and pydantic this test environment runs, from the layer
+    assert reported["result"] == {"batchItemFailures": []}
+    sagemaker = boto3.client("sagemaker", endpoint_url=aws.endpoint, region_name=aws.region)
+    assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "Approved"
+    version, location = reported["botocore"]
+    assert version == metadata.version("botocore")
+    assert location.startswith(str(layout.layer))
+    assert reported["boto3"] == metadata.version("boto3")
+    assert reported["pydantic"] == metadata.version("pydantic")
+    # AND nothing of the development tools was imported
+    assert reported["loaded"] == []
+
+
+def test_the_neo_handler_runs_on_the_layer_alone(
+    layout: LambdaLayout, aws: Emulator, deployed_state: Callable[[], str]
+) -> None:
+    # GIVEN a compilation job of a churn version's own model, announced as the sweeper announces it
+    arn = deployed_state()
+    sagemaker = boto3.client("sagemaker", endpoint_url=aws.endpoint, region_name=aws.region)
+    create_compilation_job(sagemaker, "churn-layout-ml-c5", "ml_c5", f"s3://{BUCKET}/neo/", role=ROLE, package_arn=arn)
+    job = sagemaker.describe_compilation_job(CompilationJobName="churn-layout-ml-c5")
+    event = json.loads((EVENTS / "neo" / "completed-ml-c5.json").read_text())
+    event["detail"].update(CompilationJobName=job["CompilationJobName"], CompilationJobArn=job["CompilationJobArn"])
+    # WHEN the Neo handler, from the staged code and the layer only, handles it
+    reported = run_handler(layout, aws, "neo_registration", sqs_event([json.dumps(event)]))
+    # THEN the compiled model is attached to the version
+    assert reported["result"] == {"batchItemFailures": []}
+    package = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert [spec["Name"].startswith("neo-ml-c5-") for spec in package["AdditionalInferenceSpecifications"]] == [True]
+
+
+def test_the_layers_botocore_knows_only_the_services_registrar_calls(layout: LambdaLayout) -> None:
+    # GIVEN the layer's pruned botocore WHEN a client of a kept service and of another are made
+    code = """\
+import botocore.session, botocore.exceptions
+session = botocore.session.get_session()
+print(sorted(session.get_available_services()))
+session.create_client("sagemaker", region_name="us-east-1")
+try:
+    session.create_client("sqs", region_name="us-east-1")
+except botocore.exceptions.UnknownServiceError:
+    print("sqs unknown")
+"""
+    done = subprocess.run(
+        layout.command(code), env=layout.environment({}), capture_output=True, text=True, check=True, timeout=60
+    )
+    # THEN botocore lists exactly the kept services, and refuses the other one with its own error
+    services, refused = done.stdout.splitlines()
+    assert eval(services) == sorted(KEPT_SERVICES)  # noqa: S307 - a list literal printed by the child
+    assert refused == "sqs unknown"
