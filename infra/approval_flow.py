@@ -24,8 +24,8 @@ class ApprovalFlow(Construct):
     """Decides evaluated model package versions from their evidence and the approval policy.
 
     The policy file, validated at synth, is delivered as compact JSON in an SSM parameter the
-    handler reads with a cache; the handler may read reports under the configured locations and
-    update versions of the configured groups, nothing else.
+    handler reads with a cache; the handler may read reports under the configured locations,
+    update versions of the configured groups and keep its own idempotency records, nothing else.
 
     Parameters
     ----------
@@ -78,7 +78,6 @@ class ApprovalFlow(Construct):
         )
         role = self.handler.role
         self.policy.grant_read(role)
-        permissions.use_table(role, shared.table, "IdempotencyRecords", permissions.IDEMPOTENCY_ACTIONS)
         permissions.update_packages(role, config.model_package_groups)
         permissions.list_group_versions(role, config.model_package_groups)
         permissions.read_jobs(role, "processing-job", ["sagemaker:DescribeProcessingJob"])
@@ -93,3 +92,4 @@ class ApprovalFlow(Construct):
             timeout=self.handler.timeout,
             max_concurrency=config.max_concurrency,
         )
+        permissions.use_idempotency_records(self.handler, shared.table, before=[self.route.mapping])

@@ -93,6 +93,10 @@ class RegistrarConfig(BaseModel):
         ``s3://bucket/prefix`` locations evaluation reports may be read from; IAM scopes
         s3:GetObject, and the s3:prefix of s3:ListBucket, to exactly these. No ``,``: the functions
         receive them joined with commas.
+    neo_output_locations
+        ``s3://bucket/prefix`` locations where Neo writes compiled models: a compilation job's model is
+        attached to a version only when it lies in one of them (a job writing elsewhere is refused).
+        Required: a deployment always restricts it. No ``,``, as for report locations.
     policy_file
         The approval policy, relative to the project root; validated at synth and delivered to
         the functions as compact JSON in an SSM parameter.
@@ -112,6 +116,7 @@ class RegistrarConfig(BaseModel):
 
     model_package_groups: list[GroupPattern] = Field(min_length=1)
     report_locations: list[ReportLocation] = Field(min_length=1)
+    neo_output_locations: list[ReportLocation] = Field(min_length=1)
     policy_file: str = "events/policy.yaml"
     sweep_rate_minutes: int = Field(default=5, ge=1, le=480)
     alarm_email: Email | None = None
@@ -121,7 +126,7 @@ class RegistrarConfig(BaseModel):
     _root: Path = PrivateAttr(default=PROJECT_ROOT)
     _policy_text: str = PrivateAttr(default="")
 
-    @field_validator("model_package_groups", "report_locations")
+    @field_validator("model_package_groups", "report_locations", "neo_output_locations")
     @classmethod
     def _unique(cls, values: list[str]) -> list[str]:
         return list(dict.fromkeys(values))
@@ -183,8 +188,8 @@ def load_config(context: Any, *, root: Path = PROJECT_ROOT) -> RegistrarConfig:
     """
     if context is None:
         raise ConfigurationError(
-            f'cdk.json has no "{CONTEXT_KEY}" context: add model_package_groups and report_locations '
-            "(see docs/deployment.md)"
+            f'cdk.json has no "{CONTEXT_KEY}" context: add model_package_groups, report_locations and '
+            "neo_output_locations (see docs/deployment.md)"
         )
     if isinstance(context, str):
         try:

@@ -55,12 +55,12 @@ class LambdaLayout:
         return {**kept, **variables, "PYTHONPATH": self.python_path(), "PYTHONDONTWRITEBYTECODE": "1"}
 
     def command(self, code: str, *args: str) -> list[str]:
-        """This interpreter running ``code`` without site-packages (``-S``): only the layout and the standard library."""
+        """This interpreter running ``code`` without site-packages (``-S``): the layout and the standard library."""
         return [sys.executable, "-S", "-c", code, *args]
 
 
 def build_layout(root: Path = PROJECT_ROOT, cache: Path = CACHE) -> LambdaLayout:
-    """Build (or reuse, from ``cache``) the layer for this machine and stage the function code; see the module docstring.
+    """Build (or reuse from ``cache``) the layer for this machine and stage the function code (see the module).
 
     Raises
     ------

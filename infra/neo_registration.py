@@ -20,6 +20,7 @@ from infra.function import RegistrarFunction
 from infra.names import (
     ENV_EVENT_BUS_NAME,
     ENV_MANAGED_GROUPS,
+    ENV_NEO_OUTPUT_LOCATIONS,
     ENV_SWEEP_LOOKBACK_MINUTES,
     ENV_TABLE_NAME,
     NEO_REGISTRATION_HANDLER,
@@ -80,9 +81,12 @@ class NeoRegistration(Construct):
             code=shared.code,
             layer=shared.layer,
             tracing=config.tracing,
-            environment={ENV_TABLE_NAME: shared.table.table_name, ENV_MANAGED_GROUPS: groups},
+            environment={
+                ENV_TABLE_NAME: shared.table.table_name,
+                ENV_MANAGED_GROUPS: groups,
+                ENV_NEO_OUTPUT_LOCATIONS: ",".join(config.neo_output_locations),
+            },
         )
-        permissions.use_table(self.handler.role, shared.table, "IdempotencyRecords", permissions.IDEMPOTENCY_ACTIONS)
         permissions.update_packages(self.handler.role, config.model_package_groups)
         permissions.read_jobs(self.handler.role, "compilation-job", ["sagemaker:DescribeCompilationJob"])
         self.route = RoutedQueue(
@@ -94,6 +98,7 @@ class NeoRegistration(Construct):
             timeout=self.handler.timeout,
             max_concurrency=config.max_concurrency,
         )
+        permissions.use_idempotency_records(self.handler, shared.table, before=[self.route.mapping])
 
         self.sweeper = RegistrarFunction(
             self,
@@ -113,7 +118,13 @@ class NeoRegistration(Construct):
         )
         # A failed sweep is not retried: the next scheduled one starts from the same watermark.
         self.sweeper.function.configure_async_invoke(retry_attempts=0)
-        permissions.use_table(self.sweeper.role, shared.table, "SweepWatermark", permissions.WATERMARK_ACTIONS)
+        permissions.use_table(
+            self.sweeper.role,
+            shared.table,
+            "SweepWatermark",
+            permissions.WATERMARK_ACTIONS,
+            [permissions.SWEEPER_WATERMARK_ID],
+        )
         bus.grant_put_events_to(self.sweeper.role)
         self.sweeper.role.add_to_principal_policy(
             iam.PolicyStatement(sid="ListCompilationJobs", actions=["sagemaker:ListCompilationJobs"], resources=["*"])

@@ -24,10 +24,40 @@ from infra.names import (
     SKIP_METRICS,
     SWEEP_METRIC,
 )
+from infra.routing import RoutedQueue
 
 PERIOD = cdk.Duration.minutes(5)
 # A sweep that has not completed for this many intervals means compilation jobs are going unregistered.
 MISSED_SWEEPS = 3
+# SQS publishes its queue metrics once a minute.
+QUEUE_PERIOD = cdk.Duration.minutes(1)
+# How many consecutive minutes an event must be older than its queue's visibility timeout before the age alarm
+# fires: an event deferred once (a job event ahead of SageMaker's state) comes back at exactly that age and is
+# gone within a minute, while an event nobody receives, or one handed back again, stays over it.
+OLD_MESSAGE_MINUTES = 3
+
+
+def from_this_accounts_alarms(stack: cdk.Stack) -> dict[str, dict[str, str]]:
+    """The condition that limits the CloudWatch service principal to alarms of ``stack``'s account and region.
+
+    CloudWatch sends ``aws:SourceAccount`` and ``aws:SourceArn`` (the alarm's ARN) with the calls it makes
+    for an alarm action, to SNS and to KMS alike; without them, any account's alarm could use the grant
+    (the confused deputy problem).
+
+    Parameters
+    ----------
+    stack
+        The stack whose account and region the alarms must be in.
+
+    Returns
+    -------
+    dict
+        An IAM ``Condition`` block: ``StringEquals`` on ``aws:SourceAccount``, ``ArnLike`` on ``aws:SourceArn``.
+    """
+    return {
+        "StringEquals": {"aws:SourceAccount": stack.account},
+        "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"},
+    }
 
 
 def business_metric(name: str, *, period: cdk.Duration = PERIOD) -> cloudwatch.Metric:
@@ -44,8 +74,10 @@ def business_metric(name: str, *, period: cdk.Duration = PERIOD) -> cloudwatch.M
 class Observability(Construct):
     """The alarm topic, the alarms and the dashboard.
 
-    Alarms: any message in any dead-letter queue; any error or throttle of any function; and no
-    completed sweep for :data:`MISSED_SWEEPS` sweep intervals (missing data counts as missing sweeps).
+    Alarms: any message in any dead-letter queue; an event in a flow's queue older than the queue's
+    visibility timeout for :data:`OLD_MESSAGE_MINUTES` minutes; any error or throttle of any function;
+    and no completed sweep for :data:`MISSED_SWEEPS` sweep intervals (missing data counts as missing
+    sweeps).
 
     Parameters
     ----------
@@ -55,6 +87,8 @@ class Observability(Construct):
         The functions to alarm on and chart, by name.
     dead_letter_queues
         Every dead-letter queue, by name.
+    flow_queues
+        Each flow's queue, by name (``ApprovalQueue``...): the rules, queue and mapping that feed a function.
     sweep_rate
         The sweeper's schedule interval.
     alarm_email
@@ -77,6 +111,7 @@ class Observability(Construct):
         *,
         functions: Mapping[str, lambda_.Function],
         dead_letter_queues: Mapping[str, sqs.IQueue],
+        flow_queues: Mapping[str, RoutedQueue],
         sweep_rate: cdk.Duration,
         alarm_email: str | None = None,
     ) -> None:
@@ -94,7 +129,16 @@ class Observability(Construct):
             pending_window=cdk.Duration.days(7),
         )
         cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
-        key.grant(cloudwatch_principal, "kms:Decrypt", "kms:GenerateDataKey*")
+        # As the topic policy below: for this account's alarms only. A key policy names the key as "*".
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsUseKey",
+                principals=[cloudwatch_principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=from_this_accounts_alarms(stack),
+            )
+        )
         self.topic = sns.Topic(self, "AlarmTopic", display_name="registrar alarms", master_key=key, enforce_ssl=True)
         # enforce_ssl gives the topic a resource policy, which replaces the default one that let CloudWatch publish.
         self.topic.add_to_resource_policy(
@@ -103,12 +147,7 @@ class Observability(Construct):
                 principals=[cloudwatch_principal],
                 actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
-                    },
-                },
+                conditions=from_this_accounts_alarms(stack),
             )
         )
         if alarm_email:
@@ -125,13 +164,14 @@ class Observability(Construct):
             threshold: float,
             comparison_operator: cloudwatch.ComparisonOperator,
             treat_missing_data: cloudwatch.TreatMissingData,
+            evaluation_periods: int = 1,
         ) -> None:
             created = cloudwatch.Alarm(
                 self,
                 construct,
                 metric=metric,
                 alarm_description=f"registrar: {description}. What to do: docs/operations.md",
-                evaluation_periods=1,
+                evaluation_periods=evaluation_periods,
                 threshold=threshold,
                 comparison_operator=comparison_operator,
                 treat_missing_data=treat_missing_data,
@@ -150,6 +190,24 @@ class Observability(Construct):
                 threshold=0,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        for name, route in flow_queues.items():
+            # The visibility timeout (six function timeouts) is the longest one receive may take. A message older
+            # than that was not received in time, or was handed back and is still not handled: either way its
+            # event waits longer than the function should take.
+            waited = int(route.visibility_timeout.to_seconds())
+            alarm(
+                f"{name}OldestMessageAge",
+                route.queue.metric_approximate_age_of_oldest_message(
+                    period=QUEUE_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                f"an event has been in {name} for more than its visibility timeout ({waited} s) for "
+                f"{OLD_MESSAGE_MINUTES} minutes: events wait longer than the function should take",
+                threshold=waited,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                # An idle queue publishes no metric: nothing is waiting.
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                evaluation_periods=OLD_MESSAGE_MINUTES,
             )
         for name, function in functions.items():
             alarm(
@@ -222,6 +280,40 @@ class Observability(Construct):
                         period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label=name
                     )
                     for name, queue in dead_letter_queues.items()
+                ],
+                width=width,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Oldest message in each flow queue (s)",
+                left=[
+                    route.queue.metric_approximate_age_of_oldest_message(
+                        period=QUEUE_PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label=name
+                    )
+                    for name, route in flow_queues.items()
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=route.visibility_timeout.to_seconds(), label=f"{name} alarm threshold"
+                    )
+                    for name, route in flow_queues.items()
+                ],
+                width=width,
+            ),
+            cloudwatch.GraphWidget(
+                title="Messages waiting in each flow queue",
+                left=[
+                    route.queue.metric_approximate_number_of_messages_visible(
+                        period=QUEUE_PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label=f"{name} waiting"
+                    )
+                    for name, route in flow_queues.items()
+                ],
+                right=[
+                    route.queue.metric_approximate_number_of_messages_not_visible(
+                        period=QUEUE_PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label=f"{name} in flight"
+                    )
+                    for name, route in flow_queues.items()
                 ],
                 width=width,
             ),

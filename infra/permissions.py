@@ -12,15 +12,22 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from constructs import IConstruct
 
 from infra import nag
 from infra.config import split_location
+from infra.function import RegistrarFunction
+from registrar.batch import IDEMPOTENCY_RECORD_VERSION
+from registrar.watermark import DEFAULT_KEY as SWEEPER_WATERMARK_KEY
+from registrar.watermark import ID_PREFIX as WATERMARK_ID_PREFIX
 
 UPDATE_PACKAGE_ACTIONS = ("sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage")
 # What Powertools Idempotency's DynamoDBPersistenceLayer calls (get_item, put_item, update_item, delete_item).
 IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 # What registrar.watermark.Watermark calls (get_item, put_item).
 WATERMARK_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+# The id of the one item the sweeper reads and writes: registrar.watermark.Watermark's default key.
+SWEEPER_WATERMARK_ID = WATERMARK_ID_PREFIX + SWEEPER_WATERMARK_KEY
 VERSIONS_REASON = (
     "Describe/Update/ListModelPackages are limited to the versions of one model package group (or group pattern) "
     "configured in cdk.json; the trailing * stands for the version numbers"
@@ -139,13 +146,84 @@ def read_reports(role: iam.IRole, locations: Sequence[str]) -> None:
         )
 
 
-def use_table(role: iam.IRole, table: dynamodb.ITable, sid: str, actions: Sequence[str]) -> None:
-    """Item-level ``actions`` on the state table, and nothing else of it (no Scan, Query, batch or describe calls).
+def idempotency_key_pattern(function_name: str) -> str:
+    """The ids of the idempotency records one function writes, as an IAM ``StringLike`` pattern.
 
-    The table is encrypted with an AWS owned key, which needs no KMS permission from the caller
-    (a test holds this: a customer managed key would need kms:Decrypt, Encrypt and GenerateDataKey here).
+    Powertools keys a record ``<key prefix>#<hash>``, and registrar's prefix is
+    ``<AWS_LAMBDA_FUNCTION_NAME>.registrar.batch.v<IDEMPOTENCY_RECORD_VERSION>``
+    (:func:`registrar.batch.idempotency_key_prefix`; a test holds the two together). A Lambda function
+    name has no ``.``, so no other function's records match.
+
+    Parameters
+    ----------
+    function_name
+        The function's physical name (in the CDK app, its ``function_name`` token).
     """
-    role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=list(actions), resources=[table.table_arn]))
+    return f"{function_name}.registrar.batch.v{IDEMPOTENCY_RECORD_VERSION}#*"
+
+
+def own_items(table: dynamodb.ITable, sid: str, actions: Sequence[str], keys: Sequence[str]) -> iam.PolicyStatement:
+    """Item-level ``actions`` on the state table, for the items whose partition key matches one of ``keys`` only.
+
+    ``ForAllValues:StringLike`` on ``dynamodb:LeadingKeys`` holds every key a request names to the
+    patterns; the ``Null`` condition refuses a request that names none, which ``ForAllValues`` alone
+    would let through (an empty set satisfies it).
+    """
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=list(actions),
+        resources=[table.table_arn],
+        conditions={
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(keys)},
+            "Null": {"dynamodb:LeadingKeys": "false"},
+        },
+    )
+
+
+def use_table(role: iam.IRole, table: dynamodb.ITable, sid: str, actions: Sequence[str], keys: Sequence[str]) -> None:
+    """Item-level ``actions`` on the state table's ``keys`` (patterns), and nothing else of it.
+
+    No Scan, Query, batch or describe call, and no item of another role. The table is encrypted
+    with an AWS owned key, which needs no KMS permission from the caller (a test holds this: a
+    customer managed key would need kms:Decrypt, Encrypt and GenerateDataKey here).
+    """
+    role.add_to_principal_policy(own_items(table, sid, actions, keys))
+
+
+def use_idempotency_records(
+    handler: RegistrarFunction, table: dynamodb.ITable, *, before: Sequence[IConstruct] = ()
+) -> iam.Policy:
+    """Powertools Idempotency's calls on the state table, for ``handler``'s own records only.
+
+    The condition names the function (:func:`idempotency_key_pattern` of its name), and the function
+    waits for its role's default policy, so the statement cannot be in that policy (a dependency
+    cycle): it is a policy of its own, which waits for the function instead.
+
+    Parameters
+    ----------
+    handler
+        A function that runs :func:`registrar.batch.process_batch` with a table.
+    table
+        The state table.
+    before
+        What must not start before the grant exists: the function's event source mappings, so no
+        batch is handled without it.
+
+    Returns
+    -------
+    aws_cdk.aws_iam.Policy
+        The policy, attached to the function's role.
+    """
+    records = idempotency_key_pattern(handler.function.function_name)
+    policy = iam.Policy(
+        handler,
+        "IdempotencyRecordsPolicy",
+        roles=[handler.role],
+        statements=[own_items(table, "IdempotencyRecords", IDEMPOTENCY_ACTIONS, [records])],
+    )
+    for dependent in before:
+        dependent.node.add_dependency(policy)
+    return policy
 
 
 def _title(kind: str) -> str:

@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import nag
+from registrar.patterns import for_account
 
 BATCH_SIZE = 10
 MAX_RECEIVE_COUNT = 5
@@ -30,7 +31,7 @@ VISIBILITY_FACTOR = 6
 TARGET_RETRY_ATTEMPTS = 185
 TARGET_MAX_EVENT_AGE = cdk.Duration.hours(24)
 
-_PATTERN_KEYS = {"source": "source", "detail-type": "detail_type", "detail": "detail"}
+_PATTERN_KEYS = {"account": "account", "source": "source", "detail-type": "detail_type", "detail": "detail"}
 _TARGET_DLQ_REASON = (
     "This queue is the dead-letter queue of an EventBridge rule target; a dead-letter queue for a dead-letter "
     "queue adds nothing, and an alarm fires on its first message"
@@ -72,7 +73,9 @@ def rule_id(pattern: Mapping[str, Any]) -> str:
 class RoutedQueue(Construct):
     """Rules on the default event bus that feed one queue, which feeds one function in batches.
 
-    Each rule target has its own dead-letter queue (events EventBridge could not deliver); the
+    Each rule matches only events of the stack's account (:func:`registrar.patterns.for_account`):
+    the default bus also receives what other accounts deliver to it, and none of that may reach a
+    flow. Each rule target has its own dead-letter queue (events EventBridge could not deliver); the
     queue has another (messages the function failed ``MAX_RECEIVE_COUNT`` times). The function
     reports partial batch failures, so one bad message does not send its whole batch back.
 
@@ -83,7 +86,8 @@ class RoutedQueue(Construct):
     flow
         The flow's name (``approval``, ``neo``), used in descriptions.
     patterns
-        The rules' event patterns, from ``registrar.patterns.FLOWS``.
+        The rules' event patterns, from ``registrar.patterns.FLOWS`` (without an account: the rules add the
+        stack's).
     consumer
         The function that handles the queue's messages.
     timeout
@@ -95,6 +99,11 @@ class RoutedQueue(Construct):
     ----------
     queue, dead_letter_queue
         The flow's queue and its dead-letter queue.
+    visibility_timeout
+        The queue's visibility timeout: the longest one receive of a message may take before SQS hands
+        the message out again.
+    mapping
+        The event source mapping from the queue to ``consumer``.
     rules
         The EventBridge rules, in the order of ``patterns``.
     target_dead_letter_queues
@@ -113,12 +122,14 @@ class RoutedQueue(Construct):
         max_concurrency: int,
     ) -> None:
         super().__init__(scope, construct_id)
+        account = cdk.Stack.of(self).account
+        self.visibility_timeout = cdk.Duration.seconds(timeout.to_seconds() * VISIBILITY_FACTOR)
         self.dead_letter_queue = encrypted_queue(self, "DeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
         self.queue = encrypted_queue(
             self,
             "Queue",
             retention_period=RETENTION,
-            visibility_timeout=cdk.Duration.seconds(timeout.to_seconds() * VISIBILITY_FACTOR),
+            visibility_timeout=self.visibility_timeout,
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letter_queue),
         )
         self.rules: list[events.Rule] = []
@@ -130,7 +141,7 @@ class RoutedQueue(Construct):
                 self,
                 name,
                 description=f"registrar {flow} flow: {', '.join(pattern.get('detail-type', []))}",
-                event_pattern=event_pattern(pattern),
+                event_pattern=event_pattern(for_account(pattern, account)),
                 targets=[
                     targets.SqsQueue(
                         self.queue,
@@ -142,11 +153,18 @@ class RoutedQueue(Construct):
             )
             self.rules.append(rule)
             self.target_dead_letter_queues.append(dead_letters)
-        consumer.add_event_source(
-            sources.SqsEventSource(
-                self.queue,
-                batch_size=BATCH_SIZE,
-                report_batch_item_failures=True,
-                max_concurrency=max_concurrency,
-            )
+        source = sources.SqsEventSource(
+            self.queue,
+            batch_size=BATCH_SIZE,
+            report_batch_item_failures=True,
+            max_concurrency=max_concurrency,
         )
+        consumer.add_event_source(source)
+        # The source creates the mapping under the function; found again by its id so callers can order it after
+        # grants the function itself cannot wait for (infra.permissions.use_idempotency_records).
+        [self.mapping] = [
+            child
+            for child in consumer.node.children
+            if isinstance(child, lambda_.EventSourceMapping)
+            and child.event_source_mapping_id == source.event_source_mapping_id
+        ]

@@ -70,6 +70,7 @@ class RegistrarStack(cdk.Stack):
                 },
                 "SweepScheduleDeadLetterQueue": self.neo.schedule_dead_letter_queue,
             },
+            flow_queues={"ApprovalQueue": self.approval.route, "NeoQueue": self.neo.route},
             sweep_rate=cdk.Duration.minutes(config.sweep_rate_minutes),
             alarm_email=config.alarm_email,
         )

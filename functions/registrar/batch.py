@@ -23,8 +23,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from registrar import aws
-from registrar.errors import RegistrarError
-from registrar.observability import count, logger
+from registrar.errors import DeploymentError, RegistrarError
+from registrar.observability import count, cut, logger
 from registrar.observability import record as record_outcome
 from registrar.outcome import Outcome
 
@@ -37,7 +37,6 @@ IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600  # longer than SQS retention, so a redel
 # is never replayed by this one. 2: invalid, early and unlinked answers are no longer kept. 3: keys are the
 # target as read back from AWS, not identifiers taken from the event.
 IDEMPOTENCY_RECORD_VERSION = 3
-LOGGED_REASON_LENGTH = 500
 
 Event = TypeVar("Event", contravariant=True)
 Target = TypeVar("Target", bound="Subject")
@@ -106,6 +105,7 @@ def process_batch(
         The idempotency table; ``None`` (a local run without one) handles every record afresh.
     """
     handle = _deduplicated(table_name, context)
+    home = _home(context)
     # One processor per batch: it keeps the batch's records and results, and a local runner may handle
     # several batches at once in threads of one process. A batch whose every record failed is reported
     # like any other (every record in batchItemFailures) instead of failing the invocation: SQS redelivers
@@ -113,20 +113,33 @@ def process_batch(
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = process_partial_response(
         event=event,
-        record_handler=functools.partial(_handle_record, parse=parse, flow=flow, handle=handle),
+        record_handler=functools.partial(_handle_record, parse=parse, flow=flow, handle=handle, home=home),
         processor=processor,
         context=context,
     )
     return dict(response)
 
 
+def _home(context: LambdaContext) -> tuple[str | None, str | None]:
+    """The account and region the function runs in: an event about any other is not this deployment's."""
+    arn = getattr(context, "invoked_function_arn", "") or ""
+    parts = arn.split(":")
+    account = parts[4] if len(parts) > 4 and parts[4] else None
+    return account, os.environ.get("AWS_REGION") or None
+
+
 def _handle_record(
-    record: SQSRecord, *, parse: Callable[[Any], Any], flow: Flow[Any, Any], handle: Callable[..., dict[str, Any]]
+    record: SQSRecord,
+    *,
+    parse: Callable[[Any], Any],
+    flow: Flow[Any, Any],
+    handle: Callable[..., dict[str, Any]],
+    home: tuple[str | None, str | None],
 ) -> dict[str, Any]:
     # Each record logs under its own subject: none from the record before it, none from another thread's.
     logger.thread_safe_remove_keys(["subject"])
     receives = record.attributes.get("ApproximateReceiveCount")
-    event = _parsed(record.body, parse)
+    event = _parsed(record.body, parse, home)
     _decided_here.set(False)
     try:
         target = flow.resolve(event)
@@ -148,9 +161,11 @@ def _handle_record(
         # Transient AWS errors that outlived the client's retries, permanent ones (access denied) and
         # registrar's own: the record fails, SQS redelivers it, and after its receives it is dead-lettered.
         count("EventFailed")
+        if isinstance(error, DeploymentError):
+            count("DeploymentBlocked")
         logger.error(
             "event failed",
-            extra={"reason": str(error)[:LOGGED_REASON_LENGTH], "error": aws.error_name(error), "receives": receives},
+            extra={"reason": cut(str(error)), "error": aws.error_name(error), "receives": receives},
         )
         raise
     if not _decided_here.get():
@@ -159,16 +174,24 @@ def _handle_record(
     return result
 
 
-def _parsed(body: str, parse: Callable[[Any], Any]) -> Any:
-    """The record body as the flow's event; :class:`PoisonEventError` for anything else."""
+def _parsed(body: str, parse: Callable[[Any], Any], home: tuple[str | None, str | None]) -> Any:
+    """The record body as the flow's event, of this account and region; :class:`PoisonEventError` for anything else."""
     try:
-        return parse(json.loads(body))
+        event = parse(json.loads(body))
     except RecursionError:
         reason = "the body nests deeper than a JSON parser follows"
     except ValueError as error:  # JSONDecodeError, EventError, and an integer of more digits than int() takes
         reason = str(error)
+    else:
+        account, region = home
+        if account is not None and event.account != account:
+            reason = f"the event is about account {event.account}, this function runs in {account}"
+        elif region is not None and event.region != region:
+            reason = f"the event is about region {event.region}, this function runs in {region}"
+        else:
+            return event
     count("EventInvalid")
-    logger.error("poison event: not an event this flow handles", extra={"reason": reason[:LOGGED_REASON_LENGTH]})
+    logger.error("poison event: not an event this flow handles", extra={"reason": cut(reason)})
     raise PoisonEventError(reason)
 
 
@@ -181,13 +204,13 @@ def _settled(outcome: Outcome, receives: Any) -> dict[str, Any]:
         count("EventDeferred")
         logger.warning(
             "the event is ahead of the state it names; it will be retried",
-            extra={"reason": reason[:LOGGED_REASON_LENGTH], "receives": receives},
+            extra={"reason": cut(reason), "receives": receives},
         )
         raise EventAheadOfStateError(reason)
     if outcome.outcome == "invalid":
         logger.error(
             "poison event: it names nothing registrar can act on",
-            extra={"reason": reason[:LOGGED_REASON_LENGTH], "receives": receives},
+            extra={"reason": cut(reason), "receives": receives},
         )
         raise PoisonEventError(reason)
     return outcome.model_dump(mode="json")  # handled; only not kept

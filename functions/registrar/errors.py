@@ -49,6 +49,15 @@ class EvidenceError(RegistrarError):
     """The evidence for a decision could not be read or trusted (report missing, oversized, not JSON)."""
 
 
+class DeploymentError(RegistrarError):
+    """The deployment keeps registrar from acting: a location or permission its configuration lacks.
+
+    Not the event's fault nor the evidence's: the event fails, is dead-lettered after its receives
+    (the alarm fires), and a redrive once the configuration is fixed handles it. Nothing is decided
+    on it meanwhile.
+    """
+
+
 class EventError(RegistrarError, ValueError):
     """An event is not one registrar handles, or is malformed; it is parked, never retried forever."""
 

@@ -59,9 +59,20 @@ def _tracer() -> Tracer | Untraced:
     return Tracer(service=SERVICE)
 
 
-# The account id in every ARN (and ECR registry) a log line carries: the package, the subject, the function.
-_ACCOUNT_ID = re.compile(r"(arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:)[0-9]{12}(?=:)|\b[0-9]{12}(?=\.dkr\.ecr\.)")
+# An account id: twelve digits standing alone, as in an ARN (…:123456789012:…), an ECR registry
+# (123456789012.dkr.ecr…), a queue URL (…amazonaws.com/123456789012/queue) or a message.
+_ACCOUNT_ID = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 REDACTED_ACCOUNT = "************"
+
+
+def redact(text: str) -> str:
+    """``text`` with every account id masked; mask before cutting a text, or a cut id escapes the pattern."""
+    return _ACCOUNT_ID.sub(REDACTED_ACCOUNT, text)
+
+
+def cut(text: str, limit: int = 500) -> str:
+    """``text`` masked (:func:`redact`), then cut to ``limit`` characters: what a log line carries of a reason."""
+    return redact(text)[:limit]
 
 
 def redacted_json(log: Any) -> str:
@@ -69,8 +80,7 @@ def redacted_json(log: Any) -> str:
 
     Operators read which package, group, version and region; the account is the one the logs live in.
     """
-    text = json.dumps(log, default=str, separators=(",", ":"))
-    return _ACCOUNT_ID.sub(lambda match: (match.group(1) or "") + REDACTED_ACCOUNT, text)
+    return redact(json.dumps(log, default=str, separators=(",", ":")))
 
 
 logger = Logger(service=SERVICE, json_serializer=redacted_json)
@@ -85,6 +95,7 @@ _VERDICT_METRICS = {
     "Attached": "SpecAttached",
     "Recorded": "NeoRecorded",
     "OverCap": "SpecOverCap",
+    "Refused": "EvidenceRefused",
 }
 
 

@@ -55,5 +55,11 @@ class ModelPackage(BaseModel):
         return containers[0] if containers else {}
 
     @property
+    def model_data_url(self) -> str | None:
+        """The version's model artifact: its primary container's ``ModelDataUrl``, or ``None``."""
+        url = self.primary_container.get("ModelDataUrl")
+        return url if isinstance(url, str) and url else None
+
+    @property
     def model_card_status(self) -> str | None:
         return (self.ModelCard or {}).get("ModelCardStatus")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from typing import Any
 
 from registrar.events import (
@@ -41,3 +43,26 @@ FLOWS: dict[str, tuple[dict[str, Any], ...]] = {
     "approval": (EVALUATED_PACKAGE, FINISHED_PROCESSING_JOB),
     "neo": (FINISHED_COMPILATION_JOB,),
 }
+
+
+def for_account(pattern: Mapping[str, Any], account: str) -> dict[str, Any]:
+    """``pattern`` narrowed to the events of one account: a copy with ``"account": [account]``.
+
+    A rule on the default bus also sees events other accounts deliver to it (cross-account
+    delivery), whatever their ``source``; matching on the account keeps those from every flow.
+    The patterns above stay account-free because the account is only known where they are
+    deployed (the stack's account, the emulator's).
+
+    Parameters
+    ----------
+    pattern
+        One of this module's patterns (left unchanged).
+    account
+        The account id whose events the rule may match (in the CDK app, the stack's account token).
+
+    Returns
+    -------
+    dict
+        A deep copy of ``pattern`` with its ``account`` key set to ``[account]``.
+    """
+    return {**copy.deepcopy(dict(pattern)), "account": [account]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from registrar.errors import InvalidUpdateError, Violation
-from registrar.package import ModelPackage
+from registrar.package import MAX_METADATA_ENTRIES, ModelPackage
 from registrar.updates import PackageUpdate
 
 
@@ -86,3 +86,24 @@ def plan(desired: PackageUpdate, package: ModelPackage) -> PackageUpdate | None:
 def _contains(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
     """Whether every member of ``wanted`` is already present in ``current`` with the same value."""
     return all(current.get(key) == value for key, value in wanted.items())
+
+
+def metadata_record(package: ModelPackage, key: str, value: str) -> PackageUpdate | None:
+    """The request setting one ``CustomerMetadataProperties`` entry, or ``None`` when it is set already or has no room.
+
+    A record registrar keeps beside its decisions (why evidence was refused, say): nothing else of the
+    package changes, and a record never takes the last of the 50 entries' room from an entry it would
+    have to replace.
+
+    Raises
+    ------
+    InvalidUpdateError
+        ``key`` or ``value`` break the metadata rules (sanitise them first).
+    """
+    metadata = package.CustomerMetadataProperties
+    if metadata.get(key) == value:
+        return None
+    if key not in metadata and len(metadata) >= MAX_METADATA_ENTRIES:
+        return None
+    update = PackageUpdate(ModelPackageArn=package.ModelPackageArn, CustomerMetadataProperties={key: value})
+    return update.with_client_token(planned_against=package)

@@ -1,17 +1,26 @@
-"""The only module that reads S3: evaluation reports, as parsed JSON, or a clear reason why not.
+"""The only module that reads S3: evaluation reports, as parsed JSON with the object's version, or why not.
 
 A report is evidence for approving a model, so reading is strict: only ``s3://`` URIs inside the
 configured locations, one GetObject, at most ``max_bytes`` read, JSON only, no deep nesting, no
-duplicate keys. ``NaN`` and ``Infinity`` literals parse (to float ``nan``/``inf``) so that one
-non-finite number makes one metric unusable rather than the whole report.
+duplicate keys, and a bounded number of values, counted before anything is built (a 5 MiB report
+of empty objects would otherwise take hundreds of MiB in a 256 MB function). ``NaN`` and
+``Infinity`` literals parse (to float ``nan``/``inf``) so that one non-finite number makes one
+metric unusable rather than the whole report.
 
 What a report itself gets wrong (a missing object or bucket, an archived object, too large, not
 JSON) raises an :class:`~registrar.errors.EvidenceError` subclass: evidence that cannot be used.
-A refusal (``AccessDenied``, a KMS key the role may not use) and transient failures (throttling,
-5xx, timeouts) propagate unchanged: the event is retried and, if the refusal lasts, dead-lettered
-for an operator to fix the permission and redrive, instead of a version being decided on the
-deployment's mistake or a network blip. (The stack grants ``s3:ListBucket`` on the report
-locations, so S3 answers ``NoSuchKey``, not ``AccessDenied``, for a report that does not exist.)
+What the deployment gets wrong is not evidence: a report outside the allowed locations, or S3
+refusing the function (``AccessDenied``, a KMS key the role may not use), raises
+:class:`ReportRefusedError`, a :class:`~registrar.errors.DeploymentError`: the version is held and
+the event dead-lettered for an operator to fix the configuration and redrive, instead of a version
+being decided on the deployment's mistake. Transient failures (throttling, 5xx, timeouts) propagate
+unchanged and the event is retried. (The stack grants ``s3:ListBucket`` on the report locations,
+so S3 answers ``NoSuchKey``, not ``AccessDenied``, for a report that does not exist.)
+
+Each report read carries the version it was read at (:attr:`Report.version`): the object's
+``VersionId`` in a versioned bucket, else its ETag. A decision records it, and a later read of the
+same report (a champion's) asks for that version, so an overwritten report cannot change a
+comparison or the audit record.
 """
 
 from __future__ import annotations
@@ -20,31 +29,47 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from registrar import aws
-from registrar.errors import EvidenceError
+from registrar.errors import DeploymentError, EvidenceError
+from registrar.locations import within
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 MAX_NESTING = 64
+# Values (objects, arrays, scalars) a report may hold. SageMaker's model quality reports hold hundreds and
+# Clarify's tens of thousands at most; 100,000 empty objects take ~10 MiB once parsed (docs/performance.md).
+MAX_VALUES = 100_000
+VERSION_PREFIX = "version:"
+ETAG_PREFIX = "etag:"
 
 # Error codes that say "this report cannot be read", as opposed to "the function may not" or "try again later".
 _UNREADABLE_CODES = frozenset(
     {"NoSuchKey", "NoSuchBucket", "InvalidObjectState", "InvalidBucketName", "404", "NotFound"}
 )
+# Error codes of S3 refusing the function itself: the deployment's to fix (a permission, a key policy).
+_REFUSAL_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProblem", "InvalidObjectState.KMS"})
 # botocore's own rule for a Bucket parameter; a URI breaking it would fail in the client, outside these errors.
 _BUCKET_NAME = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
+# A JSON string (unrolled so that a long string is one pass), and anything that is not a bracket or a comma.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_STRUCTURE = re.compile(r"[^\[\]{},]+")
 
 
 class ReportLocationError(EvidenceError):
-    """The URI is not an ``s3://bucket/key`` object URI, or lies outside the allowed report locations."""
+    """The URI is not an ``s3://bucket/key`` object URI."""
+
+
+class ReportRefusedError(DeploymentError):
+    """registrar may not read the report: it lies outside the allowed report locations, or S3 refused the function."""
 
 
 class ReportUnreadableError(EvidenceError):
-    """S3 refused the object: it does not exist, its bucket does not exist, or access is denied."""
+    """The object cannot be read: it does not exist, its bucket does not exist, it is archived, or the version
+    recorded for it is gone."""
 
 
 class ReportTooLargeError(EvidenceError):
@@ -52,7 +77,22 @@ class ReportTooLargeError(EvidenceError):
 
 
 class ReportNotJsonError(EvidenceError):
-    """The object is not UTF-8 JSON, nests too deeply, or repeats a key."""
+    """The object is not UTF-8 JSON, nests too deeply, holds too many values, or repeats a key."""
+
+
+class Report(NamedTuple):
+    """A report as read: the parsed document, and the version of the object it was read from.
+
+    Attributes
+    ----------
+    document
+        The parsed JSON.
+    version
+        ``version:<VersionId>`` in a versioned bucket, else ``etag:<ETag>``; empty when S3 gave neither.
+    """
+
+    document: Any
+    version: str
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -76,18 +116,6 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _within(bucket: str, key: str, location: str) -> bool:
-    """Whether ``bucket/key`` lies in ``s3://bucket[/prefix]``; a prefix matches whole path segments only."""
-    loc_bucket, _, prefix = location[len("s3://") :].partition("/")
-    if loc_bucket != bucket:
-        return False
-    if not prefix:
-        return True
-    # "s3://b/reports" admits reports/x.json but not reports-old/x.json; "s3://b/reports/" reads the same.
-    prefix = prefix if prefix.endswith("/") else prefix + "/"
-    return key.startswith(prefix)
-
-
 def _non_finite(name: str) -> float:
     # json calls this for NaN, Infinity and -Infinity: keep them as floats, to be refused per metric.
     return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
@@ -102,38 +130,54 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _depth(document: Any) -> int:
-    """The nesting depth of a parsed JSON document (a scalar is 0), without recursion."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(document, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        depth += 1
-        deepest = max(deepest, depth)
-        stack.extend((child, depth) for child in children)
-    return deepest
+def check_structure(
+    text: str, uri: str = "report", *, max_nesting: int = MAX_NESTING, max_values: int = MAX_VALUES
+) -> None:
+    """Refuse a JSON text holding more than ``max_values`` values or nesting deeper than ``max_nesting``.
 
-
-def parse_report(data: bytes, uri: str = "report", *, max_nesting: int = MAX_NESTING) -> Any:
-    """Parse report bytes as strict JSON (``NaN``/``Infinity`` kept as floats).
+    Counted on the text, before anything is parsed, in a few passes of the regular expression engine:
+    strings are dropped, then what is left is the document's brackets and commas (each value but the
+    first of a container follows a comma; each container opens with a bracket). Text that is not JSON
+    passes or fails here as it may; the parser says what is wrong with it.
 
     Raises
     ------
     ReportNotJsonError
-        When the bytes are not UTF-8, not JSON, repeat a key, or nest deeper than ``max_nesting``.
+        Naming the limit.
+    """
+    skeleton = _NOT_STRUCTURE.sub("", _JSON_STRING.sub("", text))
+    values = skeleton.count(",") + skeleton.count("[") + skeleton.count("{") + 1
+    if values > max_values:
+        raise ReportNotJsonError(f"report {uri} holds more than {max_values} values: not an evaluation report")
+    depth = deepest = 0
+    for bracket in skeleton.translate(_BRACKETS_ONLY):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    if deepest > max_nesting:
+        raise ReportNotJsonError(f"report {uri} nests deeper than {max_nesting} levels")
+
+
+_BRACKETS_ONLY = str.maketrans("", "", ",")
+
+
+def parse_report(
+    data: bytes, uri: str = "report", *, max_nesting: int = MAX_NESTING, max_values: int = MAX_VALUES
+) -> Any:
+    """Parse report bytes as strict JSON (``NaN``/``Infinity`` kept as floats), within bounds checked first.
+
+    Raises
+    ------
+    ReportNotJsonError
+        When the bytes are not UTF-8, not JSON, repeat a key, nest deeper than ``max_nesting`` or hold
+        more than ``max_values`` values (see :func:`check_structure`).
     """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ReportNotJsonError(f"report {uri} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+    check_structure(text, uri, max_nesting=max_nesting, max_values=max_values)
     try:
-        document = json.loads(text, parse_constant=_non_finite, object_pairs_hook=_unique_keys)
+        return json.loads(text, parse_constant=_non_finite, object_pairs_hook=_unique_keys)
     except ReportNotJsonError as error:
         raise ReportNotJsonError(f"report {uri} is not usable JSON: {error}") from None
     except json.JSONDecodeError as error:
@@ -144,9 +188,6 @@ def parse_report(data: bytes, uri: str = "report", *, max_nesting: int = MAX_NES
         raise ReportNotJsonError(f"report {uri} is not usable JSON: {str(error)[:200]}") from None
     except RecursionError:
         raise ReportNotJsonError(f"report {uri} nests deeper than {max_nesting} levels") from None
-    if _depth(document) > max_nesting:
-        raise ReportNotJsonError(f"report {uri} nests deeper than {max_nesting} levels")
-    return document
 
 
 class ReportStore:
@@ -198,50 +239,51 @@ class ReportStore:
         Raises
         ------
         ReportLocationError
-            When the URI is malformed or outside :attr:`allowed_locations`.
+            When the URI is malformed: the package's or the job's own data is wrong.
+        ReportRefusedError
+            When it lies outside :attr:`allowed_locations`: the deployment's configuration does not allow it.
         """
         bucket, key = split_s3_uri(uri)
-        if self.allowed_locations and not any(_within(bucket, key, loc) for loc in self.allowed_locations):
-            raise ReportLocationError(
+        if self.allowed_locations and not any(within(bucket, key, loc) for loc in self.allowed_locations):
+            raise ReportRefusedError(
                 f"report {uri} is outside the allowed report locations ({', '.join(self.allowed_locations)})"
             )
         return bucket, key
 
-    def read_json(self, uri: str) -> Any:
-        """Read the JSON document at ``uri`` with one GetObject.
+    def read(self, uri: str, *, version: str | None = None) -> Report:
+        """Read the JSON document at ``uri`` with one GetObject, at ``version`` when one is given.
 
         Parameters
         ----------
         uri
             ``s3://bucket/key`` of the report.
+        version
+            A :attr:`Report.version` recorded earlier: ``version:<id>`` reads that object version,
+            ``etag:<etag>`` reads the object only if it still has that ETag.
 
         Returns
         -------
-        Any
-            The parsed document; ``NaN``/``Infinity`` literals become float ``nan``/``inf``.
+        Report
+            The parsed document (``NaN``/``Infinity`` literals become float ``nan``/``inf``) and the
+            version it was read at.
 
         Raises
         ------
         ReportLocationError
-            Malformed URI or outside the allowed locations (no call is made).
+            Malformed URI (no call is made).
+        ReportRefusedError
+            Outside the allowed locations (no call is made), or S3 refused the function (``AccessDenied``,
+            a KMS key it may not use).
         ReportUnreadableError
-            NoSuchKey, NoSuchBucket, an archived object. ``AccessDenied`` and KMS refusals propagate as
-            the client's error, like transient ones: the deployment's to fix, not the report's.
+            NoSuchKey, NoSuchBucket, an archived object, a version that no longer exists or an object
+            that changed since its ETag was recorded.
         ReportTooLargeError
             ContentLength, or the bytes actually streamed, exceed ``max_bytes``.
         ReportNotJsonError
-            Not UTF-8 JSON, a repeated key, or nesting deeper than 64 levels.
+            Not UTF-8 JSON, a repeated key, nesting deeper than 64 levels, more than 100,000 values.
         """
         bucket, key = self.check_location(uri)
-        client = self.client
-        try:
-            response = client.get_object(Bucket=bucket, Key=key)
-        except client.exceptions.ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in _UNREADABLE_CODES:
-                message = error.response.get("Error", {}).get("Message") or code
-                raise ReportUnreadableError(f"report {uri} cannot be read: {code} ({message})") from None
-            raise
+        response = self._get(uri, bucket, key, version)
         body = response["Body"]
         try:
             length = response.get("ContentLength")
@@ -253,4 +295,39 @@ class ReportStore:
             body.close()
         if len(data) > self.max_bytes:
             raise ReportTooLargeError(f"report {uri} is larger than the {self.max_bytes} bytes allowed")
-        return parse_report(data, uri)
+        return Report(document=parse_report(data, uri), version=_version_of(response))
+
+    def _get(self, uri: str, bucket: str, key: str, version: str | None) -> dict[str, Any]:
+        request: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version is not None and version.startswith(VERSION_PREFIX):
+            request["VersionId"] = version.removeprefix(VERSION_PREFIX)
+        elif version is not None and version.startswith(ETAG_PREFIX):
+            request["IfMatch"] = f'"{version.removeprefix(ETAG_PREFIX)}"'
+        client = self.client
+        try:
+            response: dict[str, Any] = client.get_object(**request)
+        except client.exceptions.ClientError as error:
+            code = aws.error_code(error) or ""
+            message = aws.error_message(error)
+            if code in _REFUSAL_CODES or code.startswith("KMS."):
+                raise ReportRefusedError(f"S3 refused to read report {uri}: {code} ({message})") from None
+            if code in ("PreconditionFailed", "412"):
+                raise ReportUnreadableError(f"report {uri} changed since {version} was recorded") from None
+            if code in ("NoSuchVersion", "InvalidArgument") and version is not None:
+                raise ReportUnreadableError(f"report {uri} at {version} cannot be read: {code} ({message})") from None
+            if code in _UNREADABLE_CODES:
+                raise ReportUnreadableError(f"report {uri} cannot be read: {code} ({message})") from None
+            raise
+        return response
+
+
+def _version_of(response: dict[str, Any]) -> str:
+    """``version:<VersionId>`` when S3 versions the object, else ``etag:<ETag>``, without the ETag's quotes.
+
+    Both fit a metadata value (letters, digits and ``_.:/=+-@``); the quotes S3 puts around an ETag do not.
+    """
+    version_id = response.get("VersionId")
+    if isinstance(version_id, str) and version_id and version_id != "null":
+        return VERSION_PREFIX + version_id
+    etag = response.get("ETag")
+    return ETAG_PREFIX + etag.strip('"') if isinstance(etag, str) and etag.strip('"') else ""

@@ -118,6 +118,9 @@ class Settings(BaseModel):
         The bus the sweeper publishes Compilation Job State Change events on.
     report_locations
         ``s3://bucket/prefix`` locations evaluation reports may be read from; empty allows any.
+    neo_output_locations
+        ``s3://bucket/prefix`` locations a compiled model must lie in to be attached; empty allows any
+        (the stack always sets it).
     managed_groups
         Model package group names or fnmatch patterns registrar may act on; empty allows any.
     sweep_lookback_minutes
@@ -131,11 +134,12 @@ class Settings(BaseModel):
     table_name: str | None = Field(default=None, min_length=1)
     event_bus_name: str = Field(default="default", min_length=1)
     report_locations: list[ReportLocation] = Field(default_factory=list)
+    neo_output_locations: list[ReportLocation] = Field(default_factory=list)
     managed_groups: list[GroupPattern] = Field(default_factory=list)
     sweep_lookback_minutes: int = Field(default=60, ge=1, le=60 * 24 * 14)
     policy_cache_seconds: int = Field(default=300, ge=0, le=3600)
 
-    _split_lists = field_validator("report_locations", "managed_groups", mode="before")(_split)
+    _split_lists = field_validator("report_locations", "neo_output_locations", "managed_groups", mode="before")(_split)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

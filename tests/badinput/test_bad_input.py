@@ -156,7 +156,7 @@ def handle_body(body: bytes) -> tuple[dict[str, Any], list[Outcome], FakeSageMak
         "awsRegion": "us-east-1",
     }
     batch = {"Records": [record]}
-    context = LocalLambdaContext("registrar-bad-input")
+    context: Any = LocalLambdaContext("registrar-bad-input")  # a stand-in for Powertools' LambdaContext
     seen: list[Outcome] = []
     with listening(lambda outcome, _subject: seen.append(outcome)):
         if flow == "neo":

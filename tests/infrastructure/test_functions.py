@@ -40,7 +40,7 @@ SETTINGS = {
 
 
 def environment(function: dict[str, Any]) -> dict[str, Any]:
-    return function["Environment"]["Variables"]  # type: ignore[no-any-return]
+    return function["Environment"]["Variables"]
 
 
 def test_there_is_one_function_per_handler(synthesized: Synthesized) -> None:

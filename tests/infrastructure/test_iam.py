@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
 from infra import nag
 from infra.names import APPROVAL_HANDLER, CONTEXT_KEY, NEO_REGISTRATION_HANDLER, SWEEPER_HANDLER
+from registrar.batch import idempotency_key_prefix
+from registrar.watermark import Watermark
 
 from .conftest import Synthesized, cdk_json_context, synthesize
 
@@ -146,6 +150,117 @@ def test_each_role_may_call_only_the_table_operations_its_code_makes(
     # WHEN a function's role is read THEN it holds exactly the item calls its code makes, on that table only
     table = {"Fn::GetAtt": [table_id, "Arn"]}
     assert table_grants(synthesized, handler) == {f"dynamodb:{action}": [table] for action in actions}
+
+
+def table_statements(synthesized: Synthesized, handler: str) -> list[dict[str, Any]]:
+    function_id, _function = synthesized.function(handler)
+    return [
+        s
+        for s in synthesized.role_statements(function_id)
+        if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+    ]
+
+
+def leading_keys(synthesized: Synthesized, handler: str) -> list[Any]:
+    """The partition keys a function's role may use on the state table, as synthesized (one statement, conditioned)."""
+    [statement] = table_statements(synthesized, handler)
+    condition = statement["Condition"]
+    # Every key a request names must match (ForAllValues), and a request must name one: ForAllValues alone holds
+    # for an empty set
+    assert set(condition) == {"ForAllValues:StringLike", "Null"}
+    assert condition["Null"] == {"dynamodb:LeadingKeys": "false"}
+    return as_list(condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+
+
+@pytest.mark.parametrize("handler", [APPROVAL_HANDLER, NEO_REGISTRATION_HANDLER])
+def test_a_handler_role_may_touch_only_the_idempotency_records_of_its_own_function(
+    synthesized: Synthesized, handler: str
+) -> None:
+    # GIVEN a function that keeps Powertools Idempotency records WHEN its role's table statement is read
+    function_id, _function = synthesized.function(handler)
+    # THEN it is limited to the keys <this function's name>.registrar.batch.v<N>#<hash>, its name as deployed
+    assert leading_keys(synthesized, handler) == [{"Fn::Join": ["", [{"Ref": function_id}, ".registrar.batch.v3#*"]]}]
+
+
+def test_the_sweeper_role_may_touch_only_its_watermark(synthesized: Synthesized) -> None:
+    assert leading_keys(synthesized, SWEEPER_HANDLER) == ["watermark#sweeper#compilation-jobs"]
+
+
+def iam_like(value: str, pattern: str) -> bool:
+    """IAM's StringLike: ``*`` any run of characters, ``?`` one, nothing else special."""
+    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+
+
+def deployed_patterns(value: Any, names: dict[str, str]) -> Any:
+    """A LeadingKeys value with each function's ``Ref`` replaced by the name CloudFormation would give it."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return names[value["Ref"]]
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return separator.join(deployed_patterns(part, names) for part in parts)
+    assert isinstance(value, str), f"unexpected intrinsic function in a condition: {value}"
+    return value
+
+
+def test_each_role_reaches_the_items_its_code_writes_and_no_other_roles(
+    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the three functions, named as CloudFormation names them, and the ids their code gives the items it keeps:
+    # Powertools' own key for an idempotency record (registrar.batch's prefix) and the sweeper's watermark
+    handlers = {APPROVAL_HANDLER: "approval", NEO_REGISTRATION_HANDLER: "neo", SWEEPER_HANDLER: "sweeper"}
+    names = {
+        synthesized.function(handler)[0]: f"Registrar-{role.title()}HandlerFunction-AbC123dEf456"
+        for handler, role in handlers.items()
+    }
+
+    def record_id(function_name: str) -> str:
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", function_name)
+        store = DynamoDBPersistenceLayer(table_name="state", key_attr="id")
+        store.configure(IdempotencyConfig(event_key_jmespath="key"), key_prefix=idempotency_key_prefix())
+        key = store._get_hashed_idempotency_key({"key": "arn:aws:sagemaker:...:model-package/churn-model/3"})
+        assert key is not None
+        return key
+
+    items = {
+        handler: [
+            Watermark("state").item_id
+            if handler == SWEEPER_HANDLER
+            else record_id(names[synthesized.function(handler)[0]])
+        ]
+        for handler in handlers
+    }
+    # WHEN each role's LeadingKeys patterns are evaluated as IAM would, against every item's id
+    for handler in handlers:
+        patterns = [deployed_patterns(p, names) for p in leading_keys(synthesized, handler)]
+        for owner, ids in items.items():
+            for item in ids:
+                # THEN a role reaches its own items, and none of another role's
+                allowed = any(iam_like(item, pattern) for pattern in patterns)
+                assert allowed == (owner == handler), f"{handler} on {item}: {'allowed' if allowed else 'denied'}"
+
+
+@pytest.mark.parametrize("handler", [APPROVAL_HANDLER, NEO_REGISTRATION_HANDLER])
+def test_no_batch_reaches_a_handler_before_its_role_may_keep_idempotency_records(
+    synthesized: Synthesized, handler: str
+) -> None:
+    # GIVEN the policy that holds a handler's idempotency grant: it names the function, so it cannot be the role
+    # policy the function waits for (a cycle); the function is created first
+    function_id, function = synthesized.function(handler)
+    role = function["Role"]["Fn::GetAtt"][0]
+    [policy_id] = [
+        name
+        for name, policy in synthesized.properties("AWS::IAM::Policy").items()
+        if {"Ref": role} in policy["Roles"]
+        and any(s.get("Sid") == "IdempotencyRecords" for s in policy["PolicyDocument"]["Statement"])
+    ]
+    assert policy_id not in synthesized.resources("AWS::Lambda::Function")[function_id]["DependsOn"]
+    # WHEN the event source mapping that feeds the function is read THEN it waits for that policy
+    [mapping] = [
+        m
+        for m in synthesized.resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    assert policy_id in mapping.get("DependsOn", [])
 
 
 def test_the_state_table_needs_no_kms_permission(synthesized: Synthesized) -> None:

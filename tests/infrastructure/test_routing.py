@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import pathlib
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from moto.events.models import EventPattern
+from moto.events.utils import EventMessageType
 
 from infra.names import APPROVAL_HANDLER, NEO_REGISTRATION_HANDLER
-from registrar.patterns import FLOWS
+from registrar.patterns import FLOWS, for_account
 
 from .conftest import ROOT, Synthesized
 
 EVENTS = ROOT / "events"
 HANDLER_OF_FLOW = {"approval": APPROVAL_HANDLER, "neo": NEO_REGISTRATION_HANDLER}
+# The account of every sample event; the rules are evaluated as if the stack were deployed there.
+STACK_ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "210987654321"
+STACK_ACCOUNT_TOKEN = {"Ref": "AWS::AccountId"}
 
 # Every JSON file under events/ and the handler its rules must route it to (None: no rule may match).
 EXPECTED_ROUTES: dict[str, str | None] = {
@@ -47,22 +52,89 @@ def event_files() -> list[str]:
     return sorted(path.relative_to(EVENTS).as_posix() for path in EVENTS.rglob("*.json"))
 
 
-def handlers_reached(synthesized: Synthesized, event: Any) -> set[str]:
+def deployed_in(value: Any, account: str) -> Any:
+    """A synthesized pattern as EventBridge sees it in ``account``: the stack's account token resolved.
+
+    Any other intrinsic function fails the test: left in, the matcher would take it for a content
+    filter it does not know and match anything.
+    """
+    if value == STACK_ACCOUNT_TOKEN:
+        return account
+    if isinstance(value, dict):
+        unresolved = [key for key in value if key == "Ref" or key.startswith("Fn::")]
+        assert not unresolved, f"unresolved intrinsic function in an event pattern: {value}"
+        return {key: deployed_in(item, account) for key, item in value.items()}
+    if isinstance(value, list):
+        return [deployed_in(item, account) for item in value]
+    return value
+
+
+def handlers_reached(synthesized: Synthesized, event: Any, *, account: str = STACK_ACCOUNT) -> set[str]:
+    """The handlers the synthesized rules route ``event`` to, with the stack deployed in ``account``."""
     return {
         handler
         for _rule, pattern, handler in synthesized.routes()
-        if isinstance(event, dict) and EventPattern.load(json.dumps(pattern)).matches_event(event)
+        if isinstance(event, dict)
+        and EventPattern.load(json.dumps(deployed_in(pattern, account))).matches_event(cast(EventMessageType, event))
     }
+
+
+def routed_samples() -> list[str]:
+    return sorted(relative for relative, handler in EXPECTED_ROUTES.items() if handler is not None)
 
 
 @pytest.mark.parametrize("flow", sorted(FLOWS))
 def test_each_flow_has_exactly_its_patterns_on_rules_that_reach_its_handler(
     synthesized: Synthesized, flow: str
 ) -> None:
-    # GIVEN the rules whose targets lead, through a queue, to the flow's handler
-    synthesized_patterns = [p for _rule, p, handler in synthesized.routes() if handler == HANDLER_OF_FLOW[flow]]
-    # THEN their patterns are registrar.patterns' for that flow, exactly (the synthesized JSON, not CDK's model)
-    assert sorted(synthesized_patterns, key=json.dumps) == sorted(FLOWS[flow], key=json.dumps)
+    # GIVEN the rules whose targets lead, through a queue, to the flow's handler, deployed in some account
+    synthesized_patterns = [
+        deployed_in(p, STACK_ACCOUNT) for _rule, p, handler in synthesized.routes() if handler == HANDLER_OF_FLOW[flow]
+    ]
+    # THEN their patterns are registrar.patterns' for that flow, limited to that account, exactly (the synthesized
+    # JSON, not CDK's model)
+    expected = [for_account(pattern, STACK_ACCOUNT) for pattern in FLOWS[flow]]
+    assert sorted(synthesized_patterns, key=json.dumps) == sorted(expected, key=json.dumps)
+
+
+def test_every_flow_rule_matches_the_stacks_own_account_only(synthesized: Synthesized) -> None:
+    # GIVEN every rule that feeds a flow WHEN its synthesized pattern is read
+    routes = synthesized.routes()
+    assert routes
+    for rule, pattern, _handler in routes:
+        # THEN it filters on the account the stack is deployed in (resolved at deploy time), and on nothing wider
+        assert pattern["account"] == [STACK_ACCOUNT_TOKEN], rule
+
+
+def test_the_samples_are_events_of_the_account_the_routing_tests_deploy_in() -> None:
+    accounts = {json.loads((EVENTS / relative).read_text(encoding="utf-8"))["account"] for relative in routed_samples()}
+    assert accounts == {STACK_ACCOUNT}
+
+
+@pytest.mark.parametrize("relative", routed_samples())
+def test_the_same_event_from_another_account_reaches_no_handler(synthesized: Synthesized, relative: str) -> None:
+    # GIVEN a sample event that reaches a handler in the stack's account
+    event = json.loads((EVENTS / relative).read_text(encoding="utf-8"))
+    assert handlers_reached(synthesized, event) == {EXPECTED_ROUTES[relative]}
+    # WHEN another account puts the same event on this account's default bus (cross-account delivery keeps the
+    # sender's account in the event)
+    foreign = {**event, "account": OTHER_ACCOUNT}
+    # THEN no rule routes it to any flow
+    assert handlers_reached(synthesized, foreign) == set(), f"events/{relative} from {OTHER_ACCOUNT} reached a flow"
+    # AND with the stack deployed in that other account, the rules route it again: the filter is the stack's account
+    assert handlers_reached(synthesized, foreign, account=OTHER_ACCOUNT) == {EXPECTED_ROUTES[relative]}
+
+
+def test_for_account_adds_the_account_to_a_copy_and_leaves_the_shared_pattern_alone() -> None:
+    # GIVEN a shared pattern WHEN it is narrowed to an account
+    [pattern, *_] = FLOWS["approval"]
+    before = json.dumps(pattern, sort_keys=True)
+    narrowed = for_account(pattern, STACK_ACCOUNT)
+    # THEN the copy has the account and everything else of the pattern, and the shared one is unchanged
+    assert narrowed == {**pattern, "account": [STACK_ACCOUNT]}
+    assert json.dumps(pattern, sort_keys=True) == before and "account" not in pattern
+    narrowed["detail"]["changed"] = True
+    assert "changed" not in pattern["detail"]
 
 
 def test_rules_listen_on_the_default_bus(synthesized: Synthesized) -> None:

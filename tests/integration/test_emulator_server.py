@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import importlib.metadata
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 
 from registrar_dev.emulator import Emulator, UnsupportedMotoVersionError, start
+from registrar_dev.emulator.server import CannotServeError
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -70,3 +75,101 @@ def test_serve_prints_endpoint_first_and_exits_zero_on_sigterm() -> None:
     # THEN its first line was the endpoint, and it exited 0
     assert first_line.startswith("endpoint: http://127.0.0.1:")
     assert returncode == 0
+
+
+def _cli(*arguments: str) -> list[str]:
+    """The ``registrar`` command line, run by this interpreter (the CLI an operator types)."""
+    command = f"import sys; from registrar_cli.main import main; sys.exit(main({list(arguments)!r}))"
+    return [sys.executable, "-c", command]
+
+
+def _finish(process: subprocess.Popen[str], *, within: float) -> tuple[int, str]:
+    """Its exit status and stderr once it ends by itself within ``within`` seconds.
+
+    Fails, naming what happened, when it has not: then it is sent SIGTERM, and SIGKILL when it
+    ignores that too (so a hang cannot outlive the test).
+    """
+    try:
+        _, stderr = process.communicate(timeout=within)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.communicate(timeout=3)
+            verdict = "it was still running and stopped on SIGTERM"
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            verdict = "it hung, and ignored SIGTERM (killed)"
+        pytest.fail(f"did not exit within {within} s: {verdict}")
+    return process.returncode, stderr
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port another socket of this process listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+def test_emulator_on_a_busy_port_exits_2_at_once_with_one_line(busy_port: int) -> None:
+    # GIVEN a loopback port already in use
+    # WHEN `registrar emulator` is asked to serve on it
+    with subprocess.Popen(
+        _cli("emulator", "--port", str(busy_port)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as served:
+        returncode, stderr = _finish(served, within=15)
+
+    # THEN it exits 2 by itself, with one line naming the address and the problem
+    assert returncode == 2
+    assert stderr.splitlines() == [f"registrar: cannot serve on 127.0.0.1:{busy_port}: address already in use"]
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [("999.1.1.1", "unknown host"), ("192.0.2.1", "not an address of this machine")],
+    ids=["not-an-address", "not-this-machine"],
+)
+def test_emulator_on_an_unusable_host_exits_2_at_once_with_one_line(host: str, problem: str) -> None:
+    # GIVEN a host that is no address at all, or an address of no interface here (TEST-NET-1)
+    # WHEN `registrar emulator --host` is given it
+    with subprocess.Popen(
+        _cli("emulator", "--host", host), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as served:
+        returncode, stderr = _finish(served, within=15)
+
+    # THEN it exits 2 by itself, with one line naming the host and the problem
+    assert returncode == 2
+    assert len(stderr.splitlines()) == 1
+    assert stderr.startswith(f"registrar: cannot serve on {host}:0: {problem}")
+
+
+def test_start_on_a_busy_port_raises_and_leaves_no_thread(busy_port: int) -> None:
+    # GIVEN a loopback port already in use, and the threads running now
+    threads = set(threading.enumerate())
+
+    # WHEN the emulator is started on it in this process
+    # THEN start() raises at once, naming the address, and no server thread is left behind
+    with pytest.raises(CannotServeError, match=rf"^cannot serve on 127\.0\.0\.1:{busy_port}: address already in use$"):
+        start(port=busy_port)
+    assert set(threading.enumerate()) == threads
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_emulator_stops_serving_and_exits_0_on_a_signal(sig: signal.Signals) -> None:
+    # GIVEN `registrar emulator` serving on a free loopback port
+    with subprocess.Popen(_cli("emulator"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as served:
+        assert served.stdout is not None
+        endpoint = served.stdout.readline().removeprefix("endpoint: ").strip()
+        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=5) as response:
+            answered = response.status
+
+        # WHEN it is sent the signal
+        served.send_signal(sig)
+        returncode, stderr = _finish(served, within=5)
+
+    # THEN it had served, and exits 0 promptly, without a traceback
+    assert answered == 200
+    assert returncode == 0
+    assert "Traceback" not in stderr

@@ -15,6 +15,7 @@ import os
 import pathlib
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -177,6 +178,7 @@ def _configure_environment(endpoint: str, table_name: str, policy_parameter: str
             "REGISTRAR_TABLE_NAME": table_name,
             "REGISTRAR_EVENT_BUS_NAME": "default",
             "REGISTRAR_REPORT_LOCATIONS": f"s3://{BUCKET}/",
+            "REGISTRAR_NEO_OUTPUT_LOCATIONS": f"s3://{BUCKET}/compiled/",
             "REGISTRAR_SWEEP_LOOKBACK_MINUTES": "60",
             "POWERTOOLS_SERVICE_NAME": "registrar",
             "POWERTOOLS_METRICS_NAMESPACE": "registrar",
@@ -211,7 +213,8 @@ class _Setup:
                 "Containers": [
                     {
                         "Image": XGBOOST_IMAGE,
-                        "ModelDataUrl": f"s3://{BUCKET}/models/{group}/model.tar.gz",
+                        # Each version its own trained model, as a pipeline's training step writes it.
+                        "ModelDataUrl": f"s3://{BUCKET}/models/{group}/{uuid.uuid4().hex[:8]}/model.tar.gz",
                         "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "MODEL_SERVER_WORKERS": "2"},
                         "Framework": "XGBOOST",
                         "FrameworkVersion": "1.7",
@@ -230,16 +233,18 @@ class _Setup:
         return str(self.sagemaker.create_model_package(**kwargs)["ModelPackageArn"])
 
     def evaluate_with_processing_job(
-        self, package_arn: str, name: str, output_prefix: str, *, fail: bool = False
+        self, package_arn: str, name: str, output_prefix: str, *, fail: bool = False, model_uri: str | None = None
     ) -> None:
-        create_processing_job(self.sagemaker, name, package_arn, output_prefix, role=ROLE_ARN, fail=fail)
+        create_processing_job(
+            self.sagemaker, name, package_arn, output_prefix, role=ROLE_ARN, fail=fail, model_uri=model_uri
+        )
 
     def compile(self, name: str, package_arn: str, target: str, *, fail: bool = False) -> None:
         output = f"s3://{BUCKET}/compiled/{name}/"
         if fail:
-            # An InputConfig job linked by tag, which the emulator fails as asked.
+            # An InputConfig job of the version's own model, linked by tag, which the emulator fails as asked.
             input_config = {
-                "S3Uri": f"s3://{BUCKET}/models/{CHURN}/model.tar.gz",
+                "S3Uri": self.describe(package_arn)["InferenceSpecification"]["Containers"][0]["ModelDataUrl"],
                 "Framework": "XGBOOST",
                 "DataInputConfig": '{"data": [1, 10]}',
             }
@@ -271,7 +276,12 @@ def register_scenario(setup: _Setup, result: ScenarioResult) -> None:
     # not exist (deleted, or a typo in the pipeline). Its event can never succeed: it is handled on each
     # receive, then the queue's redrive policy moves it to the approval flow's DLQ.
     poison_job = f"{CHURN}-eval-of-a-missing-version"
-    setup.evaluate_with_processing_job(MISSING_VERSION, poison_job, f"s3://{BUCKET}/evaluations/{CHURN}/99/")
+    setup.evaluate_with_processing_job(
+        MISSING_VERSION,
+        poison_job,
+        f"s3://{BUCKET}/evaluations/{CHURN}/99/",
+        model_uri=f"s3://{BUCKET}/models/{CHURN}/99/model.tar.gz",
+    )
     result.expected_dead_letters.append(
         ExpectedDeadLetter(
             "poison: evaluation of churn-model/99, which does not exist",

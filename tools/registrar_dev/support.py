@@ -224,14 +224,34 @@ def create_processing_job(
     role: str,
     image: str = XGBOOST_IMAGE,
     fail: bool = False,
+    model_uri: str | None = None,
 ) -> None:
-    """A processing job writing its evaluation to ``output_prefix``, tagged ``registrar:model-package-arn``.
+    """A processing job evaluating a model and writing its evaluation to ``output_prefix``, tagged with ``package_arn``.
 
-    ``fail`` tags it ``emulator:outcome=Failed`` too, and the emulator ends it Failed.
+    Parameters
+    ----------
+    model_uri
+        The model the job evaluates (its input ``model``); by default the tagged version's own model
+        artifact (its primary container's ``ModelDataUrl``), so the job is bound to it. Give another
+        to make a job whose tag points at a version it did not evaluate.
+    fail
+        Tag the job ``emulator:outcome=Failed`` too, and the emulator ends it Failed.
     """
+    if model_uri is None:
+        described = sagemaker.describe_model_package(ModelPackageName=package_arn)
+        model_uri = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     output = {
         "OutputName": "evaluation",
         "S3Output": {"S3Uri": output_prefix, "LocalPath": "/opt/ml/processing/evaluation", "S3UploadMode": "EndOfJob"},
+    }
+    model_input = {
+        "InputName": "model",
+        "S3Input": {
+            "S3Uri": model_uri,
+            "LocalPath": "/opt/ml/processing/model",
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+        },
     }
     _processing_job(
         sagemaker,
@@ -243,6 +263,7 @@ def create_processing_job(
         ProcessingResources={
             "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
         },
+        ProcessingInputs=[model_input],
         ProcessingOutputConfig={"Outputs": [output]},
     )
 
@@ -261,6 +282,10 @@ def create_processing_job_from_detail(
         ProcessingJobName=detail["ProcessingJobName"],
         RoleArn=role,
         AppSpecification={"ImageUri": detail["AppSpecification"]["ImageUri"]},
+        ProcessingInputs=[
+            {"InputName": entry["InputName"], "S3Input": entry["S3Input"]}
+            for entry in detail.get("ProcessingInputs", [])
+        ],
         ProcessingResources=detail["ProcessingResources"],
         ProcessingOutputConfig=detail["ProcessingOutputConfig"],
         StoppingCondition=detail["StoppingCondition"],

@@ -19,10 +19,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from registrar.approval.evidence import MAX_METADATA_VALUE, REGISTRAR_EVIDENCE_KEY, Evidence, metric_value
+from registrar.approval.evidence import (
+    MAX_METADATA_VALUE,
+    REGISTRAR_EVIDENCE_KEY,
+    REGISTRAR_EVIDENCE_VERSION_KEY,
+    Evidence,
+    metric_value,
+)
 from registrar.approval.policy import BeatChampion, Condition, MatchedRule, Policy, Rule
 from registrar.constrained import LINE_TERMINATORS
 from registrar.package import MAX_METADATA_ENTRIES, ModelPackage
+from registrar.plan import metadata_record
 from registrar.updates import PackageUpdate
 
 Verdict = Literal["Approved", "Rejected", "Held"]
@@ -32,12 +39,15 @@ PREFIX = "registrar:"
 VERDICT_KEY = "registrar:verdict"
 POLICY_KEY = "registrar:policy"
 EVIDENCE_KEY = REGISTRAR_EVIDENCE_KEY
+EVIDENCE_VERSION_KEY = REGISTRAR_EVIDENCE_VERSION_KEY
+# Why the last evidence offered for the version was refused (it did not belong to it); never part of a decision.
+REFUSED_KEY = "registrar:refused"
 DECIDED_BY_KEY = "registrar:decided-by"
 METRIC_KEY_PREFIX = "registrar:metric:"
 CHAMPION_KEY = "registrar:champion"
 CHAMPION_METRIC_KEY_PREFIX = "registrar:champion:"
 # The record of a decision, in the order the metadata budget keeps them; without all four, no status is written.
-CORE_KEYS = (VERDICT_KEY, POLICY_KEY, EVIDENCE_KEY, DECIDED_BY_KEY)
+CORE_KEYS = (VERDICT_KEY, POLICY_KEY, EVIDENCE_KEY, EVIDENCE_VERSION_KEY, DECIDED_BY_KEY)
 # registrar:evidence for a report URI metadata cannot hold verbatim: not a URI, so nothing ever reads it as one.
 UNRECORDED_EVIDENCE = "not recorded: the report URI does not fit a metadata value"
 
@@ -284,7 +294,12 @@ def decide(
     checks: list[Check] = []
     champion_reading: Check | None = None
     compared = False
-    if not evidence.usable:
+    blocked = evidence.blocked or (champion.blocked if champion is not None else None)
+    if blocked is not None:
+        body = f"registrar may not read its evidence: {blocked}"
+        reasons.append(body)
+        passed = False
+    elif not evidence.usable:
         problem = evidence.problem or f"evaluation job is {evidence.job_status}"
         body = f"no usable evidence: {problem}"
         reasons.append(body)
@@ -299,7 +314,11 @@ def decide(
         reasons.extend(check.text for check in checks)
         passed = all(check.passed for check in checks)
     earned: Verdict = "Approved" if passed else ("Rejected" if rule.on_failure == "reject" else "Held")
-    if earned == "Held":
+    if blocked is not None:
+        # The deployment's mistake is not the model's: no verdict until the event is redriven after the fix.
+        earned = "Held"
+        reasons.append("held whatever the rule says, until the deployment lets registrar read its evidence")
+    elif earned == "Held":
         reasons.append("on_failure is hold: ModelApprovalStatus is left as it is for a human to decide")
     elif earned == "Rejected":
         reasons.append("on_failure is reject")
@@ -324,6 +343,7 @@ def decide(
         verdict=verdict,
         policy=policy,
         evidence_uri=evidence.uri,
+        evidence_version=evidence.version,
         # '*' is not allowed in metadata values; "churn-..." reads as the pattern it stands for.
         decided_by=f"rule {number}: {' '.join(pattern.replace('*', '...') for pattern in rule.groups)}",
         readings=[check for check in checks if check.value is not None or check.problem is not None],
@@ -413,20 +433,26 @@ def _metadata(
     verdict: Verdict,
     policy: Policy,
     evidence_uri: str | None,
+    evidence_version: str | None,
     decided_by: str,
     readings: list[Check],
     champion: tuple[bool, str | None, Check | None],
 ) -> tuple[dict[str, str], list[str], list[str]]:
     """The registrar:* entries to write, the stale ones to remove, and notes on what the budget left out.
 
-    Priority when the 50-entry budget is short: verdict, policy, evidence, decided-by, then metrics.
-    registrar's own entries take no room from others: each is rewritten, removed or left out here.
+    Priority when the 50-entry budget is short: verdict, policy, evidence and its version, decided-by,
+    then metrics. registrar's own entries take no room from others: each is rewritten, removed or left
+    out here (the record of a refusal, :data:`REFUSED_KEY`, is kept: it is history, not the decision).
     """
     evidence = _evidence_record(evidence_uri)
+    version = (
+        evidence_version if evidence_version and sanitise(evidence_version, MAX_VALUE) == evidence_version else None
+    )
     core = [
         (VERDICT_KEY, verdict),
         (POLICY_KEY, policy.digest),
         (EVIDENCE_KEY, evidence),
+        (EVIDENCE_VERSION_KEY, version if evidence != UNRECORDED_EVIDENCE and version else "none"),
         (DECIDED_BY_KEY, sanitise(decided_by, MAX_VALUE)),
     ]
     extra = _metric_keys(readings, METRIC_KEY_PREFIX)
@@ -440,7 +466,11 @@ def _metadata(
     room = max(0, MAX_METADATA_ENTRIES - others)
     chosen = dict(wanted[:room])
     left_out = [key for key, _ in wanted[room:]]
-    removals = sorted(key for key in package.CustomerMetadataProperties if _is_registrars(key) and key not in chosen)
+    removals = sorted(
+        key
+        for key in package.CustomerMetadataProperties
+        if _is_registrars(key) and key not in chosen and key != REFUSED_KEY
+    )
     notes = []
     if evidence_uri is not None and evidence != evidence_uri:
         notes.append(
@@ -457,7 +487,7 @@ def _metadata(
 
 def _is_registrars(key: str) -> bool:
     """Whether ``key`` is one of the keys registrar's approval writes (and so may rewrite or remove)."""
-    return key in CORE_KEYS or key.startswith(METRIC_KEY_PREFIX) or key.startswith(CHAMPION_KEY)
+    return key in CORE_KEYS or key == REFUSED_KEY or key.startswith(METRIC_KEY_PREFIX) or key.startswith(CHAMPION_KEY)
 
 
 def _entries_of_others(package: ModelPackage) -> int:
@@ -520,3 +550,19 @@ def desired_update(decision: Decision, package: ModelPackage) -> PackageUpdate |
     update = PackageUpdate(**request)
     update.check_against(package)
     return update
+
+
+def refusal_update(package: ModelPackage, reason: str) -> PackageUpdate | None:
+    """The request recording on ``package`` why evidence offered for it was refused (:data:`REFUSED_KEY`).
+
+    Metadata only: no status, no description, no decision key. ``None`` when the package already records
+    this refusal, or when other tools' entries leave no room for it (:func:`registrar.plan.metadata_record`).
+
+    Parameters
+    ----------
+    package
+        The version the evidence was offered for.
+    reason
+        Why it was refused (:func:`registrar.approval.evidence.unbound_reason`).
+    """
+    return metadata_record(package, REFUSED_KEY, sanitise(reason, MAX_VALUE))

@@ -1,7 +1,12 @@
 """Evidence for a decision: the report read from S3 (or why it could not be), and the metrics in it.
 
-Reading turns every failure that retrying cannot fix into an :class:`Evidence` with a ``problem``, so
-the decision can follow the policy's ``on_failure`` with the reason; it never raises for those.
+Reading turns every failure of the report's own into an :class:`Evidence` with a ``problem``, so the
+decision can follow the policy's ``on_failure`` with the reason; what the deployment keeps registrar
+from reading becomes ``blocked`` evidence, on which the version is held whatever the rule says.
+
+A tag is a pointer, not proof: an evaluation job's report counts for a version only when the job
+evaluated that version's model (:func:`unbound_reason`); otherwise the job's evidence is refused,
+never weighed (docs/decisions.md, "Evidence is bound to its version").
 """
 
 from __future__ import annotations
@@ -10,22 +15,29 @@ import math
 from typing import Any, Protocol
 
 from jmespath.exceptions import JMESPathError
+from jmespath.parser import ParsedResult
 from pydantic import BaseModel, ConfigDict
 
 from registrar.approval.policy import Evaluation, compile_expression
-from registrar.errors import EvidenceError
+from registrar.errors import DeploymentError, EvidenceError
 from registrar.package import ModelPackage
+from registrar.reports import Report
 
 FINISHED_JOB_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
 REGISTRAR_EVIDENCE_KEY = "registrar:evidence"
+REGISTRAR_EVIDENCE_VERSION_KEY = "registrar:evidence-version"
 MAX_METADATA_VALUE = 256
 
 
 class ReportReader(Protocol):
     """What evidence reading needs from a report store (:class:`registrar.reports.ReportStore`, or a fake)."""
 
-    def read_json(self, uri: str) -> Any:
-        """The parsed JSON at ``uri``; raises :class:`~registrar.errors.EvidenceError` when unusable."""
+    def read(self, uri: str, *, version: str | None = None) -> Report:
+        """The report at ``uri`` (at ``version``, if given).
+
+        Raises :class:`~registrar.errors.EvidenceError` when the report is unusable and
+        :class:`~registrar.errors.DeploymentError` when the deployment keeps it from being read.
+        """
         ...
 
 
@@ -44,6 +56,11 @@ class Evidence(BaseModel):
         The evaluation processing job's status, when the evidence came from a job.
     subject
         The model package (or job) ARN the evidence belongs to, for messages.
+    version
+        The version of the report object read (:attr:`registrar.reports.Report.version`), if any.
+    blocked
+        Why registrar may not read this evidence at all (a location the deployment does not allow, S3
+        refusing the function): the deployment's mistake, not the report's, so no verdict is earned.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -53,15 +70,43 @@ class Evidence(BaseModel):
     problem: str | None = None
     job_status: str | None = None
     subject: str | None = None
+    version: str | None = None
+    blocked: str | None = None
 
     @property
     def usable(self) -> bool:
         """True when a report was read and no job failed: metrics may be looked at."""
-        return self.problem is None and self.report is not None and self.job_status in (None, "Completed")
+        return (
+            self.problem is None
+            and self.blocked is None
+            and self.report is not None
+            and self.job_status in (None, "Completed")
+        )
 
 
-def read_evidence(reports: ReportReader, uri: str | None, *, subject: str | None = None, missing: str = "") -> Evidence:
-    """Read the report at ``uri`` into :class:`Evidence`, a ``problem`` instead of an exception.
+class Refusal(BaseModel):
+    """Evidence that does not belong to the version it was offered for: refused, never weighed.
+
+    Attributes
+    ----------
+    reason
+        What is unbound, in words an operator reads.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: str
+
+
+def read_evidence(
+    reports: ReportReader,
+    uri: str | None,
+    *,
+    subject: str | None = None,
+    missing: str = "",
+    version: str | None = None,
+) -> Evidence:
+    """Read the report at ``uri`` into :class:`Evidence`, a ``problem`` (or ``blocked``) instead of an exception.
 
     Parameters
     ----------
@@ -73,16 +118,20 @@ def read_evidence(reports: ReportReader, uri: str | None, *, subject: str | None
         The package the report is about.
     missing
         The problem to state when ``uri`` is ``None``.
+    version
+        Read the report at this recorded version (a champion's, see :func:`champion_evidence`).
     """
     if uri is None:
         return Evidence(problem=missing or "no report location is known", subject=subject)
     try:
-        report = reports.read_json(uri)
+        read = reports.read(uri, version=version)
     except EvidenceError as error:
         return Evidence(uri=uri, problem=str(error), subject=subject)
-    if report is None:
-        return Evidence(uri=uri, problem=f"report {uri} holds JSON null", subject=subject)
-    return Evidence(uri=uri, report=report, subject=subject)
+    except DeploymentError as error:
+        return Evidence(uri=uri, blocked=str(error), subject=subject)
+    if read.document is None:
+        return Evidence(uri=uri, problem=f"report {uri} holds JSON null", subject=subject, version=read.version)
+    return Evidence(uri=uri, report=read.document, subject=subject, version=read.version or None)
 
 
 def package_evidence(package: ModelPackage, reports: ReportReader) -> Evidence:
@@ -119,11 +168,19 @@ def recorded_report_uri(recorded: str | None) -> str | None:
 
 
 def champion_evidence(champion: ModelPackage, reports: ReportReader) -> Evidence:
-    """The champion's own report: its ModelQuality statistics, else the report registrar approved it on.
+    """The champion's own report, as it was when registrar approved it: the report and the version recorded.
 
-    A ``registrar:evidence`` that is not a URI recorded verbatim (see :func:`recorded_report_uri`) is
-    never read: the champion then has no report, and the comparison cannot be made.
+    The report registrar recorded (``registrar:evidence``, at ``registrar:evidence-version``) comes
+    first; without a record, the ModelQuality statistics as they are now. A ``registrar:evidence``
+    that is not a URI recorded verbatim (see :func:`recorded_report_uri`) is never read: the champion
+    then has no report, and the comparison cannot be made. A recorded version that is gone, or an
+    object changed since its ETag was recorded, leaves the champion without a report too.
     """
+    metadata = champion.CustomerMetadataProperties
+    recorded_uri = recorded_report_uri(metadata.get(REGISTRAR_EVIDENCE_KEY))
+    recorded_version = metadata.get(REGISTRAR_EVIDENCE_VERSION_KEY) or None
+    if recorded_uri is not None and recorded_version not in (None, "none"):
+        return read_evidence(reports, recorded_uri, subject=champion.ModelPackageArn, version=recorded_version)
     uri = champion.quality_report_uri
     missing = "the champion has no report (no ModelQuality statistics, no registrar:evidence)"
     if uri is None:
@@ -148,12 +205,19 @@ def evaluation_uri(job: dict[str, Any], evaluation: Evaluation) -> str | None:
     return None
 
 
-def job_evidence(job: dict[str, Any], evaluation: Evaluation, reports: ReportReader, *, subject: str) -> Evidence:
-    """Evidence from a finished processing job (as DescribeProcessingJob returned it).
+def job_evidence(
+    job: dict[str, Any], evaluation: Evaluation, reports: ReportReader, *, package: ModelPackage
+) -> Evidence | Refusal:
+    """Evidence from a finished processing job (as DescribeProcessingJob returned it) for ``package``.
 
-    A Failed or Stopped job is evidence of failure, whatever its outputs hold; a Completed job's
-    evidence is the file ``evaluation.file`` in the output ``evaluation.output_name``.
+    A job that did not evaluate the version's model is refused (:func:`unbound_reason`), whatever its
+    status. Otherwise a Failed or Stopped job is evidence of failure, whatever its outputs hold; a
+    Completed job's evidence is the file ``evaluation.file`` in the output ``evaluation.output_name``.
     """
+    unbound = unbound_reason(job, package)
+    if unbound is not None:
+        return Refusal(reason=unbound)
+    subject = package.ModelPackageArn
     name = job.get("ProcessingJobName") or job.get("ProcessingJobArn") or "the processing job"
     status = job.get("ProcessingJobStatus")
     uri = evaluation_uri(job, evaluation)
@@ -170,6 +234,41 @@ def job_evidence(job: dict[str, Any], evaluation: Evaluation, reports: ReportRea
     return read_evidence(reports, uri, subject=subject).model_copy(update={"job_status": status})
 
 
+def job_inputs(job: dict[str, Any]) -> set[str]:
+    """What a processing job was given: its inputs' S3 URIs, its environment's values and its container arguments."""
+    given: set[str] = set()
+    for entry in job.get("ProcessingInputs") or []:
+        uri = ((entry or {}).get("S3Input") or {}).get("S3Uri") if isinstance(entry, dict) else None
+        if isinstance(uri, str):
+            given.add(uri)
+    environment = job.get("Environment") or {}
+    if isinstance(environment, dict):
+        given.update(value for value in environment.values() if isinstance(value, str))
+    arguments = (job.get("AppSpecification") or {}).get("ContainerArguments") or []
+    given.update(argument for argument in arguments if isinstance(argument, str))
+    return given
+
+
+def unbound_reason(job: dict[str, Any], package: ModelPackage) -> str | None:
+    """Why a processing job's evidence does not belong to ``package``, or ``None`` when it does.
+
+    It belongs when the job evaluated the version's model: the version's model artifact (its primary
+    container's ``ModelDataUrl``) is one of the job's ``ProcessingInputs`` (the same S3 URI), or the
+    version's ARN is among what the job was given (an input, an environment value, a container
+    argument). Anyone who can start a job can tag it; only the job's inputs say what it evaluated.
+    """
+    given = job_inputs(job)
+    artifact = package.model_data_url
+    if package.ModelPackageArn in given or (artifact is not None and artifact in given):
+        return None
+    name = job.get("ProcessingJobName") or job.get("ProcessingJobArn") or "the processing job"
+    looked_for = f"its model artifact {artifact}" if artifact else "a model artifact (it has none)"
+    return (
+        f"evaluation job {name} did not evaluate {package.ModelPackageArn}: neither {looked_for} nor the "
+        "version's ARN is among the job's inputs, environment or container arguments"
+    )
+
+
 def metric_value(report: Any, expression: str) -> tuple[float | None, str | None]:
     """Read one metric from a report: a finite number, or why not.
 
@@ -177,13 +276,18 @@ def metric_value(report: Any, expression: str) -> tuple[float | None, str | None
     -------
     tuple
         ``(value, None)`` for a finite int or float; ``(None, problem)`` otherwise, where problem is
-        ``absent``, ``NaN``, ``infinite``, ``a boolean``, ``a string ('...')``, ``a list``, ``an object``
-        or why the expression could not be evaluated.
+        ``absent``, ``NaN``, ``infinite``, ``a boolean``, ``a string ('...')``, ``a list``, ``an object``,
+        ``ambiguous`` (one value picked out of several, see :func:`_choices`) or why the expression could
+        not be evaluated.
     """
+    compiled = compile_expression(expression)
     try:
-        raw = compile_expression(expression).search(report)
+        raw = compiled.search(report)
+        choices = _choices(compiled.parsed, report)
     except JMESPathError as error:
         return None, f"not evaluable ({type(error).__name__})"
+    if choices > 1:
+        return None, f"ambiguous (the expression picks one of {choices} values, as a repeated key would)"
     if raw is None:
         return None, "absent"
     if isinstance(raw, bool):  # bool is an int in Python; true is not 1.0 in a report
@@ -204,3 +308,34 @@ def metric_value(report: Any, expression: str) -> tuple[float | None, str | None
     if isinstance(raw, list):
         return None, "a list"
     return None, "an object"
+
+
+def _choices(node: dict[str, Any], report: Any) -> int:
+    """How many values an expression chose its value from: more than one when it indexes a projection's result.
+
+    ``metrics[?name=='auc'].value | [0]`` over a report listing ``auc`` twice takes the first and drops
+    the second: the report is ambiguous, as one repeating a key is. Each pipe whose right-hand side starts
+    by picking one element (``| [0]``, ``| [-1].value``) is looked at: the number of values its left-hand
+    side yields is returned when it yields a list of more than one; otherwise 1.
+    """
+    if node.get("type") != "pipe":
+        return 1
+    left, right = node["children"]
+    nested = _choices(left, report)
+    if nested > 1:
+        return nested
+    if _picks_one(right):
+        chosen_from = ParsedResult("", left).search(report)
+        if isinstance(chosen_from, list) and len(chosen_from) > 1:
+            return len(chosen_from)
+    return 1
+
+
+def _picks_one(node: dict[str, Any]) -> bool:
+    """Whether an expression starts by picking one element of the list it is given (``[0]``, ``[-1].x``)."""
+    while node.get("type") == "subexpression":
+        node = node["children"][0]
+    if node.get("type") != "index_expression":
+        return False
+    source, index = node["children"]
+    return source.get("type") in ("identity", "current") and index.get("type") == "index"

@@ -19,17 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from registrar import aws, groups
-from registrar.approval.decide import Decision, decide, desired_update, precheck
+from registrar.approval.decide import REFUSED_KEY, Decision, decide, desired_update, precheck, refusal_update
 from registrar.approval.evidence import (
     FINISHED_JOB_STATUSES,
     Evidence,
+    Refusal,
     ReportReader,
     champion_evidence,
     job_evidence,
     package_evidence,
 )
 from registrar.approval.policy import MatchedRule, Policy
-from registrar.errors import InvalidUpdateError
+from registrar.errors import DeploymentError, InvalidUpdateError
 from registrar.events import ModelPackageEvent, ProcessingJobEvent, parse_event, utc
 from registrar.outcome import Outcome
 from registrar.package import ModelPackage
@@ -234,7 +235,15 @@ class ApprovalFlow:
         return Target(package=package, job=job)
 
     def decide_and_write(self, target: Target, *, apply: bool = True) -> Outcome:
-        """Decide the target's version from its evidence and the policy; write the decision when ``apply``."""
+        """Decide the target's version from its evidence and the policy; write the decision when ``apply``.
+
+        Raises
+        ------
+        registrar.errors.DeploymentError
+            The deployment keeps registrar from reading the evidence (a location it does not allow, S3
+            refusing the function): the version is held with the reason first, then the event fails,
+            to be dead-lettered and redriven once the configuration is fixed.
+        """
         policy = self.policy()
         package = target.package
         screened = precheck(package, policy)
@@ -243,16 +252,20 @@ class ApprovalFlow:
         evidence = self._evidence(target, screened)
         if isinstance(evidence, Outcome):
             return evidence
+        if isinstance(evidence, Refusal):
+            return self._refuse(package, evidence, apply=apply)
         champion = self._champion(package, screened, evidence)
         decision = decide(package, evidence, policy, screened, champion)
-        return self._write(decision, package, apply=apply)
+        outcome = self._write(decision, package, apply=apply)
+        blocked = evidence.blocked or (champion.blocked if champion is not None else None)
+        if blocked is not None:
+            raise DeploymentError(f"{package.ModelPackageArn} is held: {blocked}")
+        return outcome
 
-    def _evidence(self, target: Target, matched: MatchedRule) -> Evidence | Outcome:
+    def _evidence(self, target: Target, matched: MatchedRule) -> Evidence | Refusal | Outcome:
         number, rule = matched
         if target.job is not None:
-            return job_evidence(
-                target.job, rule.evaluation_output, self.reports, subject=target.package.ModelPackageArn
-            )
+            return job_evidence(target.job, rule.evaluation_output, self.reports, package=target.package)
         if rule.evidence_from_jobs_only:
             output = rule.evaluation_output
             return Outcome.skipped(
@@ -261,6 +274,18 @@ class ApprovalFlow:
                 arn=target.package.ModelPackageArn,
             )
         return package_evidence(target.package, self.reports)
+
+    def _refuse(self, package: ModelPackage, refusal: Refusal, *, apply: bool) -> Outcome:
+        """Record why the job's evidence was refused, and decide nothing (the job may be re-run, bound)."""
+        update = refusal_update(package, refusal.reason)
+        if update is not None and apply:
+            self.registry.update(update)
+        reasons = [f"evidence refused: {refusal.reason}", "nothing is decided on it"]
+        if update is None:
+            reasons.append(f"{REFUSED_KEY} already says so, or other entries leave it no room: nothing written")
+        request = update.to_request() if update is not None else None
+        # Not kept: a job re-run under the same name, bound this time, must be looked at again.
+        return Outcome.skipped(reasons, arn=package.ModelPackageArn, verdict="Refused", request=request, final=False)
 
     def _champion(self, package: ModelPackage, matched: MatchedRule, evidence: Evidence) -> Evidence | None:
         if matched.rule.beat_champion is None or not evidence.usable:

@@ -93,6 +93,11 @@ class CompilationJob(_Lenient):
         return self.CompilationJobStatus in FINAL_STATUSES
 
     @property
+    def finished_ok(self) -> bool:
+        """Whether the job COMPLETED: it produced a compiled model."""
+        return self.CompilationJobStatus == "COMPLETED"
+
+    @property
     def artifact_uri(self) -> str | None:
         """``ModelArtifacts.S3ModelArtifacts``, or ``None``."""
         return self.ModelArtifacts.S3ModelArtifacts if self.ModelArtifacts else None

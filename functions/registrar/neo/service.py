@@ -27,19 +27,29 @@ from typing import Any, Protocol, cast
 from pydantic import ValidationError
 
 from registrar import aws, groups
-from registrar.errors import InvalidUpdateError
+from registrar.errors import DeploymentError, InvalidUpdateError
 from registrar.events import CompilationJobEvent, parse_event, utc
-from registrar.neo.decide import NeoDecision, decide, desired_update, record_key, recorded_job_name
+from registrar.neo.decide import (
+    RECORD_KEY_PREFIX,
+    NeoDecision,
+    decide,
+    desired_update,
+    record_key,
+    recorded_job_name,
+    sanitise,
+)
 from registrar.neo.job import CompilationJob
-from registrar.neo.link import link, needs_tags
+from registrar.neo.link import link, misplaced_reason, needs_tags, unbound_reason
 from registrar.neo.targets import target_label
 from registrar.outcome import Outcome
 from registrar.package import ModelPackage
-from registrar.plan import plan
+from registrar.plan import metadata_record, plan
 from registrar.settings import Settings, deployed_settings
 from registrar.updates import PackageUpdate
 
 MAX_REPLANS = 3
+# Why the last compilation job linked to the version was refused (not bound to it); never a target's record.
+REFUSED_KEY = f"{RECORD_KEY_PREFIX}refused"
 REPLAN_ON = frozenset({"ValidationException", "ConflictException"})
 EVENTS = (CompilationJobEvent,)
 
@@ -97,6 +107,9 @@ class NeoFlow:
         SageMaker (a :class:`registrar.registry.Registry`, or a fake with the same calls).
     managed_groups
         Model package group names or fnmatch patterns registrar may change; empty allows any.
+    output_locations
+        ``s3://bucket[/prefix]`` locations compiled models may lie in to be attached; empty allows any
+        (the stack always sets them).
     max_replans
         How many times to describe the package and plan again after UpdateModelPackage refuses
         the request because of a concurrent change.
@@ -104,6 +117,7 @@ class NeoFlow:
 
     registry: NeoRegistry
     managed_groups: Sequence[str] = field(default_factory=tuple)
+    output_locations: Sequence[str] = field(default_factory=tuple)
     max_replans: int = MAX_REPLANS
 
     @classmethod
@@ -114,7 +128,9 @@ class NeoFlow:
         from registrar.registry import Registry
 
         return cls(
-            registry=Registry(endpoint_url=endpoint_url, region=region), managed_groups=tuple(settings.managed_groups)
+            registry=Registry(endpoint_url=endpoint_url, region=region),
+            managed_groups=tuple(settings.managed_groups),
+            output_locations=tuple(settings.neo_output_locations),
         )
 
     def handle(self, event: CompilationJobEvent, *, apply: bool = True) -> Outcome:
@@ -199,7 +215,39 @@ class NeoFlow:
             return Outcome.invalid([reason, *notes], arn=arn)
 
     def decide_and_write(self, target: Target, *, apply: bool = True) -> Outcome:
-        """Decide what the job changes on its version, plan it and (when ``apply``) write it; re-plan on a race."""
+        """Decide what the job changes on its version, plan it and (when ``apply``) write it; re-plan on a race.
+
+        A job that did not compile the version's model is refused: its reason is recorded under
+        :data:`REFUSED_KEY` and nothing else is written. A job whose compiled model lies outside the
+        output locations is refused the same way, and the event then fails, to be dead-lettered and
+        redriven once the configuration is fixed.
+
+        Raises
+        ------
+        registrar.errors.DeploymentError
+            The compiled model lies outside the configured output locations.
+        """
+        unbound = unbound_reason(target.job, target.package)
+        if unbound is not None:
+            return self._refuse(target, unbound, apply=apply)
+        misplaced = misplaced_reason(target.job, self.output_locations) if target.job.finished_ok else None
+        if misplaced is not None:
+            self._refuse(target, misplaced, apply=apply)
+            raise DeploymentError(misplaced)
+        return self._register(target, apply=apply)
+
+    def _refuse(self, target: Target, reason: str, *, apply: bool) -> Outcome:
+        """Record why the job was refused on its version, and attach nothing."""
+        package = target.package
+        update = metadata_record(package, REFUSED_KEY, sanitise(f"refused {target.job.CompilationJobName}: {reason}"))
+        if update is not None and apply:
+            self.registry.update(update)
+        reasons = [f"compilation job refused: {reason}", "nothing is attached or recorded for its target"]
+        request = update.to_request() if update is not None else None
+        # Not kept: the configuration may be fixed, and the job announced again.
+        return Outcome.skipped(reasons, arn=package.ModelPackageArn, verdict="Refused", request=request, final=False)
+
+    def _register(self, target: Target, *, apply: bool) -> Outcome:
         notes: list[str] = []
         package: ModelPackage | Outcome = target.package
         for attempt in range(self.max_replans + 1):

@@ -6,15 +6,19 @@ shares the same backends, and the fixes, once installed, stay installed for the 
 
 from __future__ import annotations
 
+import errno
 import importlib.metadata
 import logging
 import signal
+import socket
+import sys
 import threading
+import time
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import BaseWSGIServer
 
 MOTO_VERSION = "5.2.5"
 REGION = "us-east-1"
@@ -26,6 +30,83 @@ _installed = False
 
 class UnsupportedMotoVersionError(RuntimeError):
     """The installed moto is not the version the emulator's fixes were written against."""
+
+
+class CannotServeError(RuntimeError):
+    """The emulator cannot listen on the address it was given; the message names the address and why."""
+
+
+# What a bind failure means, in the words an operator acts on (the OS's strerror otherwise).
+_BIND_PROBLEMS = {
+    errno.EADDRINUSE: "address already in use",
+    errno.EADDRNOTAVAIL: "not an address of this machine",
+    errno.EACCES: "permission denied (ports below 1024 need privileges)",
+}
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening, as werkzeug would bind it.
+
+    Bound here, in the caller's thread, so that a failure raises :class:`CannotServeError` to the
+    caller: moto's ``ThreadedMotoServer`` binds in its own thread, where werkzeug reports a failure
+    with a print and ``sys.exit(1)`` (which only ends that thread) and ``start()`` then waits for
+    a server that will never be ready.
+    """
+    from werkzeug.serving import LISTEN_QUEUE, get_sockaddr, select_address_family
+
+    family = select_address_family(host, port)
+    if family not in (socket.AF_INET, socket.AF_INET6):
+        raise CannotServeError(f"cannot serve on {host}:{port}: not an IP address or host name")
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # As socketserver.TCPServer does for werkzeug (allow_reuse_address): a restart need not wait out
+        # TIME_WAIT; a port another socket listens on is still refused.
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(get_sockaddr(host, port, family))
+        listening.listen(LISTEN_QUEUE)
+    except OSError as error:
+        listening.close()
+        if isinstance(error, socket.gaierror):
+            problem = f"unknown host ({error.strerror.lower() if error.strerror else error})"
+        else:
+            problem = _BIND_PROBLEMS.get(error.errno or 0) or (error.strerror or str(error)).lower()
+        raise CannotServeError(f"cannot serve on {_netloc(host, port)}: {problem}") from error
+    return listening
+
+
+class _Server:
+    """moto's WSGI application served from a thread, on a socket already listening.
+
+    Replaces ``moto.server.ThreadedMotoServer``, whose ``start()`` binds in the server thread and
+    waits without a timeout for it to be ready, forever when the bind fails.
+    """
+
+    def __init__(self, listening: socket.socket) -> None:
+        from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        host, port = listening.getsockname()[:2]
+        app = DomainDispatcherApplication(create_backend_app)
+        # werkzeug serves on a duplicate of the descriptor (socket.fromfd): ours is closed once it has one.
+        self._wsgi: BaseWSGIServer = make_server(
+            host, port, app, True, request_handler=MotoRequestHandler, fd=listening.fileno()
+        )
+        listening.close()
+        self._thread = threading.Thread(target=self._wsgi.serve_forever, name="registrar-emulator", daemon=True)
+        self._thread.start()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        host, port = self._wsgi.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        self._wsgi.shutdown()
+        self._thread.join()
+        self._wsgi.server_close()  # the listening socket: the port is free again once stopped
 
 
 def _check_moto_version() -> None:
@@ -81,11 +162,11 @@ class Emulator:
     region = REGION
     account_id = ACCOUNT_ID
 
-    def __init__(self, server: ThreadedMotoServer, host: str) -> None:
+    def __init__(self, server: _Server, host: str) -> None:
         self._server = server
         self.host = host
         self.port: int = server.get_host_and_port()[1]
-        self.endpoint = f"http://{host}:{self.port}"
+        self.endpoint = f"http://{_netloc(host, self.port)}"
 
     @property
     def emit_events(self) -> bool:
@@ -145,18 +226,17 @@ def start(host: str = "127.0.0.1", port: int = 0, *, emit_events: bool = True, l
     ------
     UnsupportedMotoVersionError
         The installed moto is not 5.2.5.
+    CannotServeError
+        ``host:port`` cannot be bound (in use, not an address of this machine, an unknown host…);
+        the message names it and the problem.
     """
     _check_moto_version()
-    from moto.server import ThreadedMotoServer
-
     _install()
     from registrar_dev.emulator import events
 
     events.set_emission(emit_events)
     logging.getLogger("werkzeug").setLevel(logging.INFO if log_requests else logging.WARNING)
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    return Emulator(server, host)
+    return Emulator(_Server(_listen(host, port)), host)
 
 
 def serve(host: str, port: int) -> int:
@@ -170,19 +250,30 @@ def serve(host: str, port: int) -> int:
         Address to bind.
     port
         Port to bind; ``0`` picks a free one, printed in the first line.
+
+    Returns
+    -------
+    int
+        0 once stopped by a signal; 2 when ``host:port`` cannot be bound (one line on stderr says why).
     """
-    stop_requested = threading.Event()
+    # A plain list, not a threading.Event: the handler runs in the main thread between two bytecodes,
+    # possibly while that thread holds the Event's internal lock inside wait(), and Event.set() would
+    # then block on that lock for ever.
+    signalled: list[int] = []
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop_requested.set()
+        signalled.append(signum)
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with start(host, port, log_requests=True) as emulator:
             print(f"endpoint: {emulator.endpoint}", flush=True)
-            # A timeout keeps the main thread returning to the interpreter, where signal handlers run.
-            while not stop_requested.wait(timeout=0.5):
-                pass
+            # Short sleeps keep the main thread returning to the interpreter, where signal handlers run.
+            while not signalled:
+                time.sleep(0.1)
+    except CannotServeError as error:
+        sys.stderr.write(f"registrar: {error}\n")
+        return 2
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
