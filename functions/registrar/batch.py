@@ -226,24 +226,6 @@ def _handle(*, subject: dict[str, str], flow: Flow[Any, Any], target: Any) -> di
     return outcome.model_dump(mode="json")
 
 
-@functools.cache
-def _idempotent(table_name: str, client: Any) -> Any:
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
-
-    config = IdempotencyConfig(
-        event_key_jmespath="key", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_TTL_SECONDS
-    )
-    store = DynamoDBPersistenceLayer(table_name=table_name, key_attr="id", boto3_client=client)
-    decorate = idempotent_function(
-        data_keyword_argument="subject", persistence_store=store, config=config, key_prefix=idempotency_key_prefix()
-    )
-    return config, decorate(_handle)
-
-
 def idempotency_key_prefix() -> str:
     """What precedes ``#<hash of the subject>`` in a record's key: the function, the module and the record version.
 
@@ -255,10 +237,26 @@ def idempotency_key_prefix() -> str:
 
 
 def _deduplicated(table_name: str | None, context: LambdaContext) -> Callable[..., dict[str, Any]]:
-    """The record handler wrapped in Powertools Idempotency when a table is configured."""
+    """The record handler wrapped in Powertools Idempotency when a table is configured.
+
+    Built for each invocation, with its own context: an in-progress record lasts the invocation's
+    remaining time, and a local runner runs several invocations of one function at once, in threads
+    of one process, each with its own deadline.
+    """
     if not table_name:
         return _handle
-    # Keyed on the client too: after ``aws.reset_clients()`` (a new endpoint, new credentials) the layer is rebuilt.
-    config, handle = _idempotent(table_name, aws.client("dynamodb"))
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    config = IdempotencyConfig(
+        event_key_jmespath="key", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_TTL_SECONDS
+    )
     config.register_lambda_context(context)
-    return handle
+    store = DynamoDBPersistenceLayer(table_name=table_name, key_attr="id", boto3_client=aws.client("dynamodb"))
+    decorate = idempotent_function(
+        data_keyword_argument="subject", persistence_store=store, config=config, key_prefix=idempotency_key_prefix()
+    )
+    return decorate(_handle)

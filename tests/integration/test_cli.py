@@ -25,6 +25,7 @@ from registrar import aws as aws_clients
 from registrar.settings import PREFIX
 from registrar_cli import main as cli
 from registrar_dev.emulator import Emulator
+from registrar_dev.faults import FaultInjector
 from tests.integration.scenario import (
     POLICY,
     ROOT,
@@ -327,21 +328,6 @@ def test_the_policy_parameter_is_read_from_the_endpoint_given(aws: Emulator, mon
     assert (status, [line["outcome"] for line in printed]) == (0, ["updated"]), stderr
 
 
-def test_a_sweep_whose_events_are_refused_exits_1(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN PutEvents refusing the sweep's announcements after every retry
-    from registrar.bus import PublishError
-    from registrar_cli import sweep
-
-    def refused(*_: object, **__: object) -> None:
-        raise PublishError([("job-1", "ThrottlingException", "Rate exceeded")])
-
-    monkeypatch.setattr(sweep, "sweep_and_register", refused)
-    # WHEN swept THEN an AWS failure: exit 1 and one line, not "invalid" (2)
-    status, _, stderr = run_plain("sweep")
-    assert status == 1
-    assert one_line(stderr).startswith("registrar: AWS call failed:")
-
-
 def test_region_from_aws_region_alone(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the sample's state, and the region given only by AWS_REGION (as the --region help says is enough)
     build_approval_state(Clients.of(aws))
@@ -626,3 +612,152 @@ def test_redrive_without_a_source_says_to_name_one(aws: Emulator) -> None:
     status, _, stderr = run_cli("redrive", "registrar-neo-rule-dlq", "--endpoint-url", aws.endpoint)
     assert status == 2
     assert "name the source" in stderr
+
+
+def dlq_with_messages(aws: Emulator, count: int) -> tuple[Any, str, str]:
+    """A queue registrar-approval and its DLQ registrar-approval-dlq holding ``count`` messages: (sqs, dlq, source)."""
+    sqs = boto3.client("sqs", endpoint_url=aws.endpoint, region_name=aws.region)
+    dlq_url = sqs.create_queue(QueueName="registrar-approval-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    source_url = sqs.create_queue(
+        QueueName="registrar-approval",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})},
+    )["QueueUrl"]
+    for index in range(count):
+        sqs.send_message(QueueUrl=dlq_url, MessageBody=json.dumps({"record": index}))
+    return sqs, dlq_url, source_url
+
+
+def depth(sqs: Any, url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+@pytest.mark.timeout(30)  # moving a queue onto itself used to loop for ever
+@pytest.mark.parametrize(("queue", "to"), [("name", "name"), ("name", "url"), ("url", "name")])
+def test_redrive_of_a_queue_onto_itself_is_refused_at_once(aws: Emulator, queue: str, to: str) -> None:
+    # GIVEN a DLQ holding 2 messages
+    sqs, dlq_url, _ = dlq_with_messages(aws, 2)
+    spelt = {"name": "registrar-approval-dlq", "url": dlq_url}
+
+    # WHEN it is redriven onto itself, by name or URL
+    status, printed, stderr = run_cli("redrive", spelt[queue], "--to", spelt[to], "--endpoint-url", aws.endpoint)
+
+    # THEN it is refused with exit 2 and one line, and the DLQ was not touched
+    assert (status, printed) == (2, [])
+    assert one_line(stderr).startswith(f"registrar: cannot redrive {spelt[queue]} onto itself")
+    assert depth(sqs, dlq_url) == (2, 0)
+
+
+def test_redrive_to_a_url_that_is_no_queue_exits_2(aws: Emulator) -> None:
+    # GIVEN a DLQ holding a message, and a URL where no queue is
+    sqs, dlq_url, _ = dlq_with_messages(aws, 1)
+    nowhere = dlq_url.replace("registrar-approval-dlq", "no-such-queue")
+
+    # WHEN the DLQ is redriven to that URL
+    status, printed, stderr = run_cli("redrive", dlq_url, "--to", nowhere, "--endpoint-url", aws.endpoint)
+
+    # THEN it is refused with exit 2 and one line naming the URL, and the message stays in the DLQ
+    assert (status, printed) == (2, [])
+    assert one_line(stderr) == f"registrar: no queue at {nowhere}"
+    assert depth(sqs, dlq_url) == (1, 0)
+
+
+class Watched(io.StringIO):
+    """stdout that notes, as each line is written, how many messages the source queue holds."""
+
+    def __init__(self, sqs: Any, url: str) -> None:
+        super().__init__()
+        self.sqs, self.url = sqs, url
+        self.source_depths: list[int] = []
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            self.source_depths.append(depth(self.sqs, self.url)[0])
+        return super().write(text)
+
+
+def test_redrive_prints_each_message_as_it_moves(aws: Emulator) -> None:
+    # GIVEN a DLQ holding 3 messages, and stdout watching the source queue
+    sqs, _, source_url = dlq_with_messages(aws, 3)
+    out, err = Watched(sqs, source_url), io.StringIO()
+
+    # WHEN the DLQ is redriven
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main(["redrive", "registrar-approval-dlq", "--endpoint-url", aws.endpoint])
+
+    # THEN each line was printed as its message reached the source queue, not all at the end
+    assert status == 0
+    assert out.source_depths == [1, 2, 3]
+    assert len(out.getvalue().splitlines()) == 3
+    assert one_line(err.getvalue()) == "registrar: moved 3 message(s)"
+
+
+@pytest.fixture
+def sampling_sqs(aws: Emulator) -> Iterator[list[int]]:
+    """registrar's SQS client of the emulator, answering a short poll with nothing, as SQS may.
+
+    A short poll (WaitTimeSeconds=0) asks only a sample of SQS's servers, which may hold none of the
+    queue's messages; a long poll asks them all. Yields the WaitTimeSeconds of every ReceiveMessage.
+    """
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+    aws_clients.reset_clients()
+    client = aws_clients.client("sqs", aws.endpoint)  # the very client the CLI gets for --endpoint-url
+    waits: list[int] = []
+
+    def note_wait(params: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
+        context["wait"] = params.get("WaitTimeSeconds", 0)
+        waits.append(context["wait"])
+
+    def sample(context: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if context.get("wait"):
+            return None
+        return AWSResponse(aws.endpoint, 200, HTTPHeaders(), None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    client.meta.events.register("before-parameter-build.sqs.ReceiveMessage", note_wait)
+    client.meta.events.register("before-call.sqs.ReceiveMessage", sample)
+    yield waits
+    aws_clients.reset_clients()
+
+
+def test_redrive_long_polls_so_an_empty_sample_does_not_end_it(aws: Emulator, sampling_sqs: list[int]) -> None:
+    # GIVEN a DLQ holding 3 messages, on an SQS whose short polls may sample no message
+    sqs, dlq_url, source_url = dlq_with_messages(aws, 3)
+
+    # WHEN the DLQ is redriven
+    status, printed, stderr = run_cli("redrive", "registrar-approval-dlq", "--endpoint-url", aws.endpoint)
+
+    # THEN all 3 messages moved, every receive having long-polled
+    assert status == 0
+    assert (len(printed), one_line(stderr)) == (3, "registrar: moved 3 message(s)")
+    assert depth(sqs, dlq_url) == (0, 0)
+    assert len(drain(sqs, source_url)) == 3
+    assert all(wait >= 1 for wait in sampling_sqs), sampling_sqs
+
+
+def test_redrive_that_cannot_delete_loses_nothing_and_says_so(aws: Emulator) -> None:
+    # GIVEN a DLQ holding 2 messages, whose deletes fail
+    sqs, dlq_url, source_url = dlq_with_messages(aws, 2)
+    aws_clients.reset_clients()  # clients copy the session's handlers when created: the injector first
+    with FaultInjector(services={"sqs"}).install() as faults:
+        for operation in ("DeleteMessage", "DeleteMessageBatch"):
+            faults.always_fail("access_denied", service="sqs", operation=operation)
+
+        # WHEN the DLQ is redriven
+        status, printed, stderr = run_cli("redrive", "registrar-approval-dlq", "--endpoint-url", aws.endpoint)
+    aws_clients.reset_clients()
+
+    # THEN it stops at the first message, exits 1 with one line saying it is in both queues;
+    # it was sent before the failed delete, so it is in the source queue and still in the DLQ: nothing lost
+    assert (status, printed) == (1, [])
+    line = one_line(stderr)
+    assert line.startswith("registrar: AWS call failed after moving 0 message(s): message ")
+    assert f"was sent to {source_url}" in line
+    assert f"but is still in {dlq_url}" in line
+    assert "AccessDenied" in line
+    assert len(drain(sqs, source_url)) == 1
+    assert sum(depth(sqs, dlq_url)) == 2

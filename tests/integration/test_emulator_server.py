@@ -145,6 +145,7 @@ def test_emulator_on_an_unusable_host_exits_2_at_once_with_one_line(host: str, p
     assert stderr.startswith(f"registrar: cannot serve on {host}:0: {problem}")
 
 
+@pytest.mark.timeout(30)  # moto's own start() waited for ever here
 def test_start_on_a_busy_port_raises_and_leaves_no_thread(busy_port: int) -> None:
     # GIVEN a loopback port already in use, and the threads running now
     threads = set(threading.enumerate())

@@ -228,17 +228,20 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _redrive(args: argparse.Namespace) -> int:
-    from registrar_cli.queues import redrive
+    from registrar_cli.queues import MessageNotDeletedError, redrive
 
+    moved = 0
     try:
-        moved = redrive(args.queue, endpoint_url=args.endpoint_url, region=args.region, source=args.to)
+        # Each line as its message moves: a long redrive shows progress, and an interrupted one has
+        # already said which messages are back in the source queue.
+        for message in redrive(args.queue, endpoint_url=args.endpoint_url, region=args.region, source=args.to):
+            _print_json(message)
+            moved += 1
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
-    except (ClientError, BotoCoreError) as error:
-        return _fail(f"AWS call failed: {error}", EXIT_AWS)
-    for message in moved:
-        _print_json(message)
-    sys.stderr.write(f"registrar: moved {len(moved)} message(s)\n")
+    except (MessageNotDeletedError, ClientError, BotoCoreError) as error:
+        return _fail(f"AWS call failed after moving {moved} message(s): {error}", EXIT_AWS)
+    sys.stderr.write(f"registrar: moved {moved} message(s)\n")
     return EXIT_OK
 
 
@@ -257,7 +260,8 @@ def _development_command(args: argparse.Namespace) -> int:
         missing = [error.name or "registrar_dev"]
     if missing:
         return _fail(
-            f"`registrar {args.command}` needs the development extra ({', '.join(missing)} not installed): "
+            f"`registrar {args.command}` needs the development extra ({' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed): "
             "pip install 'registrar[dev]', or make setup in a checkout",
             EXIT_INVALID,
         )

@@ -5,6 +5,12 @@ the handler's partial batch response as Lambda does (``ReportBatchItemFailures``
 that succeeded and leaves the others to come back after the visibility timeout, so the queue's redrive
 policy moves a record that keeps failing to its DLQ. An invocation that outlives its timeout fails
 its whole batch, as in Lambda; the handler runs to its end in this process, and is judged afterwards.
+
+The invocation's time is counted from before the receive, when the queue's visibility timeout starts too:
+with a visibility timeout at least as long as the function timeout, a record never comes back while its
+invocation is within its timeout, and an in-progress record Powertools holds for the remaining time has
+expired by then. Time is read from ``clock`` (``time.monotonic``); tests of the deadline pass a clock they
+move themselves, so no outcome depends on how fast the machine is.
 """
 
 from __future__ import annotations
@@ -36,10 +42,13 @@ class LocalLambdaContext:
     region: str = "us-east-1"
     account_id: str = "123456789012"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    started: float | None = field(default=None, repr=False)  # on ``clock``; by default, when the context is made
     _deadline: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_seconds
+        started = self.clock() if self.started is None else self.started
+        self._deadline = started + self.timeout_seconds
 
     @property
     def invoked_function_arn(self) -> str:
@@ -54,11 +63,11 @@ class LocalLambdaContext:
         return f"local/{self.aws_request_id}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return max(0, int((self._deadline - self.clock()) * 1000))
 
     def expired(self) -> bool:
         """Whether the invocation's timeout has passed (Lambda would have stopped it)."""
-        return time.monotonic() > self._deadline
+        return self.clock() > self._deadline
 
 
 @dataclass
@@ -86,6 +95,7 @@ class LocalEventSourceMapping:
     invocations: int = 0
     failed_records: int = 0
     timed_out: int = 0
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def __post_init__(self) -> None:
         if self.timeout_seconds < 1:
@@ -103,13 +113,21 @@ class LocalEventSourceMapping:
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         """Receive one batch and invoke the handler with it; returns how many records it carried."""
+        # The records' visibility timeout starts during the receive: the invocation's time counts from before it
+        # (after a long poll, from its answer: it may wait up to ``wait_seconds`` for the first message).
+        before = self.clock()
         messages = self.queue.receive(max_messages=self.batch_size, wait_seconds=wait_seconds)
+        received = self.clock() if wait_seconds else before
         if not messages:
             return 0
         event = {"Records": [self._record(message) for message in messages]}
         message_ids = [message["MessageId"] for message in messages]
         context = LocalLambdaContext(
-            function_name=self.function_name, timeout_seconds=self.timeout_seconds, region=self.region
+            function_name=self.function_name,
+            timeout_seconds=self.timeout_seconds,
+            region=self.region,
+            clock=self.clock,
+            started=received,
         )
         self.invocations += 1
         try:

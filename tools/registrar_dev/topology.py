@@ -12,9 +12,9 @@ from typing import Any
 
 from registrar import aws
 from registrar.errors import ConfigurationError
-from registrar.patterns import FLOWS
+from registrar.patterns import FLOWS, for_account
 from registrar_dev.runner import DEFAULT_TIMEOUT_SECONDS
-from registrar_dev.support import emulator_client
+from registrar_dev.support import ACCOUNT, emulator_client
 
 MAX_RECEIVE_COUNT = 3  # the deployed queues use 5; the local demo gives up sooner to stay short
 IDEMPOTENCY_TABLE = "registrar-local"
@@ -60,6 +60,7 @@ def build_topology(
     visibility_timeout: int = 5,
     function_timeout: int = DEFAULT_TIMEOUT_SECONDS,
     policy_file: str | pathlib.Path | None = None,
+    account: str = ACCOUNT,
 ) -> Topology:
     """Create, on the emulator at ``endpoint_url``, every rule, queue, DLQ and the idempotency table.
 
@@ -72,6 +73,8 @@ def build_topology(
     function_timeout
         The functions' timeout, for the event source mappings (``Topology.function_timeout``); the
         visibility timeout may not be shorter (the stack makes it six times as long).
+    account
+        The account the stack is deployed in: the rules' patterns accept its events alone.
     policy_file
         When given, the approval policy is stored as the stack stores it: the file, validated, as the
         compact JSON of :func:`registrar.approval.policy.deployable_json`, in the SSM parameter
@@ -116,7 +119,9 @@ def build_topology(
         rule_names = []
         for index, pattern in enumerate(patterns):
             rule_name = f"registrar-{flow}-{index}"
-            events.put_rule(Name=rule_name, EventPattern=json.dumps(pattern), State="ENABLED")
+            # As deployed: only events of the stack's own account reach a flow.
+            deployed = for_account(pattern, account)
+            events.put_rule(Name=rule_name, EventPattern=json.dumps(deployed), State="ENABLED")
             # As deployed; but the emulator (moto) ignores a target's RetryPolicy and DeadLetterConfig, so nothing
             # ever reaches the rule DLQ locally: an empty rule DLQ here proves nothing.
             events.put_targets(

@@ -92,10 +92,12 @@ class _Server:
         host, port = listening.getsockname()[:2]
         app = DomainDispatcherApplication(create_backend_app)
         # werkzeug serves on a duplicate of the descriptor (socket.fromfd): ours is closed once it has one.
-        self._wsgi: BaseWSGIServer = make_server(
-            host, port, app, True, request_handler=MotoRequestHandler, fd=listening.fileno()
-        )
-        listening.close()
+        try:
+            self._wsgi: BaseWSGIServer = make_server(
+                host, port, app, True, request_handler=MotoRequestHandler, fd=listening.fileno()
+            )
+        finally:
+            listening.close()
         self._thread = threading.Thread(target=self._wsgi.serve_forever, name="registrar-emulator", daemon=True)
         self._thread.start()
 
