@@ -144,10 +144,9 @@ class _Context:
 def lambda_environment(endpoint: str, table: str) -> Iterator[None]:
     """The handlers' environment pointed at the emulator, output swallowed; a fresh Lambda container.
 
-    Everything registrar caches per process (settings, flows, clients, the idempotency wrapper) is
-    forgotten on entry and on exit, so nothing built here outlives the block. The log lines are
-    swallowed by quieting the logger's handlers (:func:`bench.common.quiet`), not its level: the
-    outcomes are read from them.
+    Everything registrar caches per process (settings, flows, clients) is forgotten on entry and on
+    exit, so nothing built here outlives the block. The log lines are swallowed by quieting the
+    logger's handlers (:func:`bench.common.quiet`), not its level: the outcomes are read from them.
     """
     variables = {
         **aws_environment(endpoint),
@@ -166,11 +165,9 @@ def lambda_environment(endpoint: str, table: str) -> Iterator[None]:
 
 
 def _forget() -> None:
-    from registrar import batch
     from registrar_dev.support import fresh_container
 
     fresh_container()
-    batch._idempotent.cache_clear()
 
 
 class _Recorder:

@@ -45,6 +45,12 @@ def _expect(arn: str, expected: str) -> str:
     return arn
 
 
+def _evaluated_model(name: str) -> str:
+    """The model artifact the sample processing job ``name`` evaluated: its ``model`` input."""
+    inputs = sample("approval", name)["detail"].get("ProcessingInputs", [])
+    return str(next(entry["S3Input"]["S3Uri"] for entry in inputs if entry["InputName"] == "model"))
+
+
 def build_approval_state(clients: Clients) -> None:
     """The reports, packages and processing jobs events/approval/README.md documents."""
     clients.s3.create_bucket(Bucket=REPORT_BUCKET)
@@ -67,7 +73,8 @@ def build_approval_state(clients: Clients) -> None:
             ModelPackageGroupName="credit-risk",
             ModelApprovalStatus="PendingManualApproval",
             InferenceSpecification={
-                "Containers": [{"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://registrar-demo-models/credit-risk.tgz"}],
+                # The model the sample's job evaluated (its ``model`` input): the job is bound to this version.
+                "Containers": [{"Image": XGBOOST_IMAGE, "ModelDataUrl": _evaluated_model(name)}],
                 "SupportedContentTypes": ["text/csv"],
                 "SupportedResponseMIMETypes": ["text/csv"],
             },

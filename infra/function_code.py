@@ -43,10 +43,11 @@ def digest(functions: Path, *, bytecode: str) -> str:
     return hasher.hexdigest()[:32]
 
 
-def stage(functions: Path, output: Path, *, python: str | None) -> None:
+def stage(functions: Path, output: Path, *, python: str | None, runtime_path: str = FUNCTION_RUNTIME_PATH) -> None:
     """Copy ``functions`` into ``output`` (caches left behind) and compile it with ``python``, a CPython 3.13.
 
-    Without ``python`` the asset ships sources only (synth has already said what that costs).
+    Without ``python`` the asset ships sources only (synth has already said what that costs). The
+    compiled code names its files under ``runtime_path``, where the code will run (Lambda's ``/var/task``).
 
     Raises
     ------
@@ -58,4 +59,4 @@ def stage(functions: Path, output: Path, *, python: str | None) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(functions / relative, target)
     if python is not None:
-        layer.compile_bytecode(python, output, runtime_path=FUNCTION_RUNTIME_PATH)
+        layer.compile_bytecode(python, output, runtime_path=runtime_path)

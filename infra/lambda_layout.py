@@ -59,21 +59,36 @@ class LambdaLayout:
         return [sys.executable, "-S", "-c", code, *args]
 
 
-def build_layout(root: Path = PROJECT_ROOT, cache: Path = CACHE) -> LambdaLayout:
+def build_layout(
+    root: Path = PROJECT_ROOT,
+    cache: Path = CACHE,
+    *,
+    bytecode: bool = False,
+    services: frozenset[str] | None = layer.KEPT_SERVICES,
+) -> LambdaLayout:
     """Build (or reuse from ``cache``) the layer for this machine and stage the function code (see the module).
+
+    Parameters
+    ----------
+    bytecode
+        Compile both with this interpreter, as synth compiles them with Lambda's: a benchmark measures
+        a cold start with the bytecode a deployed function has.
+    services
+        The services the layer's botocore keeps (synth's by default; ``None`` keeps all).
 
     Raises
     ------
     infra.layer.LayerBuildError
         pip could not install the lock file for this platform (it needs PyPI on a cold cache).
     """
-    built = layer.build(root / layer.LOCK_FILE, cache, python=None, platform=layer.host_platform())
+    python = sys.executable if bytecode else None
+    built = layer.build(root / layer.LOCK_FILE, cache, python=python, platform=layer.host_platform(), services=services)
     functions = root / "functions"
-    staged = cache / f"functions-{function_code.digest(functions, bytecode='none')}"
+    staged = cache / f"functions-{function_code.digest(functions, bytecode=layer.bytecode_version(python))}"
     if not staged.is_dir():
         staging = Path(tempfile.mkdtemp(prefix=f"{staged.name}.", suffix=".tmp", dir=cache))
         try:
-            function_code.stage(functions, staging, python=None)
+            function_code.stage(functions, staging, python=python, runtime_path=str(staged))
             try:
                 staging.rename(staged)
             except OSError:

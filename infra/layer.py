@@ -204,9 +204,15 @@ def bytecode_python() -> str | None:
 
 @functools.cache
 def bytecode_version(python: str | None) -> str:
-    """The exact version of the interpreter compiling the bytecode (``3.13.0``), or ``none`` without one."""
+    """The exact version of the interpreter compiling the bytecode (``3.13.0``), or ``none`` without one.
+
+    This very interpreter (``sys.executable``) compiles a layout for a run on this machine
+    (:mod:`infra.lambda_layout`): its version is ``host-`` and its own, whatever it is.
+    """
     if python is None:
         return "none"
+    if python == sys.executable:
+        return f"host-{platform_module.python_version()}"
     try:
         return _probe(python)[1]
     except _NotPython313Error as error:
@@ -288,7 +294,9 @@ def pip_command(lock: Path, target: Path, platform: Platform = LAMBDA) -> list[s
     ]
 
 
-def digest(lock_text: str, *, bytecode: str, platform: Platform = LAMBDA) -> str:
+def digest(
+    lock_text: str, *, bytecode: str, platform: Platform = LAMBDA, services: frozenset[str] | None = KEPT_SERVICES
+) -> str:
     """The cache key: the lock file's text and every option that changes what gets built.
 
     ``bytecode`` is :func:`bytecode_version`'s answer: the compiler's exact version, or ``none``.
@@ -300,7 +308,7 @@ def digest(lock_text: str, *, bytecode: str, platform: Platform = LAMBDA) -> str
             "platform": platform.tag,
             "python": platform.python,
             "implementation": IMPLEMENTATION,
-            "services": sorted(KEPT_SERVICES),
+            "services": sorted(services) if services is not None else "all",
             "build": BUILD_VERSION,
         },
         sort_keys=True,
@@ -316,8 +324,8 @@ def _distributions(site: Path) -> dict[str, tuple[str, Path]]:
     return found
 
 
-def prune(site: Path, services: frozenset[str] = KEPT_SERVICES) -> list[str]:
-    """Drop what Lambda never reads, prune botocore's data to ``services``; return the pins installed.
+def prune(site: Path, services: frozenset[str] | None = KEPT_SERVICES) -> list[str]:
+    """Drop what Lambda never reads, prune botocore's data to ``services`` (``None``: keep all); return the pins.
 
     Every ``.pyc`` goes too: what a wheel ships, or any interpreter wrote, is not for Lambda's. The
     build compiles the 3.13 ones after pruning.
@@ -328,7 +336,7 @@ def prune(site: Path, services: frozenset[str] = KEPT_SERVICES) -> list[str]:
             shutil.rmtree(directory, ignore_errors=True)
     for compiled in site.rglob("*.py[co]"):
         compiled.unlink()
-    if (site / "botocore" / "data").is_dir():
+    if services is not None and (site / "botocore" / "data").is_dir():
         prune_botocore_data(site / "botocore" / "data", services)
     return sorted(f"{name}=={version}" for name, (version, _info) in _distributions(site).items())
 
@@ -370,7 +378,14 @@ def _endpoint_service(endpoint_prefix: str) -> str:
     )
 
 
-def build(lock: Path, cache: Path, *, python: str | None = None, platform: Platform = LAMBDA) -> Path:
+def build(
+    lock: Path,
+    cache: Path,
+    *,
+    python: str | None = None,
+    platform: Platform = LAMBDA,
+    services: frozenset[str] | None = KEPT_SERVICES,
+) -> Path:
     """Build the layer into ``cache/layer-<digest>`` unless it is there already; return that directory.
 
     The layer's content is the directory's ``python/``; ``installed.txt`` beside it lists the
@@ -388,6 +403,9 @@ def build(lock: Path, cache: Path, *, python: str | None = None, platform: Platf
         The CPython 3.13 to compile with, or None to ship sources.
     platform
         What to install wheels for: Lambda's by default; :func:`host_platform` for a run on this machine.
+    services
+        The services botocore's data keeps; ``None`` keeps every one (for the benchmark that measures
+        what the pruning saves).
 
     Raises
     ------
@@ -396,10 +414,10 @@ def build(lock: Path, cache: Path, *, python: str | None = None, platform: Platf
     CompileError
         A module does not compile with ``python``.
     """
-    target = (
-        cache
-        / f"layer-{digest(lock.read_text(encoding='utf-8'), bytecode=bytecode_version(python), platform=platform)}"
+    key = digest(
+        lock.read_text(encoding="utf-8"), bytecode=bytecode_version(python), platform=platform, services=services
     )
+    target = cache / f"layer-{key}"
     if target.is_dir():
         return target
     cache.mkdir(parents=True, exist_ok=True)
@@ -418,7 +436,7 @@ def build(lock: Path, cache: Path, *, python: str | None = None, platform: Platf
                 f"pip could not build the dependencies layer (exit {done.returncode}); it needs PyPI:\n"
                 f"{done.stderr.strip() or done.stdout.strip()}"
             )
-        installed = prune(staging / "python")
+        installed = prune(staging / "python", services)
         if python is not None:
             compile_bytecode(python, staging / "python", runtime_path=LAYER_RUNTIME_PATH)
         (staging / "installed.txt").write_text("\n".join(installed) + "\n", encoding="utf-8")

@@ -11,6 +11,14 @@ imports (:func:`cold_start_imports`) and again during the container's first invo
 out of later collections) and the collector is on again. The price: the few hundred objects in
 reference cycles that are garbage at that moment are frozen too, once, instead of being freed.
 Nothing changes when the collector was already off.
+
+Import order
+------------
+Powertools' batch utility imports Parser's record models (the whole Parser package, about a tenth of
+a second) when it finds pydantic already imported (``aws_lambda_powertools/utilities/batch/types.py``).
+This package, which every handler module imports first, therefore imports the batch utility before
+anything can import pydantic; a test holds it (tests/unit/test_handler_imports.py), and
+docs/performance.md measures what it saves.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+
+import aws_lambda_powertools.utilities.batch  # noqa: F401 - before pydantic: see "Import order" above
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 

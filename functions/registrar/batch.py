@@ -17,8 +17,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-# First, before anything imports pydantic: Powertools' batch utility loads Parser's record models (some 90 ms
-# of a cold start) when it finds pydantic already imported. The handlers import this module first.
+# Imported before pydantic by the handlers package (handlers/__init__.py, "Import order"), else it loads Parser.
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
@@ -144,7 +143,8 @@ def _handle_record(
     try:
         target = flow.resolve(event)
         if isinstance(target, Outcome):
-            record_outcome(target)
+            if not target.retry:
+                record_outcome(target)
             return _settled(target, receives)
         logger.thread_safe_append_keys(subject=target.subject)
         result = handle(subject={"key": target.subject}, flow=flow, target=target)

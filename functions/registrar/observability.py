@@ -126,6 +126,7 @@ def record(outcome: Outcome, *, subject: str | None = None) -> None:
             "verdict": outcome.verdict,
             "model_package_arn": outcome.model_package_arn,
             "reasons": outcome.reasons,
+            "request": outcome.request,
             **({"subject": subject} if subject is not None else {}),
         },
     )

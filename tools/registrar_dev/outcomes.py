@@ -31,6 +31,7 @@ class _OutcomeHandler(logging.Handler):
             outcome=getattr(record, "outcome", "skipped"),
             model_package_arn=getattr(record, "model_package_arn", None),
             reasons=list(getattr(record, "reasons", [])),
+            request=getattr(record, "request", None),
             verdict=getattr(record, "verdict", None),
         )
         self._listener(outcome, getattr(record, "subject", None))
