@@ -9,16 +9,24 @@ idempotency table and Lambda handlers the CDK app deploys:
    credit-risk versions evaluated by processing jobs (completed or failed) — and Neo compilation jobs
    of churn versions (several per version, two finishing in the same second, and one version with
    more compilations than the 15-specification cap). Each version has a known expected final state.
+   Beside them, ``unbound`` share of the events are of jobs tagged with a version they did not evaluate
+   or compile (issue #14): processing jobs of another model, completed with a passing report on versions
+   that must not pass or failed on versions that must not fail, and compilations of another model tagged
+   with approved versions (the capped one among them): none may decide or attach anything.
 2. Publishes, on the emulator's bus, each of their events as SageMaker (model package and processing
    job events, captured from the emulator) or the sweeper (``Compilation Job State Change``) sends
    them, some older events again with an earlier time (stale), plus ``duplicates`` share of
-   duplicates (same subject, new id), all shuffled.
+   duplicates (same subject, new id), and ``forged`` share of forged events: decoy compilation events
+   naming another job (or none) with a real job's ARN and time, published on the bus, and events of
+   another account, sent to the queues directly (the deployed rules would not route them), all shuffled.
 3. Runs ``workers`` threads, each a local event source mapping on the approval and the Neo queue,
    calling the deployed Lambda handlers, while :class:`registrar_dev.faults.FaultInjector` fails
    ``faults`` share of registrar's SageMaker, S3 and DynamoDB attempts (throttling, 500, read timeout
    after the request reached the service, connection error, ConflictException on UpdateModelPackage).
 4. When every queue is empty and nothing is in flight, compares every version with its expectation,
-   and accounts for every published event (handled, or in a dead-letter queue).
+   and accounts for every published event: handled, or in a dead-letter queue when it must be (forged
+   events are poison; a version whose report lies outside the allowed locations is held and its events
+   fail until the deployment is fixed), and no other.
 
 ``python -m bench.burst [--events N] [--seed S] [--workers W] [--duplicates F] [--faults F]``; exits 1 when an
 event is lost, a version is wrongly decided, or an update was applied twice.
@@ -39,11 +47,12 @@ import resource
 import sys
 import threading
 import time
+import uuid
 import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.common import quiet_logs
@@ -81,17 +90,24 @@ CAP_JOBS = 18
 # The faults of a burst, alike: ConflictException strikes UpdateModelPackage only, so it is the rarest in practice.
 DEFAULT_MIX = {"throttling": 1.0, "server_error": 1.0, "read_timeout": 1.0, "connection_error": 1.0, "conflict": 1.0}
 
-# Churn version kinds: (kind, share, expected approval status, decided by registrar).
-CHURN_KINDS: tuple[tuple[str, float, str, bool], ...] = (
-    ("pass", 0.35, "Approved", True),
-    ("fail", 0.20, "Rejected", True),
-    ("missing", 0.08, "Rejected", True),
-    ("nan", 0.07, "Rejected", True),
-    ("garbage", 0.05, "Rejected", True),
-    ("outside", 0.05, "Rejected", True),
-    ("human", 0.10, "Rejected", False),
-    ("sandbox", 0.10, "PendingManualApproval", False),
+# Churn version kinds: (kind, share, expected approval status, verdict registrar writes, or None).
+CHURN_KINDS: tuple[tuple[str, float, str, str | None], ...] = (
+    ("pass", 0.35, "Approved", "Approved"),
+    ("fail", 0.20, "Rejected", "Rejected"),
+    ("missing", 0.08, "Rejected", "Rejected"),
+    ("nan", 0.07, "Rejected", "Rejected"),
+    ("garbage", 0.05, "Rejected", "Rejected"),
+    # A report the deployment keeps registrar from reading is not evidence: held, and its events dead-lettered
+    # for an operator to fix the report locations and redrive them (the rule would reject on a bad report).
+    ("outside", 0.05, "PendingManualApproval", "Held"),
+    ("human", 0.10, "Rejected", None),
+    ("sandbox", 0.10, "PendingManualApproval", None),
 )
+# Kinds an unbound evaluation targets: completed with a passing report where a version must not pass, failed
+# where it must not fail (a churn rule rejects on a failed job; a credit-risk rule holds).
+UNBOUND_PASSING_ON = ("fail", "nan", "credit-fail")
+UNBOUND_FAILED_ON = ("pass", "credit-pass")
+OTHER_ACCOUNT = "210987654321"
 # Credit-risk versions, decided from their processing job: (kind, expected status, verdict written).
 CREDIT_KINDS: tuple[tuple[str, str, str], ...] = (
     ("credit-pass", "Approved", "Approved"),
@@ -116,6 +132,12 @@ class BurstConfig:
         Concurrent event source mappings (threads), each polling both queues.
     seed
         Seeds the scenario, the order of delivery and the fault injector.
+    forged
+        Share of ``events`` that are forged (decoy compilation events, events of another account): each is
+        poison, received ``max_receive_count`` times and dead-lettered; none may change anything.
+    unbound
+        Share of the unique events that are events of jobs tagged with a version they did not evaluate or
+        compile; each is refused (the refusal recorded on the version) and decides or attaches nothing.
     visibility_timeout
         Seconds before a failed record comes back (the local stand-in for the deployed 6 x timeout), and
         the functions' timeout too (it may not be longer): a batch that takes longer fails as a whole.
@@ -129,6 +151,8 @@ class BurstConfig:
 
     events: int = 1000
     duplicates: float = 0.30
+    forged: float = 0.05
+    unbound: float = 0.05
     faults: float = 0.10
     workers: int = 4
     seed: int = 1
@@ -166,6 +190,41 @@ class Version:
     arn: str = ""
     jobs: list[Job] = field(default_factory=list)
     capped: bool = False
+    unbound: list[UnboundJob] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        """Whether registrar may not read the version's report: its events are to be dead-lettered."""
+        return self.kind == "outside"
+
+
+@dataclass
+class UnboundJob:
+    """A job tagged with a version it did not evaluate (``processing``) or compile (``compilation``)."""
+
+    name: str
+    kind: str  # processing | compilation
+    target: str  # the version's label
+    fail: bool = False  # processing: ends Failed (else Completed, with a passing report)
+    device: str = "ml_c5"  # compilation: the target device
+    arn: str = ""
+    end_time: Any = None
+
+    @property
+    def model(self) -> str:
+        """The model it evaluated or compiled: another team's, no version's."""
+        return f"s3://{ARTIFACT_BUCKET}/models/other-team/{self.name}/model.tar.gz"
+
+
+@dataclass
+class Plan:
+    """A burst's versions and jobs, and how many stale and forged events it publishes."""
+
+    versions: list[Version]
+    stale: int
+    processing: int
+    unbound: list[UnboundJob]
+    forged: int
 
 
 @dataclass
@@ -180,6 +239,11 @@ class BurstResult:
     job_duplicates_published: int = 0  # of processing and compilation job events: their subject is the job
     stale_published: int = 0
     compilation_events: int = 0
+    forged_published: int = 0  # decoy compilation events and events of another account
+    foreign_published: int = 0  # of which events of another account, sent to the queues directly
+    unbound_published: int = 0  # events of jobs tagged with a version they did not evaluate or compile
+    unbound_jobs: int = 0
+    refusals: int = 0  # outcomes of unbound jobs: refused, the reason recorded on the version
     same_second_pairs: int = 0
     handled_published: int = 0
     handled_echoes: int = 0
@@ -207,13 +271,21 @@ class BurstResult:
     faults_by_kind: Counter[str] = field(default_factory=Counter)
     botocore_retries: int = 0
     dead_lettered: int = 0
+    expected_dead: int = 0  # published events that must end in a dead-letter queue (forged, of blocked versions)
+    unexpected_dead: list[str] = field(default_factory=list)  # dead-lettered, though they should have been handled
+    doomed_but_handled: list[str] = field(default_factory=list)  # forged or blocked, and yet handled
+    unbound_writes: list[str] = field(default_factory=list)  # an unbound job's outcome that wrote more than a refusal
     lost: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
     leftover: int = 0
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
 
-    decisions: int = 0  # outcomes that carried a request to apply (``updated``, and over-cap records)
+    decisions: int = 0  # ``updated`` outcomes: a verdict written, or a compilation attached or recorded
+    # Writes registrar made: outcomes that carried a request (decisions, over-cap records, refusal records), and
+    # the holds written on blocked versions before their events failed (no outcome is logged for those).
+    writes: int = 0
+    holds_before_failure: int = 0
 
     @property
     def throughput(self) -> float:
@@ -223,14 +295,13 @@ class BurstResult:
         """Every broken promise: lost events, wrong versions, dead letters, a change applied twice."""
         found = [f"lost: {event}" for event in self.lost]
         found += [f"wrongly decided: {line}" for line in self.wrong]
-        if self.dead_lettered:
-            found.append(f"{self.dead_lettered} message(s) in a dead-letter queue")
+        found += [f"dead-lettered, though it should have been handled: {event}" for event in self.unexpected_dead]
+        found += [f"forged or blocked, and yet handled: {event}" for event in self.doomed_but_handled]
+        found += [f"an unbound job wrote more than its refusal: {line}" for line in self.unbound_writes]
         if self.leftover:
             found.append(f"{self.leftover} message(s) left in a queue")
-        if self.update_calls_succeeded != self.decisions:
-            found.append(
-                f"{self.update_calls_succeeded} successful UpdateModelPackage calls for {self.decisions} decisions"
-            )
+        if self.update_calls_succeeded != self.writes:
+            found.append(f"{self.update_calls_succeeded} successful UpdateModelPackage calls for {self.writes} writes")
         found += [f"decision written twice on {arn}" for arn in self.decided_twice]
         if self.applied_on_service != self.distinct_tokens + self.unconfirmed or self.unconfirmed > self.lost_answers:
             found.append(
@@ -255,13 +326,20 @@ class BurstResult:
             f"{self.same_second_pairs} pairs finishing in the same second)",
             f"  events published          {self.published} ({self.unique_events} unique, "
             f"{self.duplicates_published} duplicates, {self.stale_published} stale, "
-            f"{self.compilation_events} compilation)",
+            f"{self.compilation_events} compilation, {self.forged_published} forged)",
+            f"  forged events             {self.forged_published} ({self.forged_published - self.foreign_published} "
+            f"decoys naming a real job's ARN, {self.foreign_published} of another account): "
+            f"{len(self.doomed_but_handled)} handled (must be 0)",
+            f"  unbound jobs              {self.unbound_jobs} tagged with a version they did not evaluate or compile "
+            f"({self.unbound_published} events): {self.refusals} refusals recorded, "
+            f"{len(self.unbound_writes)} decided or attached anything (must be 0)",
             f"  events handled            {self.handled_published} published + {self.handled_echoes} "
             "emitted by registrar's own writes",
             f"  deliveries                {self.deliveries} ({self.redeliveries} redeliveries after a failed attempt)",
             f"  outcomes                  {outcomes}",
             f"  verdicts                  {verdicts}",
-            f"  decisions                 {self.decisions}",
+            f"  decisions                 {self.decisions} ({self.writes} writes: with the refusal records and "
+            f"{self.holds_before_failure} holds written before a deployment error)",
             f"  updates applied           {self.applied_on_service} on the service "
             f"({self.update_calls} UpdateModelPackage calls, {self.update_calls_succeeded} succeeded, "
             f"{self.distinct_tokens} distinct ClientTokens, {self.unconfirmed} applied with the answer lost)",
@@ -271,7 +349,8 @@ class BurstResult:
             f"  over the cap              {self.over_cap_jobs} compilation job(s) reported, not attached",
             f"  injected faults           {sum(self.faults_by_kind.values())} ({faults})",
             f"  retries                   {self.botocore_retries} by botocore, {self.redeliveries} by SQS",
-            f"  DLQ count                 {self.dead_lettered}",
+            f"  DLQ count                 {self.dead_lettered} ({self.expected_dead} expected: forged events and "
+            f"events of versions whose report registrar may not read; {len(self.unexpected_dead)} others, must be 0)",
             f"  lost events               {len(self.lost)} (must be 0)",
             f"  wrongly decided versions  {len(self.wrong)} (must be 0)",
             f"  throughput                {self.throughput:.1f} events/s ({self.seconds:.1f} s)",
@@ -282,28 +361,30 @@ class BurstResult:
 # Scenario -----------------------------------------------------------------------------------------------
 
 
-def plan_versions(config: BurstConfig) -> tuple[list[Version], int, int]:
-    """The versions and jobs of a burst of ``config.events``: (versions, stale events, processing jobs).
+def plan_versions(config: BurstConfig) -> Plan:
+    """The versions and jobs of a burst of ``config.events``.
 
-    The unique events (``events`` less the duplicates) are one creation event per version, one event
-    per processing job, one per compilation job, and a few stale repeats.
+    The unique events (``events`` less the duplicates and the forged ones) are one creation event per
+    version, one event per processing job, one per compilation job, one per unbound job, and a few
+    stale repeats.
     """
     rng = random.Random(config.seed)
-    unique = config.events - round(config.events * config.duplicates)
+    forged = round(config.events * config.forged)
+    unique = config.events - round(config.events * config.duplicates) - forged
     compilations = max(CAP_JOBS + 4, round(unique * 0.25))
     processing = max(len(CREDIT_KINDS), round(unique * 0.05))
+    unbound = round(unique * config.unbound)
     stale = max(1, round(unique * 0.04))
-    churn = unique - compilations - 2 * processing - stale
+    churn = unique - compilations - 2 * processing - stale - unbound
     if churn < 20:
         raise ValueError(f"{config.events} events are too few for a burst; use at least 150")
     versions: list[Version] = []
     for index in range(churn):
-        kind, _, status, decided = _pick(rng, CHURN_KINDS)
+        kind, _, status, verdict = _pick(rng, CHURN_KINDS)
         if index == 0:
-            kind, status, decided = "pass", "Approved", True  # the capped version is a passing one
+            kind, status, verdict = "pass", "Approved", "Approved"  # the capped version is a passing one
         group = f"sandbox-{index % 2}" if kind == "sandbox" else f"churn-{index % CHURN_GROUPS}"
-        verdict = status if decided else None
-        versions.append(Version(f"v{index}", group, kind, status, decided, verdict))
+        versions.append(Version(f"v{index}", group, kind, status, verdict is not None, verdict))
     for index in range(processing):
         kind, status, verdict = CREDIT_KINDS[index % len(CREDIT_KINDS)]
         versions.append(Version(f"c{index}", "credit-risk", kind, status, True, verdict))
@@ -324,10 +405,37 @@ def plan_versions(config: BurstConfig) -> tuple[list[Version], int, int]:
             for n, (target, fail) in enumerate(ORDINARY_JOBS[:take])
         ]
         left -= take
-    return versions, stale, processing
+    return Plan(versions, stale, processing, _plan_unbound(rng, versions, unbound), forged)
 
 
-def _pick(rng: random.Random, kinds: tuple[tuple[str, float, str, bool], ...]) -> tuple[str, float, str, bool]:
+def _plan_unbound(rng: random.Random, versions: list[Version], count: int) -> list[UnboundJob]:
+    """``count`` jobs tagged with versions they did not evaluate or compile: half evaluations, half compilations.
+
+    Evaluations alternate between a passing one on a version that must not pass and a failed one on a
+    version that must not fail; compilations go to the capped version first (its slots are full of its own
+    jobs), then to passing churn versions (Approved ones).
+    """
+    passing_on = [v for v in versions if v.kind in UNBOUND_PASSING_ON]
+    failed_on = [v for v in versions if v.kind in UNBOUND_FAILED_ON and not v.capped]
+    approved = [v for v in versions if v.kind == "pass"]
+    jobs: list[UnboundJob] = []
+    for n in range(count):
+        if n % 2 == 0:
+            fail = n % 4 == 2
+            target = rng.choice(failed_on if fail else passing_on)
+            job = UnboundJob(f"unbound-eval-{n}", "processing", target.label, fail=fail)
+        else:
+            target = approved[0] if n == 1 else rng.choice(approved)
+            device = HOSTABLE_TARGETS[n % len(HOSTABLE_TARGETS)]
+            job = UnboundJob(f"unbound-neo-{n}", "compilation", target.label, device=device)
+        target.unbound.append(job)
+        jobs.append(job)
+    return jobs
+
+
+def _pick(
+    rng: random.Random, kinds: tuple[tuple[str, float, str, str | None], ...]
+) -> tuple[str, float, str, str | None]:
     point = rng.random() * sum(share for _, share, _, _ in kinds)
     for kind in kinds:
         point -= kind[1]
@@ -428,6 +536,41 @@ def _compile(setup: Setup, version: Version, job: Job) -> None:
     job.end_time = described.get("CompilationEndTime") or described.get("LastModifiedTime")
 
 
+def _unbound(setup: Setup, version: Version, job: UnboundJob) -> None:
+    """A job of another model tagged with ``version``: an evaluation in another team's scratch space, or a Neo job."""
+    if job.kind == "processing":
+        prefix = f"evaluations/other-team/scratch/{job.name}"
+        report = "processing.json" if version.group == "credit-risk" else "passing.json"
+        setup.upload(REPORT_BUCKET, f"{prefix}/evaluation.json", (REPORTS / report).read_bytes())
+        create_processing_job(
+            setup.sagemaker,
+            job.name,
+            version.arn,
+            f"s3://{REPORT_BUCKET}/{prefix}/",
+            role=ROLE_ARN,
+            fail=job.fail,
+            model_uri=job.model,
+        )
+        return
+    create_compilation_job(
+        setup.sagemaker,
+        job.name,
+        job.device,
+        f"s3://{ARTIFACT_BUCKET}/compiled/{job.name}/",
+        role=ROLE_ARN,
+        input_config={
+            "S3Uri": job.model,
+            "Framework": "XGBOOST",
+            "FrameworkVersion": "1.7",
+            "DataInputConfig": '{"data": [1, 10]}',
+        },
+        tagged=version.arn,
+    )
+    described = setup.sagemaker.describe_compilation_job(CompilationJobName=job.name)
+    job.arn = str(described["CompilationJobArn"])
+    job.end_time = described.get("CompilationEndTime") or described.get("LastModifiedTime")
+
+
 @contextlib.contextmanager
 def _capture(setup: Setup) -> Iterator[list[dict[str, Any]]]:
     """Every ``aws.sagemaker`` event the emulator emits inside the block (it runs before the topology exists)."""
@@ -468,16 +611,46 @@ def build_state(setup: Setup, versions: list[Version]) -> list[dict[str, Any]]:
                 _evaluate(setup, version)
             for job in version.jobs:
                 _compile(setup, version, job)
+            for unbound in version.unbound:
+                _unbound(setup, version, unbound)
+    for event in captured:  # the processing jobs' ARNs, to know their outcomes by subject
+        detail = event["detail"]
+        for unbound in versions_unbound(versions):
+            if detail.get("ProcessingJobName") == unbound.name:
+                unbound.arn = str(detail.get("ProcessingJobArn"))
     return captured
 
 
-def compose_events(
-    config: BurstConfig, versions: list[Version], captured: list[dict[str, Any]], stale: int
-) -> tuple[list[dict[str, Any]], BurstResult]:
-    """The PutEvents entries of the burst, shuffled: unique events, stale repeats and duplicates."""
-    from registrar.bus import entry
-    from registrar.events import MODEL_PACKAGE_STATE_CHANGE, CompilationJobStateChange
+def versions_unbound(versions: list[Version]) -> list[UnboundJob]:
+    """Every unbound job of the burst."""
+    return [job for version in versions for job in version.unbound]
 
+
+@dataclass
+class Entry:
+    """One event of the burst: how it is published, and whether it must be handled or end in a DLQ.
+
+    Attributes
+    ----------
+    request
+        The PutEvents entry; or, with ``queue``, the EventBridge event itself.
+    doomed
+        Poison or blocked: it must fail on every receive and end in its flow's dead-letter queue.
+    queue
+        The flow whose queue it is sent to directly (an event no rule of this account routes), else ``None``.
+    """
+
+    request: dict[str, Any]
+    doomed: bool = False
+    queue: str | None = None
+
+
+def compose_events(config: BurstConfig, plan: Plan, captured: list[dict[str, Any]]) -> tuple[list[Entry], BurstResult]:
+    """The burst's events, shuffled: unique events, stale repeats, duplicates and forged events."""
+    from registrar.bus import entry
+    from registrar.events import MODEL_PACKAGE_STATE_CHANGE, CompilationJobStateChange, parse_timestamp
+
+    versions = plan.versions
     rng = random.Random(config.seed + 1)
     result = BurstResult(config=config, versions=versions)
     creations = {
@@ -486,29 +659,33 @@ def compose_events(
         if e["detail-type"] == "SageMaker Model Package State Change" and "UpdatedModelPackageFields" not in e["detail"]
     }
     processing = [e for e in captured if e["detail-type"] == "SageMaker Processing Job State Change"]
+    blocked = {version.arn for version in versions if version.blocked}
+    unbound = versions_unbound(versions)
+    unbound_processing = {job.name for job in unbound if job.kind == "processing"}
 
-    def sagemaker_entry(event: dict[str, Any]) -> dict[str, Any]:
-        return {
+    def sagemaker_entry(event: dict[str, Any]) -> Entry:
+        request = {
             "Source": event["source"],
             "DetailType": event["detail-type"],
             "Detail": json.dumps(event["detail"]),
             "Resources": event.get("resources", []),
         }
+        return Entry(request, doomed=event["detail"].get("ModelPackageArn") in blocked)
 
     unique = [sagemaker_entry(creations[version.arn]) for version in versions]
     unique += [sagemaker_entry(event) for event in processing]
+    result.unbound_published = sum(1 for e in processing if e["detail"].get("ProcessingJobName") in unbound_processing)
     churn = [v for v in versions if v.group.startswith("churn-")]
-    for version in rng.sample(churn, min(stale, len(churn))):
+    for version in rng.sample(churn, min(plan.stale, len(churn))):
         # An older event for the same version: it names the same version, read back whatever time it claims,
         # and must change nothing more.
         event = copy.deepcopy(creations[version.arn])
-        from registrar.events import parse_timestamp
-
         modified = parse_timestamp(event["detail"]["LastModifiedTime"])
         if modified is not None:
             event["detail"]["LastModifiedTime"] = (modified - timedelta(seconds=1)).isoformat()
         unique.append(sagemaker_entry(event))
         result.stale_published += 1
+    jobs: list[Job] = []
     for version in versions:
         for job in version.jobs:
             detail = CompilationJobStateChange(
@@ -517,28 +694,118 @@ def compose_events(
                 CompilationJobStatus="FAILED" if job.fail else "COMPLETED",
                 LastModifiedTime=job.end_time,
             )
-            unique.append(entry(detail))
+            unique.append(Entry(entry(detail)))
             result.compilation_events += 1
+            jobs.append(job)
         ends = [str(job.end_time)[:19] for job in version.jobs]
         result.same_second_pairs += sum(1 for a, b in itertools.pairwise(ends) if a == b)
-    duplicates = [copy.deepcopy(rng.choice(unique)) for _ in range(config.events - len(unique))]
-    entries = unique + duplicates
+    for tagged in unbound:
+        if tagged.kind == "compilation":
+            detail = CompilationJobStateChange(
+                CompilationJobName=tagged.name,
+                CompilationJobArn=tagged.arn,
+                CompilationJobStatus="COMPLETED",
+                LastModifiedTime=tagged.end_time,
+            )
+            unique.append(Entry(entry(detail)))
+            result.compilation_events += 1
+            result.unbound_published += 1
+    result.unbound_jobs = len(unbound)
+    duplicates = [copy.deepcopy(rng.choice(unique)) for _ in range(config.events - plan.forged - len(unique))]
+    forged = forged_events(rng, plan.forged, jobs, list(creations.values()))
+    entries = unique + duplicates + forged
     rng.shuffle(entries)
     result.unique_events = len(unique)
     result.duplicates_published = len(duplicates)
-    result.job_duplicates_published = sum(1 for d in duplicates if d["DetailType"] != MODEL_PACKAGE_STATE_CHANGE)
+    result.job_duplicates_published = sum(
+        1 for d in duplicates if d.request["DetailType"] != MODEL_PACKAGE_STATE_CHANGE
+    )
+    result.forged_published = len(forged)
+    result.foreign_published = sum(1 for f in forged if f.queue is not None)
     return entries, result
 
 
-def publish(setup: Setup, entries: list[dict[str, Any]]) -> set[str]:
-    """PutEvents, ten at a time; returns the ids EventBridge gave the events."""
+def forged_events(rng: random.Random, count: int, jobs: list[Job], creations: list[dict[str, Any]]) -> list[Entry]:
+    """``count`` forged events: two thirds decoys, a third events of another account.
+
+    A decoy is a ``Compilation Job State Change`` naming another job (or one that does not exist) with a
+    real job's ARN and time: acted on by name and deduplicated by ARN, it would hide the real job's event.
+    An event of another account is a real event, model package or compilation, rewritten as that
+    account's: the deployed rules do not route it, so it is sent to the flow's queue directly.
+    """
+    forged: list[Entry] = []
+    for n in range(count):
+        if n % 3 != 2:
+            real = rng.choice(jobs)
+            other = rng.choice([job for job in jobs if job.name != real.name] or [real])
+            name = other.name if n % 2 == 0 else f"decoy-{n}"
+            detail = {
+                "CompilationJobName": name,
+                "CompilationJobArn": real.arn,
+                "CompilationJobStatus": "FAILED" if real.fail else "COMPLETED",
+                "LastModifiedTime": real.end_time.isoformat(),
+            }
+            request = {
+                "Source": "registrar",
+                "DetailType": "Compilation Job State Change",
+                "Detail": json.dumps(detail),
+                "Resources": [real.arn],
+            }
+            forged.append(Entry(request, doomed=True))
+            continue
+        if n % 2 == 0:
+            event = copy.deepcopy(rng.choice(creations))
+            flow = "approval"
+        else:
+            job = rng.choice(jobs)
+            detail = {
+                "CompilationJobName": job.name,
+                "CompilationJobArn": job.arn,
+                "CompilationJobStatus": "FAILED" if job.fail else "COMPLETED",
+                "LastModifiedTime": job.end_time.isoformat(),
+            }
+            event = {"detail-type": "Compilation Job State Change", "source": "registrar", "detail": detail}
+            flow = "neo"
+        foreign = json.loads(json.dumps(event).replace(":123456789012:", f":{OTHER_ACCOUNT}:"))
+        foreign.update(
+            {
+                "version": "0",
+                "id": str(uuid.UUID(int=rng.getrandbits(128))),
+                "account": OTHER_ACCOUNT,
+                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": event.get("region", "us-east-1"),
+                "resources": [],
+            }
+        )
+        forged.append(Entry(foreign, doomed=True, queue=flow))
+    return forged
+
+
+def publish(setup: Setup, entries: list[Entry], topology: Any) -> tuple[set[str], set[str]]:
+    """PutEvents, ten at a time, and the events no rule routes straight to their queues.
+
+    Returns the ids of the events published, and those of the ones that must end in a dead-letter queue.
+    """
     ids: set[str] = set()
-    for start in range(0, len(entries), 10):
-        response = setup.events.put_events(Entries=entries[start : start + 10])
+    doomed: set[str] = set()
+    bus = [entry for entry in entries if entry.queue is None]
+    for start in range(0, len(bus), 10):
+        batch = bus[start : start + 10]
+        response = setup.events.put_events(Entries=[entry.request for entry in batch])
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"PutEvents refused entries: {response['Entries']}")
-        ids.update(item["EventId"] for item in response["Entries"])
-    return ids
+        for sent, answer in zip(batch, response["Entries"], strict=True):
+            ids.add(answer["EventId"])
+            if sent.doomed:
+                doomed.add(answer["EventId"])
+    for entry in entries:
+        if entry.queue is not None:
+            setup.sqs.send_message(
+                QueueUrl=topology.flows[entry.queue].queue_url, MessageBody=json.dumps(entry.request)
+            )
+            ids.add(entry.request["id"])
+            doomed.add(entry.request["id"])
+    return ids, doomed
 
 
 # Running ------------------------------------------------------------------------------------------------
@@ -587,17 +854,29 @@ class Handled:
     subject: str | None
 
 
-# The outcome is read back from its log line, which carries no request: an over-cap record is a decision (it
-# carries a request) unless its reasons say it writes nothing (registrar.neo.service._outcome, neo.decide).
-_WRITES_NOTHING = ("nothing to write", "is left as it is", "not recorded: the package already holds")
+# What a refusal may write: its own record on the version, nothing else (registrar.approval.decide.REFUSED_KEY,
+# registrar.neo.service.REFUSED_KEY).
+REFUSAL_RECORDS = frozenset({"registrar:refused", "registrar:neo:refused"})
 
 
 def is_decision(outcome: Any) -> bool:
-    """Whether the outcome carried a request to apply: ``updated``, or an over-cap record that writes."""
-    if outcome.outcome == "updated":
-        return True
-    return outcome.verdict == "OverCap" and not any(
-        phrase in reason for reason in outcome.reasons for phrase in _WRITES_NOTHING
+    """Whether the outcome carried a request deciding something: ``updated``, or an over-cap record that writes.
+
+    The outcome is read back from its log line, which carries its request; a refusal's record is not a decision.
+    """
+    return outcome.request is not None and outcome.verdict != "Refused"
+
+
+def is_refusal_or_nothing(outcome: Any) -> bool:
+    """Whether an unbound job's outcome changed nothing but, at most, the record of its refusal."""
+    request = outcome.request
+    if request is None:
+        return outcome.outcome != "updated"
+    written = {key for key in request if key not in ("ModelPackageArn", "ClientToken")}
+    return (
+        outcome.verdict == "Refused"
+        and written == {"CustomerMetadataProperties"}
+        and set(request["CustomerMetadataProperties"]) <= REFUSAL_RECORDS
     )
 
 
@@ -772,6 +1051,17 @@ def check_versions(setup: Setup, versions: list[Version], outcomes: list[Handled
         for job in version.jobs:
             if not job.hostable and f"registrar:neo:{job.target}" not in metadata:
                 wrong.append(f"{where}: {job.name} ({job.target}) is not recorded")
+        # A refused job's reason is on its version: always a compilation's; an evaluation's when it came while
+        # the version was still to be decided (a decided one is left as it is, unread).
+        compilations = [job.name for job in version.unbound if job.kind == "compilation"]
+        if compilations and not any(
+            str(metadata.get("registrar:neo:refused", "")).startswith(f"refused {name}:") for name in compilations
+        ):
+            wrong.append(f"{where}: no refusal of {compilations} recorded")
+        evaluations = {job.arn for job in version.unbound if job.kind == "processing"}
+        refused = any(str(h.subject).split("|")[0] in evaluations and h.outcome.verdict == "Refused" for h in outcomes)
+        if refused and "registrar:refused" not in metadata:
+            wrong.append(f"{where}: an evaluation was refused, but no refusal is recorded")
     return wrong
 
 
@@ -783,10 +1073,11 @@ def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> 
     from registrar_dev.support import fresh_container
     from registrar_dev.topology import IDEMPOTENCY_TABLE, build_topology
 
-    versions, stale, _ = plan_versions(config)
+    plan = plan_versions(config)
+    versions = plan.versions
     setup = Setup(endpoint, region)
     captured = build_state(setup, versions)
-    entries, result = compose_events(config, versions, captured, stale)
+    entries, result = compose_events(config, plan, captured)
     ledger = _Ledger()
     with _lambda_environment(_environment(endpoint, region, IDEMPOTENCY_TABLE)):
         topology = build_topology(
@@ -809,7 +1100,7 @@ def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> 
         aws.observe_calls(ledger.call)
         try:
             with listening(ledger.outcome):
-                published = publish(setup, entries)
+                published, doomed = publish(setup, entries, topology)
                 result.seconds = _drain(config, topology, setup.sqs, ledger)
         finally:
             injector.uninstall()
@@ -826,6 +1117,9 @@ def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> 
         dead = _dead_letters(setup, topology)
     result.published = len(entries)
     result.dead_lettered = len(dead)
+    result.expected_dead = len(doomed)
+    result.unexpected_dead = sorted(set(dead) - doomed)
+    result.doomed_but_handled = sorted(doomed & ledger.succeeded)
     result.handled_published = len(ledger.succeeded & published)
     result.handled_echoes = len(ledger.succeeded - published)
     result.lost = sorted(published - ledger.succeeded - set(dead))
@@ -835,6 +1129,22 @@ def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> 
     result.duplicates_suppressed = ledger.suppressed
     result.outcomes = Counter(o.outcome for o in outcomes)
     result.decisions = sum(1 for o in outcomes if is_decision(o))
+    blocked = {version.arn for version in versions if version.blocked}
+    result.holds_before_failure = sum(
+        1
+        for _, request in injector.stats.requests
+        if request.get("ModelPackageArn") in blocked
+        and str(request.get("ApprovalDescription", "")).startswith("registrar: Held")
+    )
+    result.writes = sum(1 for o in outcomes if o.request is not None) + result.holds_before_failure
+    unbound = {job.arn: job for job in versions_unbound(versions)}
+    unbound_outcomes = [h for h in ledger.outcomes if str(h.subject).split("|")[0] in unbound]
+    result.refusals = sum(1 for h in unbound_outcomes if h.outcome.verdict == "Refused")
+    result.unbound_writes = [
+        f"{str(h.subject).split('|')[0]}: {h.outcome.outcome} {h.outcome.verdict} {h.outcome.request}"
+        for h in unbound_outcomes
+        if not is_refusal_or_nothing(h.outcome)
+    ]
     result.verdicts = Counter(o.verdict for o in outcomes if o.verdict and o.outcome == "updated")
     result.replans = sum(1 for o in outcomes if any("re-planned" in r for r in o.reasons))
     result.over_cap_jobs = len({h.subject for h in ledger.outcomes if h.outcome.verdict == "OverCap"})

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import json
 import pathlib
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pytest_socket import disable_socket, socket_allow_hosts
 
+if TYPE_CHECKING:
+    from registrar_dev.emulator import Emulator
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """The emulator of the session's integration, e2e and reliability tests, on a free loopback port.
+
+    One server: moto's state is process-wide anyway (``registrar_dev.emulator.server``), so a second one
+    would only be a second thread serving the same backends. Each test resets what it uses.
+    """
+    from registrar_dev.emulator import start
+
+    with start() as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)
@@ -40,4 +57,4 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def load_event(relative: str) -> dict[str, Any]:
     """A sample event from ``events/``."""
-    return json.loads((EVENTS / relative).read_text())  # type: ignore[no-any-return]
+    return json.loads((EVENTS / relative).read_text())

@@ -9,9 +9,12 @@ a rejection on the real evidence — and never an approval, never an unhandled c
   reported in ``batchItemFailures`` (SQS redelivers it, then dead-letters it), nothing may be written, and
   whatever is decided is decided on the real state.
 - reports/ are served by S3 through botocore's Stubber to :class:`registrar.reports.ReportStore`, then
-  decided under the churn rule: an unusable report is a clear :class:`~registrar.errors.EvidenceError`
-  or an unusable metric, and the version is rejected.
-- locations are report URIs outside the allowed locations: refused before any S3 call.
+  decided under the churn rule (or the policy their entry names): an unusable report is a clear
+  :class:`~registrar.errors.EvidenceError` or an unusable metric, and the version is rejected.
+- locations are report URIs registrar may not read: refused before any S3 call. One outside the allowed
+  locations is the deployment's mistake (:class:`~registrar.reports.ReportRefusedError`): the version is
+  held, never decided on it; a malformed one is the version's own (:class:`~registrar.reports.ReportLocationError`):
+  rejected.
 - policies/ go through :func:`registrar.approval.policy.parse_policy`; updates/ through
   :meth:`registrar.updates.PackageUpdate.from_request`.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import logging
 import pathlib
 from datetime import UTC, datetime
 from typing import Any
@@ -36,13 +40,13 @@ from registrar import reports as report_module
 from registrar.approval import service as approval
 from registrar.approval.decide import Decision, decide, precheck
 from registrar.approval.evidence import Evidence, read_evidence
-from registrar.approval.policy import load_policy, parse_policy
+from registrar.approval.policy import Policy, load_policy, parse_policy
 from registrar.batch import process_batch
-from registrar.errors import EvidenceError, InvalidUpdateError, PolicyError
+from registrar.errors import DeploymentError, EvidenceError, InvalidUpdateError, PolicyError
 from registrar.neo import service as neo
 from registrar.outcome import Outcome
 from registrar.package import ModelPackage
-from registrar.reports import ReportLocationError, ReportStore
+from registrar.reports import MAX_VALUES, Report, ReportLocationError, ReportNotJsonError, ReportRefusedError, ReportStore
 from registrar.updates import PackageUpdate
 from registrar_cli.flows import flow_name
 from registrar_dev.outcomes import listening
@@ -80,10 +84,14 @@ def not_found(operation: str, what: str) -> ClientError:
 
 
 class FakeSageMaker:
-    """One pending churn version whose registered report fails; everything else does not exist."""
+    """One pending churn version whose registered report fails; everything else does not exist.
+
+    ``calls`` names every call made of it, in order.
+    """
 
     def __init__(self) -> None:
         self.updates: list[PackageUpdate] = []
+        self.calls: list[str] = []
         self.package = ModelPackage.model_validate(
             {
                 "ModelPackageArn": ARN,
@@ -99,23 +107,29 @@ class FakeSageMaker:
         )
 
     def describe(self, model_package_arn: str) -> ModelPackage:
+        self.calls.append("DescribeModelPackage")
         if model_package_arn != ARN:
             raise not_found("DescribeModelPackage", f"Model package {model_package_arn}")
         return self.package
 
     def describe_processing_job(self, name: str) -> dict[str, Any]:
+        self.calls.append("DescribeProcessingJob")
         raise not_found("DescribeProcessingJob", f"Processing job {name}")
 
     def describe_compilation_job(self, name: str) -> dict[str, Any]:
+        self.calls.append("DescribeCompilationJob")
         raise not_found("DescribeCompilationJob", f"Compilation job {name}")
 
     def tags(self, resource_arn: str) -> dict[str, str]:
+        self.calls.append("ListTags")
         return {}
 
     def latest_approved(self, group_name: str, *, excluding: str | None = None) -> ModelPackage | None:
+        self.calls.append("ListModelPackages")
         return None
 
     def update(self, update: PackageUpdate) -> str:
+        self.calls.append("UpdateModelPackage")
         self.updates.append(update)
         return update.ModelPackageArn
 
@@ -124,13 +138,13 @@ class FakeReports:
     """S3 holding the version's registered (failing) report, and nothing else."""
 
     def __init__(self) -> None:
-        self.read: list[str] = []
+        self.read_uris: list[str] = []
 
-    def read_json(self, uri: str) -> Any:
-        self.read.append(uri)
+    def read(self, uri: str, *, version: str | None = None) -> Report:
+        self.read_uris.append(uri)
         if uri != REPORT_URI:
             raise report_module.ReportUnreadableError(f"report {uri} cannot be read: NoSuchKey")
-        return FAILING
+        return Report(document=FAILING, version="etag:0123456789abcdef")
 
 
 def routed_to(body: bytes) -> str:
@@ -141,7 +155,20 @@ def routed_to(body: bytes) -> str:
         return "approval"
 
 
-def handle_body(body: bytes) -> tuple[dict[str, Any], list[Outcome], FakeSageMaker, FakeReports]:
+class PoisonReasons(logging.Handler):
+    """The reasons registrar logs its ``poison event`` lines with, as logged (account ids masked)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.reasons: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("poison event"):
+            self.reasons.append(str(getattr(record, "reason", "")))
+
+
+def handle_body(body: bytes) -> tuple[dict[str, Any], list[Outcome], FakeSageMaker, list[str]]:
+    """The batch handler's answer to one record, the outcomes logged, the fake SageMaker and the poison reasons."""
     sagemaker, store = FakeSageMaker(), FakeReports()
     flow = routed_to(body)
     record = {
@@ -158,27 +185,36 @@ def handle_body(body: bytes) -> tuple[dict[str, Any], list[Outcome], FakeSageMak
     batch = {"Records": [record]}
     context: Any = LocalLambdaContext("registrar-bad-input")  # a stand-in for Powertools' LambdaContext
     seen: list[Outcome] = []
-    with listening(lambda outcome, _subject: seen.append(outcome)):
-        if flow == "neo":
-            response = process_batch(
-                batch, context, parse=neo.parse, flow=neo.NeoFlow(registry=sagemaker), table_name=None
-            )
-        else:
-            approvals = approval.ApprovalFlow(registry=sagemaker, reports=store, policy=lambda: POLICY)
-            response = process_batch(batch, context, parse=approval.parse, flow=approvals, table_name=None)
-    return response, seen, sagemaker, store
+    poison = PoisonReasons()
+    logger = logging.getLogger("registrar")
+    logger.addHandler(poison)
+    try:
+        with listening(lambda outcome, _subject: seen.append(outcome)):
+            if flow == "neo":
+                response = process_batch(
+                    batch, context, parse=neo.parse, flow=neo.NeoFlow(registry=sagemaker), table_name=None
+                )
+            else:
+                approvals = approval.ApprovalFlow(registry=sagemaker, reports=store, policy=lambda: POLICY)
+                response = process_batch(batch, context, parse=approval.parse, flow=approvals, table_name=None)
+    finally:
+        logger.removeHandler(poison)
+    return response, seen, sagemaker, poison.reasons
 
 
 @pytest.mark.parametrize(("name", "expected"), cases("events"))
 def test_bad_event_is_never_an_approval_nor_a_lost_message(name: str, expected: dict[str, str]) -> None:
     # GIVEN an event from the corpus WHEN the batch handler gets it as an SQS record
-    response, outcomes, sagemaker, _ = handle_body((CORPUS / "events" / name).read_bytes())
+    response, outcomes, sagemaker, poison = handle_body((CORPUS / "events" / name).read_bytes())
     failed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
     # THEN nothing is approved, and the record is either handled or handed back to SQS (never dropped)
     assert all(update.ModelApprovalStatus != "Approved" for update in sagemaker.updates)
     kind = expected["expect"]
-    if kind == "poison":  # not an event registrar handles: refused before any AWS call
-        assert (failed, outcomes, sagemaker.updates) == (["bad-input"], [], [])
+    if kind == "poison":  # not an event registrar handles: refused before any AWS call, saying why
+        assert (failed, outcomes, sagemaker.calls) == (["bad-input"], [], [])
+        assert len(poison) == 1
+        if expected.get("at") == "batch":  # it agrees with itself, but is about another account or region
+            assert expected["reason"] in poison[0]
     elif kind == "invalid":  # parsed, but names nothing that exists: a clear reason, then the DLQ
         assert failed == ["bad-input"]
         assert [o.outcome for o in outcomes] == ["invalid"] and sagemaker.updates == []
@@ -190,7 +226,10 @@ def test_bad_event_is_never_an_approval_nor_a_lost_message(name: str, expected: 
         assert failed == [] and [(o.outcome, o.verdict) for o in outcomes] == [("updated", kind)]
 
 
-@pytest.mark.parametrize(("name", "expected"), [c for c in cases("events") if c.values[1]["expect"] == "poison"])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [c for c in cases("events") if c.values[1]["expect"] == "poison" and c.values[1].get("at") != "batch"],
+)
 def test_unparseable_event_is_refused_with_its_reason(name: str, expected: dict[str, str]) -> None:
     # GIVEN a poison event WHEN parsed THEN the error says what is wrong with it
     from registrar.errors import EventError
@@ -228,16 +267,16 @@ def stubbed_store(body: bytes, *, content_length: int | None = None, max_bytes: 
     return ReportStore(client, allowed_locations=[ALLOWED], **kwargs)
 
 
-def decided(evidence: Evidence) -> Decision:
-    """The pending churn version decided under the churn rule on ``evidence`` (no champion)."""
+def decided(evidence: Evidence, policy: Policy = POLICY) -> Decision:
+    """The pending churn version decided under the churn rule (of ``policy``) on ``evidence`` (no champion)."""
     package = FakeSageMaker().package
-    matched = precheck(package, POLICY)
+    matched = precheck(package, policy)
     assert not isinstance(matched, Decision), matched.reasons
-    return decide(package, evidence, POLICY, matched, None)
+    return decide(package, evidence, policy, matched, None)
 
 
-def decide_on(store: ReportStore) -> tuple[Any, str]:
-    decision = decided(read_evidence(store, REPORT_URI, subject=ARN))
+def decide_on(store: ReportStore, policy: Policy = POLICY) -> tuple[Any, str]:
+    decision = decided(read_evidence(store, REPORT_URI, subject=ARN), policy)
     return decision.verdict, " ".join(decision.reasons)
 
 
@@ -245,15 +284,16 @@ def decide_on(store: ReportStore) -> tuple[Any, str]:
 def test_bad_report_is_a_clear_error_and_never_an_approval(name: str, expected: dict[str, str]) -> None:
     # GIVEN a report from the corpus in S3
     body = (CORPUS / "reports" / name).read_bytes()
+    policy = load_policy(HERE / expected["policy"]) if "policy" in expected else POLICY
     # WHEN it is read, then decided under the churn rule
     if expected["expect"] == "Rejected":
-        verdict, reasons = decide_on(stubbed_store(body))
+        verdict, reasons = decide_on(stubbed_store(body), policy)
     else:
         error_class = getattr(report_module, expected["expect"])
         with pytest.raises(error_class) as raised:
-            stubbed_store(body).read_json(REPORT_URI)
+            stubbed_store(body).read(REPORT_URI)
         assert expected["reason"] in str(raised.value)
-        verdict, reasons = decide_on(stubbed_store(body))
+        verdict, reasons = decide_on(stubbed_store(body), policy)
     # THEN the version is rejected, saying why
     assert verdict == "Rejected"
     assert expected["reason"] in reasons
@@ -271,27 +311,64 @@ def test_huge_report_is_refused_unread(body: bytes, content_length: int | None, 
     store = stubbed_store(body, content_length=content_length, max_bytes=64 * 1024)
     # WHEN it is read THEN it is refused as too large, and the version would be rejected
     with pytest.raises(report_module.ReportTooLargeError) as raised:
-        store.read_json(REPORT_URI)
+        store.read(REPORT_URI)
     assert reason in str(raised.value)
+
+
+def hostile_report(size: int) -> bytes:
+    """``[{},{},...]`` of exactly ``size`` bytes (padded with spaces): the most values per byte JSON allows."""
+    count = (size - 2 + 1) // 3
+    body = b"[" + b",".join([b"{}"] * count) + b"]"
+    return body + b" " * (size - len(body))
+
+
+def test_hostile_report_of_empty_objects_is_refused_before_it_is_parsed() -> None:
+    # GIVEN the report of issue #14: 5,241,073 bytes of empty objects, within the 5 MiB a report may have
+    body = hostile_report(5_241_073)
+    assert len(body) <= report_module.DEFAULT_MAX_BYTES
+    # WHEN it is read THEN it is refused by its count of values, before anything is parsed
+    with pytest.raises(ReportNotJsonError) as raised:
+        stubbed_store(body).read(REPORT_URI)
+    assert f"holds more than {MAX_VALUES} values" in str(raised.value)
+    # AND a decision on it rejects the version, saying why
+    verdict, reasons = decide_on(stubbed_store(body))
+    assert verdict == "Rejected"
+    assert "holds more than" in reasons
 
 
 # Locations ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("uri", EXPECTED["locations"])
-def test_report_outside_the_allowed_locations_is_refused_without_a_call(uri: str) -> None:
-    # GIVEN an S3 client that fails the test on any call
+def untouchable_store() -> ReportStore:
+    """A store of the allowed locations whose S3 client fails the test on any call."""
     client = s3_client()
     stubber = Stubber(client)
     stubber.activate()
-    store = ReportStore(client, allowed_locations=[ALLOWED])
-    # WHEN the URI is read THEN it is refused as a location, and S3 was never asked
+    return ReportStore(client, allowed_locations=[ALLOWED])
+
+
+@pytest.mark.parametrize("uri", EXPECTED["locations"]["outside"])
+def test_report_outside_the_allowed_locations_is_refused_without_a_call_and_holds_the_version(uri: str) -> None:
+    # GIVEN a store whose S3 client fails the test on any call
+    store = untouchable_store()
+    # WHEN the URI is read THEN it is refused as the deployment's mistake, not the report's, and S3 was never asked
+    with pytest.raises(ReportRefusedError) as raised:
+        store.read(uri)
+    assert "is outside the allowed report locations" in str(raised.value)
+    # AND a decision on it holds the version, under a reject rule too: a deployment's mistake earns no verdict
+    decision = decided(read_evidence(store, uri, subject=ARN))
+    assert decision.verdict == "Held"
+    assert "registrar may not read its evidence" in " ".join(decision.reasons)
+
+
+@pytest.mark.parametrize("uri", EXPECTED["locations"]["malformed"])
+def test_malformed_report_uri_is_refused_without_a_call_and_rejects_the_version(uri: str) -> None:
+    store = untouchable_store()
+    # WHEN the URI is read THEN it is refused as the version's own bad data, and S3 was never asked
     with pytest.raises(ReportLocationError):
-        store.read_json(uri)
-    stubber.assert_no_pending_responses()
+        store.read(uri)
     # AND a decision on it rejects the version
-    verdict = decided(read_evidence(store, uri, subject=ARN)).verdict
-    assert verdict == "Rejected"
+    assert decided(read_evidence(store, uri, subject=ARN)).verdict == "Rejected"
 
 
 # Policies and updates ----------------------------------------------------------------------------------
@@ -315,3 +392,6 @@ def test_evidence_errors_are_the_ones_the_decision_turns_into_reasons() -> None:
     # GIVEN every report error class WHEN checked THEN each is an EvidenceError (read_evidence's contract)
     for name in ("ReportLocationError", "ReportUnreadableError", "ReportTooLargeError", "ReportNotJsonError"):
         assert issubclass(getattr(report_module, name), EvidenceError)
+    # AND a refusal is the deployment's, never evidence: no verdict is earned on it
+    assert issubclass(ReportRefusedError, DeploymentError)
+    assert not issubclass(ReportRefusedError, EvidenceError)

@@ -1,4 +1,4 @@
-"""The e2e level: the demo's path, event -> rule -> queue -> handler -> registry, on a fresh emulator."""
+"""The e2e level: the demo's path, event -> rule -> queue -> handler -> registry, on a fresh emulator state."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from registrar_dev.emulator import Emulator, start
+from registrar_dev.emulator import Emulator
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with start() as running:
-        running.reset()
-        yield running
-        running.reset()
+def emulator(emulator: Emulator) -> Iterator[Emulator]:
+    """The session's emulator (``tests/conftest.py``), its state reset before and after the module."""
+    emulator.reset()
+    yield emulator
+    emulator.reset()
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import pathlib
 import sys
@@ -102,7 +103,7 @@ def fake_botocore_data(site: pathlib.Path) -> pathlib.Path:
     data = site / "botocore" / "data"
     for service in ("sagemaker", "s3", "sqs", "ec2"):
         (data / service / "2020-01-01").mkdir(parents=True)
-        (data / service / "2020-01-01" / "service-2.json.gz").write_bytes(b"")
+        (data / service / "2020-01-01" / "service-2.json.gz").write_bytes(gzip.compress(b'{"metadata": {}}'))
         (data / service / "2020-01-01" / "examples-1.json").write_text("{}")
     endpoints = {"partitions": [{"partition": "aws", "services": {"sagemaker": {}, "s3": {}, "ec2": {}, "sqs": {}}}]}
     (data / "endpoints.json").write_text(json.dumps(endpoints))
@@ -130,7 +131,9 @@ def test_botocore_data_keeps_the_services_asked_for_and_their_endpoints_alone(tm
     layer.prune_botocore_data(data, frozenset({"sagemaker", "s3"}))
     # THEN their models stay (examples go), the others are gone, and endpoints.json names the two alone
     assert sorted(path.name for path in data.iterdir() if path.is_dir()) == ["s3", "sagemaker"]
-    assert (data / "sagemaker" / "2020-01-01" / "service-2.json.gz").is_file()
+    # and are inflated: botocore reads a plain .json first, without decompressing it on every cold start
+    assert json.loads((data / "sagemaker" / "2020-01-01" / "service-2.json").read_text()) == {"metadata": {}}
+    assert not list(data.rglob("*.gz"))
     assert not list(data.rglob("examples-1.json"))
     [partition] = json.loads((data / "endpoints.json").read_text())["partitions"]
     assert sorted(partition["services"]) == ["s3", "sagemaker"]

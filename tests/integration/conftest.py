@@ -1,4 +1,4 @@
-"""Fixtures of the integration tests: one emulator per session, fresh state per test."""
+"""Fixtures of the integration tests: the session's emulator (``tests/conftest.py``), fresh state per test."""
 
 from __future__ import annotations
 
@@ -9,20 +9,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from registrar_dev.emulator import Emulator, start
+from registrar_dev.emulator import Emulator
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
 DEFAULT_GROUP = "registrar-test-models"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[Emulator]:
-    """The emulator of the test session, on a free loopback port."""
-    with start() as running:
-        yield running
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ jobs that must exist for the sample to do what it says. The builders here create
 with plain boto3 clients (not registrar's, so observing registrar's calls does not count them), and
 check that the emulator numbered each version as the sample's ARN expects.
 
-Also here: a Lambda context and the environment of the deployed functions (the SQS records and the
-call counter are ``registrar_dev.support``'s).
+Also here: a Lambda context, the environment of the deployed functions and the one cdk.json configures
+(the SQS records and the call counter are ``registrar_dev.support``'s), and the Compilation Job State
+Change the sweeper publishes.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ APPROVAL_EVENTS = EVENTS / "approval"
 NEO_EVENTS = EVENTS / "neo"
 REPORTS = APPROVAL_EVENTS / "reports"
 POLICY = EVENTS / "policy.yaml"
+CDK_JSON = ROOT / "cdk.json"
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/registrar-integration"
 REPORT_BUCKET = "registrar-demo-reports"
@@ -70,6 +72,15 @@ def neo_event_path(name: str) -> pathlib.Path:
 
 def read_event(path: pathlib.Path) -> dict[str, Any]:
     event: dict[str, Any] = json.loads(path.read_text())
+    return event
+
+
+def compilation_event(name: str) -> dict[str, Any]:
+    """The ``Compilation Job State Change`` the sweeper publishes for the finished job ``name``."""
+    event = read_event(neo_event_path("completed-ml-c5"))
+    event["id"] = f"compilation-{name}"
+    event["resources"] = [job_arn(name)]
+    event["detail"].update(CompilationJobName=name, CompilationJobArn=job_arn(name))
     return event
 
 
@@ -127,20 +138,26 @@ def _package_from_event(clients: Clients, event: dict[str, Any]) -> str:
     return arn
 
 
-def _credit_risk_package(clients: Clients) -> str:
+def _credit_risk_package(clients: Clients, sample: str) -> str:
+    """The credit-risk version a processing job sample evaluates: its model is the job's input ``model``."""
     clients.ensure_group("credit-risk")
     arn: str = clients.sagemaker.create_model_package(
         ModelPackageGroupName="credit-risk",
         ModelApprovalStatus="PendingManualApproval",
         InferenceSpecification={
-            "Containers": [
-                {"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://registrar-demo-models/credit-risk/model.tar.gz"}
-            ],
+            "Containers": [{"Image": XGBOOST_IMAGE, "ModelDataUrl": evaluated_model(sample)}],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
     )["ModelPackageArn"]
     return arn
+
+
+def evaluated_model(sample: str) -> str:
+    """The model a processing job sample's job evaluated (its input ``model``): its version's ModelDataUrl."""
+    inputs = read_event(approval_event_path(sample))["detail"]["ProcessingInputs"]
+    uri: str = next(entry["S3Input"]["S3Uri"] for entry in inputs if entry["InputName"] == "model")
+    return uri
 
 
 def _processing_job(clients: Clients, event: dict[str, Any], *, fail: bool) -> None:
@@ -169,8 +186,9 @@ def build_approval_state(clients: Clients) -> dict[str, str]:
         if arns[name] != event["detail"]["ModelPackageArn"]:
             raise AssertionError(f"{name}: the emulator created {arns[name]}, the sample names another version")
     arns["duplicate"] = arns["passing"]
-    arns["processing-completed"] = _credit_risk_package(clients)
-    arns["failed-job"] = _credit_risk_package(clients)
+    # Each evaluated by its own job: its model is the one the job's event names as its input ``model``.
+    arns["processing-completed"] = _credit_risk_package(clients, "processing-completed")
+    arns["failed-job"] = _credit_risk_package(clients, "failed-job")
     if (arns["processing-completed"], arns["failed-job"]) != (
         package_arn("credit-risk", 1),
         package_arn("credit-risk", 2),
@@ -266,6 +284,21 @@ LAMBDA_ENVIRONMENT = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
+
+
+def default_configuration() -> dict[str, str]:
+    """The ``REGISTRAR_*`` settings the stack gives its functions from cdk.json's own ``registrar`` context.
+
+    Groups, report locations and Neo output locations as infra/approval_flow.py and infra/neo_registration.py
+    set them; the policy is read from its file (the stack delivers the same file in an SSM parameter).
+    """
+    config = json.loads(CDK_JSON.read_text())["context"]["registrar"]
+    return {
+        "REGISTRAR_POLICY_FILE": str(ROOT / config["policy_file"]),
+        "REGISTRAR_MANAGED_GROUPS": ",".join(config["model_package_groups"]),
+        "REGISTRAR_REPORT_LOCATIONS": ",".join(config["report_locations"]),
+        "REGISTRAR_NEO_OUTPUT_LOCATIONS": ",".join(config["neo_output_locations"]),
+    }
 
 
 @contextlib.contextmanager

@@ -26,12 +26,15 @@ from registrar.settings import PREFIX
 from registrar_cli import main as cli
 from registrar_dev.emulator import Emulator
 from registrar_dev.faults import FaultInjector
+from registrar_dev.support import CallCounter
 from tests.integration.scenario import (
     POLICY,
     ROOT,
     Clients,
     approval_event_path,
     build_approval_state,
+    build_neo_state,
+    job_arn,
     neo_event_path,
     read_event,
     run_cli,
@@ -142,6 +145,36 @@ def test_job_that_does_not_exist_exits_2(aws: Emulator) -> None:
     # THEN the outcome is invalid and the command exits 2
     assert (status, printed["outcome"]) == (2, "invalid")
     assert "churn-model-1-ml-c5 not found" in printed["reasons"][0]
+
+
+def test_processing_job_that_does_not_exist_exits_2(aws: Emulator) -> None:
+    # GIVEN an emulator without the processing job the event names (credit-risk-evaluation-1)
+    # WHEN the event is applied
+    status, [printed], _ = run_cli("apply", str(approval_event_path("processing-completed")), "--policy", str(POLICY))
+
+    # THEN the outcome is invalid (it names nothing that exists; no retry finds it), and the command exits 2
+    assert (status, printed["outcome"]) == (2, "invalid")
+    assert "processing job credit-risk-evaluation-1 cannot be described" in printed["reasons"][0]
+
+
+def test_compilation_event_naming_another_jobs_arn_is_invalid(aws: Emulator, tmp_path: pathlib.Path) -> None:
+    # GIVEN the state of events/neo, and completed-ml-c5.json whose CompilationJobArn names another job
+    # (a decoy's name with the real job's ARN: its duplicate key would have been the real job's)
+    build_neo_state(Clients.of(aws))
+    event = read_event(neo_event_path("completed-ml-c5"))
+    event["detail"]["CompilationJobArn"] = job_arn("churn-model-1-ml-inf2")
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    calls = CallCounter().start()
+
+    # WHEN it is planned
+    status, [printed], stderr = run_cli("plan", str(path))
+
+    # THEN the event is invalid (exit 2, one line), before any call to SageMaker
+    assert (status, printed["outcome"], printed["request"]) == (2, "invalid", None)
+    assert "'churn-model-1-ml-c5' is not the job its ARN names" in printed["reasons"][0]
+    assert job_arn("churn-model-1-ml-inf2") in one_line(stderr)
+    assert calls.count() == 0
 
 
 @pytest.mark.parametrize(

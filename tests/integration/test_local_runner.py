@@ -5,11 +5,12 @@ Lambda's rules for a partial batch response (``ReportBatchItemFailures``), from 
 is a complete success; an entry whose ``itemIdentifier`` is empty, null, under another key or not a message id
 of the batch is a complete failure. An invocation that outlives the function's timeout fails, and so does its
 whole batch. Each test polls a real emulator queue once and looks at what was deleted and what will come back.
+Time is the test's own (:class:`Clock`): a handler "takes" seconds by moving it, so no outcome depends on how
+fast the machine is.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,19 +25,37 @@ from registrar_dev.runner import LocalEventSourceMapping
 BODIES = ("a", "b", "c")
 
 
-class Recorder:
-    """A handler answering ``answer(message ids by body)``; remembers each event's records and context."""
+class Clock:
+    """The runner's clock in these tests: it stands still unless a handler moves it."""
 
-    def __init__(self, answer: Callable[[dict[str, str]], Any], *, takes: float = 0.0) -> None:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Recorder:
+    """A handler answering ``answer(message ids by body)``; remembers each event's records and context.
+
+    ``takes`` seconds pass on ``clock`` while it runs; ``remaining`` keeps what the context said was left then.
+    """
+
+    def __init__(
+        self, answer: Callable[[dict[str, str]], Any], *, takes: float = 0.0, clock: Clock | None = None
+    ) -> None:
         self.answer = answer
         self.takes = takes
+        self.clock = clock or Clock()
         self.records: list[dict[str, Any]] = []
         self.contexts: list[Any] = []
+        self.remaining: list[int] = []
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
         self.records.extend(event["Records"])
         self.contexts.append(context)
-        time.sleep(self.takes)
+        self.remaining.append(context.get_remaining_time_in_millis())
+        self.clock.now += self.takes
         return self.answer({record["body"]: record["messageId"] for record in event["Records"]})
 
     def receipt(self, body: str) -> str:
@@ -60,6 +79,7 @@ def _poll(aws: Emulator, handler: Recorder, *, timeout_seconds: int = 5) -> tupl
         handler=handler,
         function_name="registrar-runner",
         timeout_seconds=timeout_seconds,
+        clock=handler.clock,
     )
     assert mapping.poll_once() == len(BODIES)
     return queue, mapping
@@ -128,14 +148,14 @@ def test_an_unhandled_error_fails_the_whole_batch(aws: Emulator) -> None:
 
 def test_an_invocation_that_outlives_its_timeout_fails_the_whole_batch(aws: Emulator) -> None:
     # GIVEN a function timeout of 1 s WHEN the handler takes longer, then reports every record handled
-    queue, mapping = _poll(aws, Recorder(lambda ids: {"batchItemFailures": []}, takes=1.1), timeout_seconds=1)
+    queue, mapping = _poll(aws, Recorder(lambda ids: {"batchItemFailures": []}, takes=1.001), timeout_seconds=1)
     # THEN the invocation counts as failed, as Lambda would have stopped it: every record comes back
     assert queue.depth() == (0, 3)
     assert (mapping.timed_out, mapping.failed_records) == (1, 3)
 
 
 def test_an_invocation_within_its_timeout_is_judged_by_its_answer(aws: Emulator) -> None:
-    queue, mapping = _poll(aws, Recorder(lambda ids: {"batchItemFailures": []}, takes=0.2), timeout_seconds=1)
+    queue, mapping = _poll(aws, Recorder(lambda ids: {"batchItemFailures": []}, takes=1.0), timeout_seconds=1)
     assert queue.depth() == (0, 0)
     assert mapping.timed_out == 0
 
@@ -144,10 +164,31 @@ def test_the_handler_is_given_the_function_timeout_in_its_context(aws: Emulator)
     # GIVEN a mapping for a function whose timeout is 2 s WHEN it invokes the handler
     handler = Recorder(lambda ids: None)
     _poll(aws, handler, timeout_seconds=2)
-    # THEN the context says so, and the remaining time Powertools' in-progress records last is at most that
+    # THEN the context says so, and the remaining time Powertools' in-progress records last is that
     (context,) = handler.contexts
     assert context.timeout_seconds == 2
-    assert 1000 < context.get_remaining_time_in_millis() <= 2000
+    assert handler.remaining == [2000]
+
+
+def test_the_invocations_time_counts_from_the_receive(aws: Emulator) -> None:
+    # GIVEN a receive that takes 0.5 s: the records' visibility timeout starts during it
+    handler = Recorder(lambda ids: None)
+    queue = _queue(aws)
+    queue.send("a")
+    receive = queue.receive
+
+    def slow_receive(**kwargs: Any) -> list[dict[str, Any]]:
+        handler.clock.now += 0.5
+        return receive(**kwargs)
+
+    queue.receive = slow_receive  # type: ignore[method-assign]
+    mapping = LocalEventSourceMapping(
+        queue=queue, queue_arn="arn", handler=handler, function_name="f", timeout_seconds=2, clock=handler.clock
+    )
+    # WHEN the mapping invokes the handler
+    mapping.poll_once()
+    # THEN the function's time started before the receive: no record comes back while its invocation is in time
+    assert handler.remaining == [1500]
 
 
 def test_a_queue_whose_visibility_timeout_is_shorter_than_the_function_timeout_is_refused(aws: Emulator) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures of the reliability tests: the emulator, registrar configured as a deployed function, faults, and logs.
+"""Fixtures of the reliability tests: the session's emulator (``tests/conftest.py``), registrar configured as a deployed function, faults, and logs.
 
 Everything registrar does here goes through its real clients against the embedded emulator; faults come
 from :class:`registrar_dev.faults.FaultInjector` (botocore event hooks), logs from a handler added to
@@ -17,18 +17,11 @@ import pytest
 
 from registrar import observability
 from registrar.outcome import Outcome
-from registrar_dev.emulator import Emulator, start
+from registrar_dev.emulator import Emulator
 from registrar_dev.faults import FaultInjector
 from registrar_dev.outcomes import listening
 from registrar_dev.support import CallCounter
 from tests.reliability.world import TABLE, World, lambda_environment
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[Emulator]:
-    """The emulator of the reliability tests, on a free loopback port."""
-    with start() as running:
-        yield running
 
 
 @pytest.fixture

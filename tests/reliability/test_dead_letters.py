@@ -27,6 +27,9 @@ from registrar_dev.support import ACCOUNT, REGION, CallCounter
 from registrar_dev.topology import IDEMPOTENCY_TABLE, MAX_RECEIVE_COUNT, build_topology
 from tests.reliability.world import ROLE, World, compilation_event, drain, envelope, lambda_environment
 
+FUNCTION_TIMEOUT = 6
+# Each poison record is received MAX_RECEIVE_COUNT times, a visibility timeout apart; then the handling itself.
+DRAIN_TIMEOUT = MAX_RECEIVE_COUNT * FUNCTION_TIMEOUT + 60
 MISSING_VERSION = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/churn-model/99"
 
 # Poison of each kind: label -> (flow, why it can never succeed).
@@ -78,9 +81,12 @@ def scenario(emulator: Emulator) -> Iterator[Scenario]:
     logger.addHandler(handler)
     with lambda_environment(emulator, REGISTRAR_TABLE_NAME=IDEMPOTENCY_TABLE), contextlib.redirect_stdout(stdout):
         world = World.create(emulator, table="registrar-dead-letters-unused")
-        # A record comes back 2 s after a failed receive; the functions' timeout may not be longer. 2 s, not 1:
-        # a batch that outlives the function's timeout fails whole, and the healthy event must be handled once.
-        topology = build_topology(endpoint_url=emulator.endpoint, visibility_timeout=2, function_timeout=2)
+        # A batch that outlives the function's timeout fails whole, and the healthy event must be handled once:
+        # the timeout bounds a batch of a dozen records that take 0.1 s each, and a full collection can stop the
+        # process for over a second on a loaded 2-core machine; 6 s, and records come back after as long.
+        topology = build_topology(
+            endpoint_url=emulator.endpoint, visibility_timeout=FUNCTION_TIMEOUT, function_timeout=FUNCTION_TIMEOUT
+        )
         calls = CallCounter().start()
         injector = FaultInjector().install().always_fail("access_denied", operation="UpdateModelPackage")
         keys = _publish(world, topology)
@@ -88,7 +94,7 @@ def scenario(emulator: Emulator) -> Iterator[Scenario]:
         drained = drain(
             topology,
             {"approval": _counting(approval.handler, receives), "neo": _counting(neo_registration.handler, receives)},
-            timeout=40,
+            timeout=DRAIN_TIMEOUT,
         )
         injector.uninstall()
     logger.removeHandler(handler)
@@ -131,7 +137,9 @@ def _publish(world: World, topology: Any) -> dict[str, str]:
     # Events that reach the approval queue through the deployed rules, as SageMaker emits them:
     denied = world.package()  # passing report; its update is always refused
     sandbox = world.package("sandbox-model")  # no rule matches: skipped, handled, not poison
-    world.processing_job("eval-of-a-missing-version", linked_to=MISSING_VERSION)
+    world.processing_job(
+        "eval-of-a-missing-version", linked_to=MISSING_VERSION, model="s3://registrar-reliability-reports/models/99.tar.gz"
+    )
     keys["denied"] = world.creation_event(denied)["id"]
     keys["healthy"] = world.creation_event(sandbox)["id"]
     keys["job tagged with a missing version"] = world.processing_event("eval-of-a-missing-version")["id"]

@@ -2,25 +2,33 @@
 
 Anyone who can put events on the bus can send a ``registrar`` event, and an ``aws.sagemaker`` event can be
 stale, replayed or (on a custom bus) forged. Each forged event below names a real pending version whose
-real report fails, or a real job whose real state is not what the event says.
+real report fails, or a real job whose real state is not what the event says; or it disagrees with itself
+(a decoy's name with a real job's ARN), or it is about another account or region than the function's.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
+
 from handlers import approval, neo_registration
-from registrar_dev.support import CallCounter
+from registrar_dev.support import ACCOUNT, REGION, CallCounter
 from tests.reliability.world import (
     FAILING,
     PASSING,
     REPORT_BUCKET,
+    REPORTS,
     World,
+    compilation_event,
     envelope,
     failed_records,
     invoke,
     with_new_id,
 )
+
+OTHER_ACCOUNT = "210987654321"
 
 
 def forged_package_event(world: World, arn: str, forged_report: str) -> dict[str, Any]:
@@ -109,27 +117,7 @@ def test_compilation_event_claiming_success_for_a_failed_job_attaches_nothing(wo
 def test_processing_event_claiming_completion_of_a_failed_evaluation_approves_nothing(world: World) -> None:
     # GIVEN a credit-risk version whose evaluation job failed (the rule takes its evidence from the job)
     arn = world.package("credit-risk", report=None)
-    world.sagemaker.create_processing_job(
-        ProcessingJobName="credit-risk-eval-failed",
-        RoleArn="arn:aws:iam::123456789012:role/registrar-reliability",
-        AppSpecification={"ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"},
-        ProcessingResources={
-            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
-        },
-        ProcessingOutputConfig={
-            "Outputs": [
-                {
-                    "OutputName": "evaluation",
-                    "S3Output": {
-                        "S3Uri": f"s3://{REPORT_BUCKET}/evaluations/credit-risk-eval-failed/",
-                        "LocalPath": "/opt/ml/processing/evaluation",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
-        Tags=[{"Key": "registrar:model-package-arn", "Value": arn}, {"Key": "emulator:outcome", "Value": "Failed"}],
-    )
+    world.processing_job("credit-risk-eval-failed", linked_to=arn, fail=True)
     world.upload("evaluations/credit-risk-eval-failed/evaluation.json", PASSING)
     event = with_new_id(world.processing_event("credit-risk-eval-failed"))
     event["detail"]["ProcessingJobStatus"] = "Completed"
@@ -140,3 +128,69 @@ def test_processing_event_claiming_completion_of_a_failed_evaluation_approves_no
     described = world.describe(arn)
     assert described["ModelApprovalStatus"] == "PendingManualApproval"
     assert described["ApprovalDescription"].startswith("registrar: Held")
+
+
+# Events that disagree with themselves, or are about another account (issue #14) ---------------------------
+
+
+def test_a_decoy_naming_a_real_jobs_arn_is_refused_and_cannot_hide_the_real_event(
+    world: World, calls: CallCounter
+) -> None:
+    # GIVEN a finished compilation of a version, and an attacker's own job (of no version) to act as a decoy
+    arn = world.package()
+    job = world.compile("churn-1-ml-c5", arn)
+    world.compile_model("decoy-ml-c5", model=world.model_of(arn), tagged="")
+    # AND a registrar event naming the decoy, with the real job's ARN and time (its duplicate key, were it the event's)
+    decoy = compilation_event(job)
+    decoy["detail"]["CompilationJobName"] = "decoy-ml-c5"
+    # WHEN the decoy is handled, then the real job's event
+    refused = invoke(neo_registration.handler, decoy)
+    described_jobs = calls.count("DescribeCompilationJob")
+    genuine = invoke(neo_registration.handler, compilation_event(job))
+    # THEN the decoy is poison, refused before any call: its name is not the job its ARN names
+    assert failed_records(refused) == 1
+    assert described_jobs == 0
+    # AND the real event is not taken for its duplicate: the job is attached to its version
+    assert failed_records(genuine) == 0
+    assert len(world.describe(arn)["AdditionalInferenceSpecifications"]) == 1
+
+
+def test_a_processing_decoy_naming_a_real_jobs_arn_is_refused_and_cannot_hide_the_real_event(
+    world: World, calls: CallCounter
+) -> None:
+    # GIVEN a credit-risk version evaluated by a job whose report passes
+    arn = world.package("credit-risk", report=None)
+    world.processing_job("credit-risk-eval", linked_to=arn)
+    world.upload("evaluations/credit-risk-eval/evaluation.json", (REPORTS / "processing.json").read_bytes())
+    real = world.processing_event("credit-risk-eval")
+    decoy = with_new_id(real)
+    decoy["detail"]["ProcessingJobName"] = "decoy-eval"
+    # WHEN the decoy is handled, then the real event
+    refused = invoke(approval.handler, decoy)
+    described_jobs = calls.count("DescribeProcessingJob")
+    genuine = invoke(approval.handler, real)
+    # THEN the decoy was refused before any call, and the real evaluation decides the version
+    assert (failed_records(refused), described_jobs) == (1, 0)
+    assert failed_records(genuine) == 0
+    assert world.describe(arn)["ModelApprovalStatus"] == "Approved"
+
+
+@pytest.mark.parametrize(
+    ("account", "region"),
+    [pytest.param(OTHER_ACCOUNT, REGION, id="account"), pytest.param(ACCOUNT, "eu-west-1", id="region")],
+)
+def test_an_event_of_another_account_or_region_is_poison_beside_the_batchs_own(
+    account: str, region: str, world: World, calls: CallCounter
+) -> None:
+    # GIVEN a pending version's event, and the same event as another account's (or region's) SageMaker would send it
+    arn = world.package(report=FAILING)
+    own = world.creation_event(arn)
+    foreign = json.loads(json.dumps(with_new_id(own)).replace(f":{REGION}:{ACCOUNT}:", f":{region}:{account}:"))
+    foreign["account"], foreign["region"] = account, region
+    # WHEN both reach the function in one batch (a rule that lets another account's events through)
+    response = invoke(approval.handler, foreign, own)
+    # THEN the foreign event is poison, refused before any call: only the function's own version was described
+    assert failed_records(response) == 1
+    assert [params["ModelPackageName"] for params in calls.of("DescribeModelPackage")] == [arn]
+    # AND the version is decided once, on its own report
+    assert world.describe(arn)["ModelApprovalStatus"] == "Rejected"

@@ -44,9 +44,12 @@ EVALUATION = {
 }
 
 
-def evaluation_event(world: World, job: str, *, linked_to: str) -> dict[str, Any]:
-    """A finished processing job tagged ``linked_to`` whose passing evaluation is in place; its state-change event."""
-    world.processing_job(job, linked_to=linked_to)
+def evaluation_event(world: World, job: str, *, linked_to: str, model: str | None = None) -> dict[str, Any]:
+    """A finished processing job tagged ``linked_to`` whose passing evaluation is in place; its state-change event.
+
+    The job evaluates ``model``, by default the linked version's own.
+    """
+    world.processing_job(job, linked_to=linked_to, model=model)
     world.upload(f"evaluations/{job}/evaluation.json", json.dumps(EVALUATION).encode())
     return world.processing_event(job)
 
@@ -106,9 +109,9 @@ def test_a_processing_event_ahead_of_its_job_is_retried_and_then_decided(world: 
 
 
 def test_a_poison_event_is_not_remembered_so_a_redrive_after_the_repair_is_handled(world: World) -> None:
-    # GIVEN a processing job whose tag names no version ARN: its event is poison
+    # GIVEN a processing job of a version's model whose tag names no version ARN: its event is poison
     arn = world.package("credit-risk", report=None)
-    event = evaluation_event(world, "credit-risk-eval-mistagged", linked_to="credit-risk/3")
+    event = evaluation_event(world, "credit-risk-eval-mistagged", linked_to="credit-risk/3", model=world.model_of(arn))
     first = invoke(approval.handler, event)
     again = invoke(approval.handler, event)
     # THEN every receive fails and looks again (nothing is answered from a stored result)
@@ -132,7 +135,7 @@ def test_a_job_tagged_after_its_event_is_registered_when_announced_again(world: 
         CompilationJobName="churn-untagged-ml-c5",
         RoleArn=ROLE,
         InputConfig={
-            "S3Uri": f"s3://{REPORT_BUCKET}/models/churn-model/model.tar.gz",
+            "S3Uri": world.model_of(arn),
             "Framework": "XGBOOST",
             "DataInputConfig": '{"data": [1, 10]}',
         },

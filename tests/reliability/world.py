@@ -26,11 +26,12 @@ from registrar_dev.emulator import Emulator
 from registrar_dev.runner import LocalEventSourceMapping, LocalLambdaContext
 from registrar_dev.support import (
     ACCOUNT,
+    OUTCOME_TAG,
+    PACKAGE_TAG,
     REGION,
     XGBOOST_IMAGE,
     create_compilation_job,
     create_idempotency_table,
-    create_processing_job,
     emulator_clients,
     emulator_environment,
     sqs_record,
@@ -84,8 +85,14 @@ class World:
         self.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
         return f"s3://{bucket}/{key}"
 
-    def package(self, group: str = "churn-model", *, report: bytes | None = PASSING, uri: str | None = None) -> str:
-        """A pending version of ``group`` whose ModelQuality report is ``report`` (uploaded) or ``uri``."""
+    def package(
+        self, group: str = "churn-model", *, report: bytes | None = PASSING, uri: str | None = None
+    ) -> str:
+        """A pending version of ``group`` whose ModelQuality report is ``report`` (uploaded) or ``uri``.
+
+        Each version has a model artifact of its own (:meth:`model_of`): evidence and compilations are
+        bound to a version by its artifact, so two versions sharing one would each accept the other's jobs.
+        """
         groups = self.sagemaker.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]
         if not any(summary["ModelPackageGroupName"] == group for summary in groups):
             self.sagemaker.create_model_package_group(ModelPackageGroupName=group)
@@ -98,7 +105,7 @@ class World:
                 "Containers": [
                     {
                         "Image": XGBOOST_IMAGE,
-                        "ModelDataUrl": f"s3://{REPORT_BUCKET}/models/{group}/model.tar.gz",
+                        "ModelDataUrl": f"s3://{REPORT_BUCKET}/models/{group}/{uuid.uuid4().hex[:8]}/model.tar.gz",
                         "Framework": "XGBOOST",
                         "FrameworkVersion": "1.7",
                     }
@@ -118,6 +125,10 @@ class World:
         described.pop("ResponseMetadata", None)
         return described
 
+    def model_of(self, arn: str) -> str:
+        """The version's model artifact: its primary container's ``ModelDataUrl``."""
+        return str(self.describe(arn)["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+
     def compile(self, name: str, package_arn: str, target: str = "ml_c5") -> dict[str, Any]:
         """A Neo compilation of the version (it ends at once in the emulator); returns DescribeCompilationJob."""
         create_compilation_job(
@@ -131,9 +142,77 @@ class World:
         described: dict[str, Any] = self.sagemaker.describe_compilation_job(CompilationJobName=name)
         return described
 
-    def processing_job(self, name: str, *, linked_to: str) -> None:
-        """A completed processing job tagged with ``registrar:model-package-arn`` = ``linked_to``."""
-        create_processing_job(self.sagemaker, name, linked_to, f"s3://{REPORT_BUCKET}/evaluations/{name}/", role=ROLE)
+    def compile_model(
+        self, name: str, *, model: str, tagged: str, output: str | None = None, target: str = "ml_c5"
+    ) -> dict[str, Any]:
+        """A Neo compilation of the S3 model ``model``, tagged ``registrar:model-package-arn`` = ``tagged``."""
+        create_compilation_job(
+            self.sagemaker,
+            name,
+            target,
+            output or f"s3://{REPORT_BUCKET}/compiled/{name}/",
+            role=ROLE,
+            input_config={
+                "S3Uri": model,
+                "Framework": "XGBOOST",
+                "FrameworkVersion": "1.7",
+                "DataInputConfig": '{"data": [1, 10]}',
+            },
+            tagged=tagged,
+        )
+        described: dict[str, Any] = self.sagemaker.describe_compilation_job(CompilationJobName=name)
+        return described
+
+    def processing_job(
+        self,
+        name: str,
+        *,
+        linked_to: str,
+        model: str | None = None,
+        output: str | None = None,
+        fail: bool = False,
+    ) -> None:
+        """A finished processing job tagged with ``registrar:model-package-arn`` = ``linked_to``.
+
+        It evaluates ``model`` (its input ``model``), by default the linked version's own artifact, and
+        writes under ``output`` (default ``evaluations/<name>/`` in the report bucket); ``fail`` ends it Failed.
+        """
+        evaluated = model if model is not None else self.model_of(linked_to)
+        tags = [{"Key": PACKAGE_TAG, "Value": linked_to}]
+        if fail:
+            tags.append({"Key": OUTCOME_TAG, "Value": "Failed"})
+        self.sagemaker.create_processing_job(
+            ProcessingJobName=name,
+            RoleArn=ROLE,
+            AppSpecification={"ImageUri": XGBOOST_IMAGE},
+            ProcessingResources={
+                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
+            },
+            ProcessingInputs=[
+                {
+                    "InputName": "model",
+                    "S3Input": {
+                        "S3Uri": evaluated,
+                        "LocalPath": "/opt/ml/processing/model",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                    },
+                }
+            ],
+            ProcessingOutputConfig={
+                "Outputs": [
+                    {
+                        "OutputName": "evaluation",
+                        "S3Output": {
+                            "S3Uri": output or f"s3://{REPORT_BUCKET}/evaluations/{name}/",
+                            "LocalPath": "/opt/ml/processing/evaluation",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
+            Tags=tags,
+        )
 
     def applied_updates(self) -> int:
         """UpdateModelPackage requests the emulator applied: a ClientToken seen again is not applied again."""
@@ -241,14 +320,12 @@ def failed_records(response: dict[str, Any]) -> int:
 @contextlib.contextmanager
 def lambda_environment(emulator: Emulator, **variables: str) -> Iterator[None]:
     """The environment of a deployed function pointed at the emulator; registrar's clients rebuilt on entry and exit."""
-    with emulator_environment(
-        emulator.endpoint,
-        emulator.region,
-        REGISTRAR_POLICY_FILE=str(POLICY),
-        REGISTRAR_REPORT_LOCATIONS=f"s3://{REPORT_BUCKET}/evaluations/",
-        POWERTOOLS_TRACE_DISABLED="true",
-        **variables,
-    ):
+    deployed = {
+        "REGISTRAR_POLICY_FILE": str(POLICY),
+        "REGISTRAR_REPORT_LOCATIONS": f"s3://{REPORT_BUCKET}/evaluations/",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    with emulator_environment(emulator.endpoint, emulator.region, **{**deployed, **variables}):
         yield
 
 

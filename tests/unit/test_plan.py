@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from registrar.errors import InvalidUpdateError
-from registrar.plan import plan
+from registrar.plan import metadata_record, plan
 from registrar.updates import PackageUpdate
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/3"
@@ -354,3 +354,44 @@ def test_plan_refuses_another_package_even_when_nothing_differs(make_package: An
     # THEN planning refuses it instead of reporting "nothing to do"
     with pytest.raises(InvalidUpdateError, match="ModelPackageArn"):
         plan(desired(ModelApprovalStatus="Approved"), package)
+
+
+# --- metadata_record: one entry registrar keeps beside its decisions ---------------------------------
+
+
+def test_a_record_sets_one_metadata_entry_and_nothing_else(make_package: Any) -> None:
+    # GIVEN a package without the entry WHEN a record is planned THEN only that entry, with a deterministic token
+    package = make_package(CustomerMetadataProperties={"team:owner": "ml"})
+    update = metadata_record(package, "registrar:refused", "job x did not evaluate it")
+    assert update is not None
+    assert update.changes == {"CustomerMetadataProperties": {"registrar:refused": "job x did not evaluate it"}}
+    assert update.ModelPackageArn == ARN
+    assert update.ClientToken is not None
+    assert metadata_record(package, "registrar:refused", "job x did not evaluate it") == update
+
+
+def test_a_record_already_holding_the_value_is_nothing_to_do(make_package: Any) -> None:
+    package = make_package(CustomerMetadataProperties={"registrar:refused": "job x did not evaluate it"})
+    assert metadata_record(package, "registrar:refused", "job x did not evaluate it") is None
+
+
+def test_a_record_with_another_value_is_rewritten(make_package: Any) -> None:
+    # GIVEN the entry holding an older value WHEN a new one is recorded THEN rewritten (it costs no new entry)
+    package = make_package(
+        CustomerMetadataProperties={"registrar:refused": "job x", **{f"k{i}": "v" for i in range(49)}}
+    )
+    update = metadata_record(package, "registrar:refused", "job y")
+    assert update is not None
+    assert update.CustomerMetadataProperties == {"registrar:refused": "job y"}
+
+
+def test_a_record_never_takes_a_fifty_first_entry(make_package: Any) -> None:
+    # GIVEN 50 entries of others WHEN a new record is planned THEN nothing: no entry of theirs is displaced
+    package = make_package(CustomerMetadataProperties={f"k{i}": "v" for i in range(50)})
+    assert metadata_record(package, "registrar:refused", "job x") is None
+
+
+def test_a_record_breaking_the_metadata_rules_is_refused(make_package: Any) -> None:
+    # GIVEN a value longer than 256 characters WHEN planned THEN InvalidUpdateError (sanitise it first)
+    with pytest.raises(InvalidUpdateError):
+        metadata_record(make_package(), "registrar:refused", "x" * 257)

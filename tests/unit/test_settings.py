@@ -76,7 +76,9 @@ def test_every_registrar_variable_the_project_mentions_is_accepted() -> None:
 # Empty values --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variable", ["REGISTRAR_REPORT_LOCATIONS", "REGISTRAR_MANAGED_GROUPS"])
+@pytest.mark.parametrize(
+    "variable", ["REGISTRAR_REPORT_LOCATIONS", "REGISTRAR_NEO_OUTPUT_LOCATIONS", "REGISTRAR_MANAGED_GROUPS"]
+)
 @pytest.mark.parametrize("value", [",", " , ", "s3://reports/a/,,s3://reports/b/", "s3://reports/a/,"])
 def test_an_empty_entry_in_a_list_is_refused_not_read_as_no_restriction(variable: str, value: str) -> None:
     # GIVEN a list with an empty entry, which used to be dropped ("," meant no restriction at all)
@@ -85,10 +87,13 @@ def test_an_empty_entry_in_a_list_is_refused_not_read_as_no_restriction(variable
     assert f"{variable}: has an empty entry: separate the entries with single commas" in message
 
 
-@pytest.mark.parametrize("variable", ["REGISTRAR_REPORT_LOCATIONS", "REGISTRAR_MANAGED_GROUPS"])
+@pytest.mark.parametrize(
+    "variable", ["REGISTRAR_REPORT_LOCATIONS", "REGISTRAR_NEO_OUTPUT_LOCATIONS", "REGISTRAR_MANAGED_GROUPS"]
+)
 def test_an_empty_list_is_refused_unset_is_no_restriction(variable: str) -> None:
     assert f"{variable}: cannot be empty: unset the variable for no restriction" in refused({variable: ""})
     assert Settings.from_environment({}).report_locations == []
+    assert Settings.from_environment({}).neo_output_locations == []
     assert Settings.from_environment({}).managed_groups == []
 
 
@@ -136,6 +141,27 @@ def test_valid_report_locations_are_kept_in_order() -> None:
         "s3://registrar-demo-reports/",
         "s3://reports.example/evaluations/churn",
     ]
+
+
+def test_valid_neo_output_locations_are_kept_in_order() -> None:
+    # GIVEN REGISTRAR_NEO_OUTPUT_LOCATIONS with two locations WHEN read THEN both, in order, trimmed
+    value = "s3://churn-artifacts/neo/ , s3://registrar-demo-models/compiled"
+    settings = Settings.from_environment({"REGISTRAR_NEO_OUTPUT_LOCATIONS": value})
+    assert settings.neo_output_locations == ["s3://churn-artifacts/neo/", "s3://registrar-demo-models/compiled"]
+    assert settings.report_locations == []  # one list does not stand in for the other
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("https://artifacts/neo/", "REGISTRAR_NEO_OUTPUT_LOCATIONS[0]: 'https://artifacts/neo/' is not an s3"),
+        ("s3://artifacts/neo/,s3://Artifacts/", "REGISTRAR_NEO_OUTPUT_LOCATIONS[1]: 's3://Artifacts/': 'Artifacts' is"),
+        ("s3://artifacts/neo/*", "REGISTRAR_NEO_OUTPUT_LOCATIONS[0]: 's3://artifacts/neo/*': a report location is a"),
+    ],
+)
+def test_a_neo_output_location_is_checked_as_a_report_location_is(value: str, message: str) -> None:
+    # GIVEN a Neo output location no compiled model can be in WHEN read THEN refused, naming the entry and the rule
+    assert message in refused({"REGISTRAR_NEO_OUTPUT_LOCATIONS": value})
 
 
 @pytest.mark.parametrize(

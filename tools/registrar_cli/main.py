@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from registrar.errors import EventError, RegistrarError
+from registrar.errors import DeploymentError, EventError, RegistrarError
 
 if TYPE_CHECKING:
     from registrar.settings import Settings
@@ -190,6 +190,8 @@ def _plan_or_apply(args: argparse.Namespace, *, apply: bool) -> int:
     except EventError as error:
         _print_json({"outcome": "invalid", "model_package_arn": None, "request": None, "reasons": [str(error)]})
         return _fail(str(error), EXIT_INVALID)
+    except DeploymentError as error:  # the configuration's to fix, like AccessDenied: not an invalid event
+        return _fail(f"{error}; fix the configuration, then apply the event again", EXIT_AWS)
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
     except (ClientError, BotoCoreError) as error:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -11,15 +13,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from registrar.approval.policy import Policy, parse_policy
-from registrar.errors import EvidenceError
 from registrar.events import ModelPackageEvent, ProcessingJobEvent, parse_event
 from registrar.package import ModelPackage
-from registrar.reports import ReportUnreadableError
+from registrar.reports import Report, ReportUnreadableError
 from registrar.updates import PackageUpdate
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 BUCKET = "registrar-test-reports"
+MODELS = "registrar-test-models"
+IMAGE = f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 POLICY_TEXT = """\
 version: 1
@@ -60,6 +63,11 @@ def package_arn(group: str, version: int) -> str:
 
 def report_uri(group: str, version: int) -> str:
     return f"s3://{BUCKET}/{group}/{version}/evaluation.json"
+
+
+def model_uri(group: str, version: int) -> str:
+    """The version's own model artifact (its primary container's ModelDataUrl): one per version."""
+    return f"s3://{MODELS}/{group}/{version}/output/model.tar.gz"
 
 
 def _quality_report(**metrics: Any) -> dict[str, Any]:
@@ -144,24 +152,51 @@ class FakeRegistry:
 
 
 class FakeReportStore:
-    """In memory, :meth:`registrar.reports.ReportStore.read_json`: a URI holds a report or an error to raise."""
+    """In memory, :meth:`registrar.reports.ReportStore.read`: each URI holds the versions of its object.
 
-    def __init__(self) -> None:
-        self.objects: dict[str, Any] = {}
+    ``put`` writes a new version (the last one is the current object) and returns its version as S3
+    would give it: ``etag:<md5 of the body>``, or ``version:<id>`` when ``versioned`` (a bucket with
+    versioning on). A version may be an exception to raise instead (an
+    :class:`~registrar.errors.EvidenceError`, a :class:`~registrar.errors.DeploymentError`).
+    ``read(uri, version=...)`` reads that version as S3 does: a VersionId that is gone, or an ETag
+    that no longer matches the current object (IfMatch), cannot be read.
+    """
+
+    def __init__(self, *, versioned: bool = False) -> None:
+        self.versioned = versioned
+        self.objects: dict[str, list[tuple[str, Any]]] = {}
         self.reads: list[str] = []
+        self.versions_read: list[str | None] = []
 
-    def put(self, uri: str, report: Any) -> None:
-        """Store a report, or an :class:`EvidenceError` that reading ``uri`` raises."""
-        self.objects[uri] = report
+    def put(self, uri: str, report: Any) -> str:
+        """Store a new version of ``uri`` (a report, or an exception reading it raises); return its version."""
+        history = self.objects.setdefault(uri, [])
+        if self.versioned:
+            opaque = hashlib.sha1(f"{uri}#{len(history)}".encode(), usedforsecurity=False).hexdigest()[:32]
+            version = f"version:{opaque}"
+        else:
+            body = json.dumps(report, default=repr, sort_keys=True).encode()
+            version = "etag:" + hashlib.md5(body, usedforsecurity=False).hexdigest()
+        history.append((version, report))
+        return version
 
-    def read_json(self, uri: str) -> Any:
+    def read(self, uri: str, *, version: str | None = None) -> Report:
         self.reads.append(uri)
-        if uri not in self.objects:
+        self.versions_read.append(version)
+        history = self.objects.get(uri)
+        if not history:
             raise ReportUnreadableError(f"report {uri} cannot be read: NoSuchKey (The specified key does not exist.)")
-        value = self.objects[uri]
-        if isinstance(value, EvidenceError):
+        found, value = history[-1]
+        if version is not None and version.startswith("version:"):
+            kept = dict(history)
+            if version not in kept:
+                raise ReportUnreadableError(f"report {uri} at {version} cannot be read: NoSuchVersion (gone)")
+            found, value = version, kept[version]
+        elif version is not None and version != found:
+            raise ReportUnreadableError(f"report {uri} changed since {version} was recorded")
+        if isinstance(value, Exception):
             raise value
-        return copy.deepcopy(value)
+        return Report(document=copy.deepcopy(value), version=found)
 
 
 PackageBuilder = Callable[..., ModelPackage]
@@ -174,6 +209,7 @@ def _new_package(
     approval: str = "PendingManualApproval",
     status: str = "Completed",
     report: str | None = "default",
+    model: str | None = "default",
     metadata: dict[str, str] | None = None,
     **fields: Any,
 ) -> ModelPackage:
@@ -189,6 +225,13 @@ def _new_package(
     if uri is not None:
         description["ModelMetrics"] = {
             "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}
+        }
+    artifact = model_uri(group, version) if model == "default" else model
+    if artifact is not None:
+        description["InferenceSpecification"] = {
+            "Containers": [{"Image": IMAGE, "ModelDataUrl": artifact}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
         }
     description.update(fields)
     return ModelPackage.model_validate(description)
@@ -219,8 +262,19 @@ def _package_event(package: ModelPackage, updated_fields: tuple[str, ...] = ()) 
     return event
 
 
-def _job(name: str, status: str = "Completed", *, output: str = "evaluation", **fields: Any) -> dict[str, Any]:
-    """DescribeProcessingJob's answer for a job writing its report under ``s3://.../<name>/<output>``."""
+def _job(
+    name: str,
+    status: str = "Completed",
+    *,
+    output: str = "evaluation",
+    model: ModelPackage | str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """DescribeProcessingJob's answer for a job writing its report under ``s3://.../<name>/<output>``.
+
+    ``model`` is what the job evaluated, given as its input ``model``: a version (its ModelDataUrl) or
+    an S3 URI. Without it the job has no inputs, and evaluated no version's model.
+    """
     job: dict[str, Any] = {
         "ProcessingJobName": name,
         "ProcessingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/{name}",
@@ -238,6 +292,19 @@ def _job(name: str, status: str = "Completed", *, output: str = "evaluation", **
             ]
         },
     }
+    artifact = model.primary_container.get("ModelDataUrl") if isinstance(model, ModelPackage) else model
+    if artifact is not None:
+        job["ProcessingInputs"] = [
+            {
+                "InputName": "model",
+                "S3Input": {
+                    "S3Uri": artifact,
+                    "LocalPath": "/opt/ml/processing/model",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            }
+        ]
     job.update(fields)
     return job
 
@@ -273,7 +340,8 @@ def policy() -> Policy:
 
 @pytest.fixture
 def new_package() -> PackageBuilder:
-    """Builder: ``new_package(group, version, approval=..., status=..., report=uri|None, metadata={...})``."""
+    """Builder: ``new_package(group, version, approval=..., status=..., report=uri|None, model=uri|None,
+    metadata={...})``; by default each version has its own report and its own model artifact (:func:`model_uri`)."""
     return _new_package
 
 
@@ -295,7 +363,7 @@ def package_event() -> Callable[..., ModelPackageEvent]:
 
 @pytest.fixture
 def processing_job() -> Callable[..., dict[str, Any]]:
-    """Builder: ``processing_job(name, status, output=..., **fields)`` -> a DescribeProcessingJob answer."""
+    """Builder: ``processing_job(name, status, output=..., model=package|uri, **fields)`` -> DescribeProcessingJob."""
     return _job
 
 

@@ -20,10 +20,12 @@ from tests.unit.approval.deciding import decided
 Report = Callable[..., dict[str, Any]]
 Builder = Callable[..., ModelPackage]
 METADATA_CHARS = re.compile(r"[\w\s.:/=+\-@]+")  # letters/numbers (\w adds _), spaces and _.:/=+-@
+# The version the report was read at (an S3 ETag), recorded with the decision.
+VERSION = "etag:5d41402abc4b2a76b9719d911017c592"
 
 
 def evidence_for(package: ModelPackage, report: Any) -> Evidence:
-    return Evidence(uri=package.quality_report_uri, report=report, subject=package.ModelPackageArn)
+    return Evidence(uri=package.quality_report_uri, report=report, subject=package.ModelPackageArn, version=VERSION)
 
 
 def test_description_states_verdict_each_condition_and_policy(
@@ -115,13 +117,15 @@ def test_the_description_maps_away_every_character_the_single_line_rule_refuses(
 def test_metadata_records_verdict_policy_evidence_rule_and_metrics(
     new_package: Builder, policy: Policy, quality_report: Report
 ) -> None:
-    # GIVEN a passing decision WHEN the metadata is built THEN the registrar:* keys hold what was decided on
+    # GIVEN a passing decision WHEN the metadata is built THEN the registrar:* keys hold what was decided on,
+    # the report's version included
     package = new_package()
     decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert decision.metadata == {
         "registrar:verdict": "Approved",
         "registrar:policy": policy.digest,
         "registrar:evidence": package.quality_report_uri,
+        "registrar:evidence-version": VERSION,
         "registrar:decided-by": "rule 1: churn-...",
         "registrar:metric:auc": "0.91",
         "registrar:metric:recall": "0.72",
@@ -194,18 +198,18 @@ def test_sanitise_keeps_both_ends_of_a_long_value() -> None:
     assert "..." in value
 
 
-def test_metadata_fits_a_package_already_holding_45_entries(
+def test_metadata_fits_a_package_already_holding_44_entries(
     new_package: Builder, policy: Policy, quality_report: Report
 ) -> None:
-    # GIVEN 45 existing entries (49 after the 4 core keys) WHEN decided
-    # THEN verdict/policy/evidence/decided-by and one metric fit, the other metric is dropped and the reasons say so
-    existing = {f"team:key-{i}": "v" for i in range(45)}
+    # GIVEN 44 existing entries (49 after the 5 core keys) WHEN decided
+    # THEN verdict/policy/evidence/evidence-version/decided-by and one metric fit, the other metric is dropped
+    # and the reasons say so
+    existing = {f"team:key-{i}": "v" for i in range(44)}
     package = new_package(metadata=existing)
     decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert len(existing) + len(decision.metadata) == 50
-    assert {"registrar:verdict", "registrar:policy", "registrar:evidence", "registrar:decided-by"} <= set(
-        decision.metadata
-    )
+    assert set(CORE_KEYS) <= set(decision.metadata)
+    assert "registrar:metric:auc" in decision.metadata
     assert "registrar:metric:recall" not in decision.metadata
     assert any("metadata budget" in reason and "registrar:metric:recall" in reason for reason in decision.reasons)
     desired = desired_update(decision, package)
@@ -213,15 +217,21 @@ def test_metadata_fits_a_package_already_holding_45_entries(
     assert plan(desired, package) is not None  # check_against: within 50 after the merge
 
 
-CORE_KEYS = ["registrar:verdict", "registrar:policy", "registrar:evidence", "registrar:decided-by"]
+CORE_KEYS = [
+    "registrar:verdict",
+    "registrar:policy",
+    "registrar:evidence",
+    "registrar:evidence-version",
+    "registrar:decided-by",
+]
 
 
-@pytest.mark.parametrize("foreign", [47, 48, 49, 50])
+@pytest.mark.parametrize("foreign", [46, 47, 48, 49, 50])
 @pytest.mark.parametrize(("auc", "earned"), [(0.91, "Approved"), (0.5, "Rejected")])
 def test_a_verdict_without_room_for_its_record_is_held(
     new_package: Builder, policy: Policy, quality_report: Report, foreign: int, auc: float, earned: str
 ) -> None:
-    # GIVEN other tools holding 47 to 50 of the 50 entries (registrar needs 4 for its record)
+    # GIVEN other tools holding 46 to 50 of the 50 entries (registrar needs 5 for its record)
     # WHEN a passing or failing report is decided under the churn rule (on_failure: reject)
     # THEN Held: no status is written, the description names the shortage and the verdict not written,
     # and what fits of the record is written in priority order, verdict first
@@ -230,7 +240,7 @@ def test_a_verdict_without_room_for_its_record_is_held(
     assert decision.verdict == "Held"
     assert decision.description is not None
     assert decision.description.startswith(
-        f"registrar: Held — metadata budget: {foreign} of 50 entries are used by others; registrar needs 4 "
+        f"registrar: Held — metadata budget: {foreign} of 50 entries are used by others; registrar needs 5 "
         f"to record its decision, so it holds instead of writing {earned} without that record; auc "
     )
     assert list(decision.metadata) == CORE_KEYS[: 50 - foreign]
@@ -252,23 +262,23 @@ def test_a_hold_without_room_for_its_record_says_so(new_package: Builder, qualit
     decision = decided(package, evidence_for(package, {"m": 0}), policy, None)
     assert decision.verdict == "Held"
     assert decision.description == (
-        "registrar: Held — metadata budget: 50 of 50 entries are used by others; registrar needs 4 to record "
+        "registrar: Held — metadata budget: 50 of 50 entries are used by others; registrar needs 5 to record "
         f"its decision; m 0 < min 1 (policy {policy.digest})"
     )
     assert decision.metadata == {}
 
 
-def test_46_foreign_entries_leave_room_for_the_record_only(
+def test_45_foreign_entries_leave_room_for_the_record_only(
     new_package: Builder, policy: Policy, quality_report: Report
 ) -> None:
-    # GIVEN 46 foreign entries (room for exactly the 4 core entries) WHEN a passing report is decided
+    # GIVEN 45 foreign entries (room for exactly the 5 core entries) WHEN a passing report is decided
     # THEN Approved with its whole record; the metrics are left out and the reasons say so
-    package = new_package(metadata={f"team:key-{i}": "v" for i in range(46)})
+    package = new_package(metadata={f"team:key-{i}": "v" for i in range(45)})
     decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert decision.verdict == "Approved"
     assert list(decision.metadata) == CORE_KEYS
     assert any(
-        "metadata budget: 46 of 50" in reason and "registrar:metric:auc, registrar:metric:recall were not" in reason
+        "metadata budget: 45 of 50" in reason and "registrar:metric:auc, registrar:metric:recall were not" in reason
         for reason in decision.reasons
     )
 
@@ -276,10 +286,10 @@ def test_46_foreign_entries_leave_room_for_the_record_only(
 def test_registrars_own_entries_do_not_count_against_its_record(
     new_package: Builder, policy: Policy, quality_report: Report
 ) -> None:
-    # GIVEN 46 foreign entries and 4 stale registrar:metric:* entries of an earlier decision (50 in all)
+    # GIVEN 45 foreign entries and 5 stale registrar:metric:* entries of an earlier decision (50 in all)
     # WHEN decided THEN Approved with the whole record: the stale entries are removed to make room for it
-    stale = {f"registrar:metric:old-{i}": "0.1" for i in range(4)}
-    package = new_package(metadata={**{f"team:key-{i}": "v" for i in range(46)}, **stale})
+    stale = {f"registrar:metric:old-{i}": "0.1" for i in range(5)}
+    package = new_package(metadata={**{f"team:key-{i}": "v" for i in range(45)}, **stale})
     decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert decision.verdict == "Approved"
     assert list(decision.metadata) == CORE_KEYS
@@ -307,17 +317,18 @@ def test_a_record_entry_the_budget_leaves_out_is_removed_not_left_stale(
 def test_existing_registrar_keys_are_overwritten_within_the_budget(
     new_package: Builder, policy: Policy, quality_report: Report
 ) -> None:
-    # GIVEN 44 foreign entries and registrar's 6 keys from an earlier hold WHEN decided again
-    # THEN all 6 are rewritten (overwriting costs no entry)
+    # GIVEN 43 foreign entries and registrar's 7 keys from an earlier hold WHEN decided again
+    # THEN all 7 are rewritten (overwriting costs no entry)
     earlier = {
         "registrar:verdict": "Held",
         "registrar:policy": "0000000",
         "registrar:evidence": "s3://old",
+        "registrar:evidence-version": "etag:0000",
         "registrar:decided-by": "rule 1",
         "registrar:metric:auc": "0.5",
         "registrar:metric:recall": "0.5",
     }
-    package = new_package(metadata={**{f"team:key-{i}": "v" for i in range(44)}, **earlier})
+    package = new_package(metadata={**{f"team:key-{i}": "v" for i in range(43)}, **earlier})
     decision = decided(package, evidence_for(package, quality_report(auc=0.91, recall=0.72)), policy, None)
     assert set(decision.metadata) == set(earlier)
 
@@ -379,3 +390,4 @@ def test_no_evidence_uri_is_recorded_as_none(new_package: Builder, policy: Polic
     package = new_package(report=None)
     decision = decided(package, Evidence(problem="the package registers no report"), policy, None)
     assert decision.metadata["registrar:evidence"] == "none"
+    assert decision.metadata["registrar:evidence-version"] == "none"

@@ -21,11 +21,13 @@ from registrar.approval.evidence import (
     package_evidence,
 )
 from registrar.approval.policy import Evaluation
-from registrar.errors import EvidenceError
+from registrar.errors import DeploymentError, EvidenceError
 from registrar.package import ModelPackage
 from registrar.reports import (
+    Report,
     ReportLocationError,
     ReportNotJsonError,
+    ReportRefusedError,
     ReportStore,
     ReportTooLargeError,
     ReportUnreadableError,
@@ -33,6 +35,7 @@ from registrar.reports import (
 )
 
 URI = "s3://reports/churn-model/1/evaluation.json"
+ETAG = "9b2cf535f27731c974343645a3985328"
 
 
 @pytest.fixture
@@ -46,25 +49,84 @@ def s3() -> Iterator[tuple[Any, Stubber]]:
 
 
 def respond(
-    stubber: Stubber, data: bytes, *, length: int | None = None, key: str = "churn-model/1/evaluation.json"
+    stubber: Stubber,
+    data: bytes,
+    *,
+    length: int | None = None,
+    key: str = "churn-model/1/evaluation.json",
+    expected: dict[str, Any] | None = None,
+    **members: Any,
 ) -> None:
-    response: dict[str, Any] = {"Body": StreamingBody(io.BytesIO(data), len(data))}
+    """GetObject answering ``data`` (with ``members`` such as ETag, VersionId), expecting ``expected`` extra params."""
+    response: dict[str, Any] = {"Body": StreamingBody(io.BytesIO(data), len(data)), **members}
     response["ContentLength"] = len(data) if length is None else length
-    stubber.add_response("get_object", response, {"Bucket": "reports", "Key": key})
+    stubber.add_response("get_object", response, {"Bucket": "reports", "Key": key, **(expected or {})})
 
 
 def test_a_json_report_is_read_with_one_get_object(s3: tuple[Any, Stubber]) -> None:
-    # GIVEN a JSON object WHEN read THEN one GetObject returns the parsed document
+    # GIVEN a JSON object WHEN read THEN one GetObject returns the parsed document, and the ETag it was read at
     client, stubber = s3
-    respond(stubber, b'{"binary_classification_metrics": {"auc": {"value": 0.91}}}')
-    assert ReportStore(client).read_json(URI) == {"binary_classification_metrics": {"auc": {"value": 0.91}}}
+    respond(stubber, b'{"binary_classification_metrics": {"auc": {"value": 0.91}}}', ETag=f'"{ETAG}"')
+    assert ReportStore(client).read(URI) == Report(
+        document={"binary_classification_metrics": {"auc": {"value": 0.91}}}, version=f"etag:{ETAG}"
+    )
+
+
+def test_a_report_in_a_versioned_bucket_is_read_at_its_version_id(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN a versioned bucket (S3 answers a VersionId as well as the ETag) WHEN read THEN the version is the VersionId
+    client, stubber = s3
+    respond(stubber, b"{}", ETag=f'"{ETAG}"', VersionId="3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+    assert ReportStore(client).read(URI).version == "version:3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+
+
+def test_an_unversioned_bucket_s_null_version_id_is_not_a_version(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN an object written before versioning was turned on (VersionId "null") WHEN read THEN its ETag is used
+    client, stubber = s3
+    respond(stubber, b"{}", ETag=f'"{ETAG}"', VersionId="null")
+    assert ReportStore(client).read(URI).version == f"etag:{ETAG}"
+
+
+def test_a_recorded_version_id_is_read_at_that_version(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN a version recorded as version:<id> WHEN read at it THEN GetObject asks for that VersionId
+    client, stubber = s3
+    respond(stubber, b'{"auc": 0.9}', expected={"VersionId": "v1"}, VersionId="v1")
+    assert ReportStore(client).read(URI, version="version:v1") == Report(document={"auc": 0.9}, version="version:v1")
+
+
+def test_a_recorded_etag_is_read_only_if_the_object_still_has_it(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN a version recorded as etag:<hex> WHEN read at it THEN GetObject sends IfMatch with the quoted ETag
+    client, stubber = s3
+    respond(stubber, b'{"auc": 0.9}', expected={"IfMatch": f'"{ETAG}"'}, ETag=f'"{ETAG}"')
+    assert ReportStore(client).read(URI, version=f"etag:{ETAG}").document == {"auc": 0.9}
+
+
+def test_an_object_changed_since_its_etag_was_recorded_cannot_be_read(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN an object overwritten since its ETag was recorded (S3 answers 412 PreconditionFailed)
+    client, stubber = s3
+    stubber.add_client_error(
+        "get_object",
+        service_error_code="PreconditionFailed",
+        http_status_code=412,
+        expected_params={"Bucket": "reports", "Key": "churn-model/1/evaluation.json", "IfMatch": f'"{ETAG}"'},
+    )
+    # WHEN read at the recorded ETag THEN unreadable evidence saying it changed, not the object as it is now
+    with pytest.raises(ReportUnreadableError, match=f"changed since etag:{ETAG} was recorded"):
+        ReportStore(client).read(URI, version=f"etag:{ETAG}")
+
+
+def test_a_recorded_version_that_is_gone_cannot_be_read(s3: tuple[Any, Stubber]) -> None:
+    # GIVEN a recorded VersionId that was deleted WHEN read at it THEN unreadable evidence naming the version
+    client, stubber = s3
+    stubber.add_client_error("get_object", service_error_code="NoSuchVersion", http_status_code=404)
+    with pytest.raises(ReportUnreadableError, match="at version:v1 cannot be read: NoSuchVersion"):
+        ReportStore(client).read(URI, version="version:v1")
 
 
 def test_nan_and_infinity_literals_parse_as_non_finite_floats(s3: tuple[Any, Stubber]) -> None:
     # GIVEN a report with NaN and Infinity WHEN read THEN the report parses; those values are non-finite floats
     client, stubber = s3
     respond(stubber, b'{"auc": {"value": NaN}, "recall": {"value": Infinity}, "f1": -Infinity}')
-    report = ReportStore(client).read_json(URI)
+    report = ReportStore(client).read(URI).document
     assert math.isnan(report["auc"]["value"])
     assert report["recall"]["value"] == math.inf
     assert report["f1"] == -math.inf
@@ -75,7 +137,7 @@ def test_an_object_larger_than_allowed_by_content_length_is_refused(s3: tuple[An
     client, stubber = s3
     respond(stubber, b"{}", length=6 * 1024 * 1024)
     with pytest.raises(ReportTooLargeError, match="6291456 bytes, more than the 5242880 allowed"):
-        ReportStore(client).read_json(URI)
+        ReportStore(client).read(URI)
 
 
 def test_an_object_whose_stream_exceeds_the_limit_is_refused(s3: tuple[Any, Stubber]) -> None:
@@ -83,7 +145,7 @@ def test_an_object_whose_stream_exceeds_the_limit_is_refused(s3: tuple[Any, Stub
     client, stubber = s3
     respond(stubber, b'{"a": "' + b"x" * 100 + b'"}', length=5)
     with pytest.raises(ReportTooLargeError):
-        ReportStore(client, max_bytes=50).read_json(URI)
+        ReportStore(client, max_bytes=50).read(URI)
 
 
 def test_an_object_at_the_limit_is_read(s3: tuple[Any, Stubber]) -> None:
@@ -91,7 +153,7 @@ def test_an_object_at_the_limit_is_read(s3: tuple[Any, Stubber]) -> None:
     client, stubber = s3
     data = b'{"a": "' + b"x" * 40 + b'"}'
     respond(stubber, data)
-    assert ReportStore(client, max_bytes=len(data)).read_json(URI) == {"a": "x" * 40}
+    assert ReportStore(client, max_bytes=len(data)).read(URI).document == {"a": "x" * 40}
 
 
 @pytest.mark.parametrize("body", [b"not json", b'{"auc": 0.9', b"\xff\xfe\x00", b'{"auc": 0.9, "auc": 0.1}'])
@@ -100,7 +162,7 @@ def test_a_body_that_is_not_json_is_refused(s3: tuple[Any, Stubber], body: bytes
     client, stubber = s3
     respond(stubber, body)
     with pytest.raises(ReportNotJsonError, match=URI):
-        ReportStore(client).read_json(URI)
+        ReportStore(client).read(URI)
 
 
 def test_deep_nesting_is_refused(s3: tuple[Any, Stubber]) -> None:
@@ -108,7 +170,7 @@ def test_deep_nesting_is_refused(s3: tuple[Any, Stubber]) -> None:
     client, stubber = s3
     respond(stubber, b"[" * 65 + b"]" * 65)
     with pytest.raises(ReportNotJsonError, match="nests deeper than 64"):
-        ReportStore(client).read_json(URI)
+        ReportStore(client).read(URI)
 
 
 def test_absurd_nesting_is_refused_without_crashing(s3: tuple[Any, Stubber]) -> None:
@@ -116,39 +178,44 @@ def test_absurd_nesting_is_refused_without_crashing(s3: tuple[Any, Stubber]) -> 
     client, stubber = s3
     respond(stubber, b"[" * 100_000 + b"]" * 100_000)
     with pytest.raises(ReportNotJsonError):
-        ReportStore(client).read_json(URI)
+        ReportStore(client).read(URI)
 
 
 def test_a_report_outside_the_allowed_locations_is_refused_before_any_call(s3: tuple[Any, Stubber]) -> None:
-    # GIVEN allowed locations that do not cover the URI WHEN read THEN refused, and no GetObject was made
+    # GIVEN allowed locations that do not cover the URI WHEN read THEN refused, and no GetObject was made:
+    # the deployment's configuration to fix (a DeploymentError), not the report's problem (no EvidenceError)
     client, _ = s3
     store = ReportStore(client, allowed_locations=["s3://reports/fraud-model", "s3://other-bucket"])
-    with pytest.raises(ReportLocationError, match="outside the allowed report locations"):
-        store.read_json(URI)
+    with pytest.raises(ReportRefusedError, match="outside the allowed report locations") as refused:
+        store.read(URI)
+    assert isinstance(refused.value, DeploymentError)
+    assert not isinstance(refused.value, EvidenceError)
 
 
 def test_a_prefix_location_matches_whole_path_segments(s3: tuple[Any, Stubber]) -> None:
     # GIVEN s3://reports/churn WHEN the URI is under churn-model/ THEN refused (churn/ is not churn-model/)
     client, _ = s3
-    with pytest.raises(ReportLocationError):
-        ReportStore(client, allowed_locations=["s3://reports/churn"]).read_json(URI)
+    with pytest.raises(ReportRefusedError):
+        ReportStore(client, allowed_locations=["s3://reports/churn"]).read(URI)
 
 
 def test_a_report_inside_an_allowed_location_is_read(s3: tuple[Any, Stubber]) -> None:
     # GIVEN s3://reports/churn-model/ allowed WHEN a report under it is read THEN the call is made
     client, stubber = s3
     respond(stubber, b"{}")
-    assert ReportStore(client, allowed_locations=["s3://reports/churn-model/"]).read_json(URI) == {}
+    assert ReportStore(client, allowed_locations=["s3://reports/churn-model/"]).read(URI).document == {}
 
 
 @pytest.mark.parametrize(
     "uri", ["https://reports/x.json", "reports/x.json", "s3://reports", "s3://reports/", "s3://reports/a/../x.json"]
 )
 def test_a_uri_that_is_not_an_s3_object_is_refused_before_any_call(s3: tuple[Any, Stubber], uri: str) -> None:
-    # GIVEN a URI that is not s3://bucket/key (or that walks with '..') WHEN read THEN refused without a call
+    # GIVEN a URI that is not s3://bucket/key (or that walks with '..') WHEN read THEN refused without a call:
+    # the package's or the job's own data is wrong, which is evidence (of failure), not the deployment's mistake
     client, _ = s3
-    with pytest.raises(ReportLocationError):
-        ReportStore(client).read_json(uri)
+    with pytest.raises(ReportLocationError) as refused:
+        ReportStore(client).read(uri)
+    assert isinstance(refused.value, EvidenceError)
 
 
 @pytest.mark.parametrize(("code", "status"), [("NoSuchKey", 404), ("NoSuchBucket", 404), ("InvalidObjectState", 403)])
@@ -157,7 +224,7 @@ def test_an_unreadable_object_is_an_evidence_error(s3: tuple[Any, Stubber], code
     client, stubber = s3
     stubber.add_client_error("get_object", service_error_code=code, http_status_code=status)
     with pytest.raises(ReportUnreadableError, match=f"cannot be read: {code}"):
-        ReportStore(client).read_json(URI)
+        ReportStore(client).read(URI)
 
 
 @pytest.mark.parametrize(
@@ -167,9 +234,11 @@ def test_a_refusal_is_the_deployments_to_fix_not_evidence(s3: tuple[Any, Stubber
     # GIVEN S3 refusing the function (no permission on the object, a KMS key the role may not use)
     client, stubber = s3
     stubber.add_client_error("get_object", service_error_code=code, http_status_code=status)
-    # WHEN read THEN the client error propagates: the event is retried and dead-lettered, no version is decided on it
-    with pytest.raises(client.exceptions.ClientError) as caught:
-        ReportStore(client).read_json(URI)
+    # WHEN read THEN ReportRefusedError naming the code: a DeploymentError (the version is held, the event
+    # dead-lettered for a redrive after the fix), never evidence a version is decided on
+    with pytest.raises(ReportRefusedError, match=f"S3 refused to read report {URI}: {code}") as caught:
+        ReportStore(client).read(URI)
+    assert isinstance(caught.value, DeploymentError)
     assert not isinstance(caught.value, EvidenceError)
 
 
@@ -183,7 +252,7 @@ def test_an_integer_too_long_to_convert_is_not_json_evidence() -> None:
 def test_a_uri_whose_bucket_is_no_bucket_name_is_refused_before_any_call(s3: tuple[Any, Stubber], uri: str) -> None:
     client, _ = s3
     with pytest.raises(ReportLocationError, match="is not a bucket name"):
-        ReportStore(client).read_json(uri)
+        ReportStore(client).read(uri)
 
 
 def test_a_transient_error_is_not_evidence(s3: tuple[Any, Stubber]) -> None:
@@ -191,15 +260,15 @@ def test_a_transient_error_is_not_evidence(s3: tuple[Any, Stubber]) -> None:
     client, stubber = s3
     stubber.add_client_error("get_object", service_error_code="InternalError", http_status_code=500)
     with pytest.raises(client.exceptions.ClientError) as caught:
-        ReportStore(client).read_json(URI)
-    assert not isinstance(caught.value, EvidenceError)
+        ReportStore(client).read(URI)
+    assert not isinstance(caught.value, (EvidenceError, DeploymentError))
 
 
 def test_the_default_client_is_created_on_first_use_only() -> None:
     # GIVEN a store without a client WHEN a URI is refused by location THEN no client was ever created
     store = ReportStore(allowed_locations=["s3://elsewhere"])
-    with pytest.raises(ReportLocationError):
-        store.read_json(URI)
+    with pytest.raises(ReportRefusedError):
+        store.read(URI)
     assert store._client is None
 
 
@@ -232,19 +301,24 @@ def test_evaluation_uri_joins_the_output_and_the_file() -> None:
     assert evaluation_uri(job, Evaluation(output_name="metrics")) is None
 
 
-def test_a_failed_job_is_failure_evidence_without_reading(processing_job: Any) -> None:
-    # GIVEN a Failed job WHEN evidence is gathered THEN it carries the failure reason and no report is read
-    job = processing_job("eval-1", "Failed", FailureReason="AlgorithmError: boom")
-    evidence = job_evidence(job, Evaluation(), _NoReads(), subject="arn")
+def test_a_failed_job_is_failure_evidence_without_reading(processing_job: Any, new_package: Any) -> None:
+    # GIVEN a Failed job that evaluated the version's model WHEN evidence is gathered
+    # THEN it carries the failure reason and no report is read
+    package = new_package("credit-risk", 1)
+    job = processing_job("eval-1", "Failed", model=package, FailureReason="AlgorithmError: boom")
+    evidence = job_evidence(job, Evaluation(), _NoReads(), package=package)
+    assert isinstance(evidence, Evidence)
     assert evidence.job_status == "Failed"
     assert evidence.problem == "evaluation job eval-1 Failed: AlgorithmError: boom"
     assert not evidence.usable
 
 
-def test_a_completed_job_without_the_named_output_is_failure_evidence(processing_job: Any) -> None:
+def test_a_completed_job_without_the_named_output_is_failure_evidence(processing_job: Any, new_package: Any) -> None:
     # GIVEN a Completed job whose outputs lack the policy's output name WHEN gathered THEN a problem, not a crash
-    job = processing_job("eval-1", "Completed", output="metrics")
-    evidence = job_evidence(job, Evaluation(), _NoReads(), subject="arn")
+    package = new_package("credit-risk", 1)
+    job = processing_job("eval-1", "Completed", output="metrics", model=package)
+    evidence = job_evidence(job, Evaluation(), _NoReads(), package=package)
+    assert isinstance(evidence, Evidence)
     assert evidence.problem == "evaluation job eval-1 has no S3 output named 'evaluation'"
 
 
@@ -263,15 +337,19 @@ def test_a_json_null_report_is_failure_evidence(new_package: Any, reports: Any) 
 
 
 def test_the_champions_report_falls_back_to_what_registrar_recorded(new_package: Any, reports: Any) -> None:
-    # GIVEN a champion without ModelQuality statistics but with registrar:evidence WHEN read THEN that report is used
+    # GIVEN a champion without ModelQuality statistics but with registrar:evidence (and no version recorded, as
+    # before versions were recorded) WHEN read THEN that report is used, as it is now
     champion: ModelPackage = new_package(
         "fraud-model", 3, approval="Approved", report=None, metadata={"registrar:evidence": "s3://r/fraud/3.json"}
     )
-    reports.put("s3://r/fraud/3.json", {"auc": 0.9})
+    version = reports.put("s3://r/fraud/3.json", {"auc": 0.9})
     evidence = champion_evidence(champion, reports)
-    assert evidence == Evidence(uri="s3://r/fraud/3.json", report={"auc": 0.9}, subject=champion.ModelPackageArn)
+    assert evidence == Evidence(
+        uri="s3://r/fraud/3.json", report={"auc": 0.9}, subject=champion.ModelPackageArn, version=version
+    )
+    assert reports.versions_read == [None]
 
 
 class _NoReads:
-    def read_json(self, uri: str) -> Any:
+    def read(self, uri: str, *, version: str | None = None) -> Report:
         raise AssertionError(f"no report should be read, got {uri}")

@@ -98,6 +98,17 @@ def _state_for(event: Any) -> tuple[ModelPackage, dict[str, Any] | None, str | N
             "ModelPackageVersion": int(version),
             "ModelPackageStatus": "Completed",
             "ModelApprovalStatus": "PendingManualApproval",
+            # The model the sample job evaluated (its input "model"): the version's own, so the job is bound to it.
+            "InferenceSpecification": {
+                "Containers": [
+                    {
+                        "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+                        "ModelDataUrl": f"s3://registrar-demo-models/credit-risk/{version}/output/model.tar.gz",
+                    }
+                ],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
         }
     )
     output = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]

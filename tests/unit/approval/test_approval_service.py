@@ -13,7 +13,7 @@ from registrar.approval.policy import Policy
 from registrar.approval.service import PACKAGE_TAG, ApprovalFlow
 from registrar.errors import EvidenceError
 from registrar.package import ModelPackage
-from registrar.reports import ReportTooLargeError
+from registrar.reports import ReportTooLargeError, ReportUnreadableError
 
 Report = Callable[..., dict[str, Any]]
 BUCKET = "registrar-test-reports"
@@ -104,7 +104,7 @@ def test_a_passing_package_without_room_for_the_record_is_held_and_stays_registr
     second = run(package_event(package), registry, reports, policy)
     assert (first.outcome, first.verdict) == ("updated", "Held")
     assert "ModelApprovalStatus" not in first.request
-    assert "registrar needs 4 to record its decision" in first.request["ApprovalDescription"]
+    assert "registrar needs 5 to record its decision" in first.request["ApprovalDescription"]
     written = registry.packages[package.ModelPackageArn]
     assert written.ModelApprovalStatus == "PendingManualApproval"
     assert written.CustomerMetadataProperties["registrar:verdict"] == "Held"
@@ -163,7 +163,9 @@ def test_a_group_outside_managed_groups_is_skipped(
     "error",
     [
         ReportTooLargeError("report is 6291456 bytes, more than the 5242880 allowed"),
-        EvidenceError("report cannot be read: AccessDenied"),
+        # (AccessDenied is no longer the report's problem but the deployment's: see test_approval_provenance.py)
+        ReportUnreadableError("report cannot be read: NoSuchKey (The specified key does not exist.)"),
+        EvidenceError("report is not what registrar can read"),
     ],
 )
 def test_unusable_evidence_rejects_with_the_reason(
@@ -215,7 +217,7 @@ def test_a_champion_approved_on_a_uri_metadata_could_not_hold_is_never_compared_
     # ModelQuality report of its own), and another object at the URI sanitising would make of it
     # (.../run -v2-/evaluation.json) with a low auc
     champion = registry.add_package(new_package("fraud-model", 3, report=None))
-    job = processing_job("fraud-eval-3")
+    job = processing_job("fraud-eval-3", model=champion)
     job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] = f"s3://{BUCKET}/jobs/run (v2)/evaluation"
     registry.add_job(job, {PACKAGE_TAG: champion.ModelPackageArn})
     reports.put(f"s3://{BUCKET}/jobs/run (v2)/evaluation/evaluation.json", quality_report(auc=0.95))
@@ -298,7 +300,7 @@ def test_a_completed_job_is_evidence_from_its_evaluation_output(
     # GIVEN a Completed job tagged with credit-risk/1 and evaluation.json in its output WHEN its event is handled
     # THEN the report at <output>/evaluation.json is read and the package Approved
     package = registry.add_package(new_package("credit-risk", 1, report=None))
-    job = registry.add_job(processing_job("credit-eval-1"), {PACKAGE_TAG: package.ModelPackageArn})
+    job = registry.add_job(processing_job("credit-eval-1", model=package), {PACKAGE_TAG: package.ModelPackageArn})
     uri = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] + "/evaluation.json"
     reports.put(uri, quality_report(auc=0.88))
     outcome = run(job_event(job), registry, reports, policy)
@@ -312,9 +314,12 @@ def test_a_completed_job_is_evidence_from_its_evaluation_output(
 def test_a_failed_or_stopped_job_follows_on_failure(
     new_package: Builder, registry: Any, reports: Any, policy: Policy, processing_job: Any, job_event: Any, status: str
 ) -> None:
-    # GIVEN a Failed/Stopped job tagged with a pending package WHEN handled THEN Rejected (rule), no report read
+    # GIVEN a Failed/Stopped job that evaluated a pending package, tagged with it WHEN handled
+    # THEN Rejected (rule), no report read
     package = registry.add_package(new_package("credit-risk", 2, report=None))
-    job = registry.add_job(processing_job("credit-eval-2", status), {PACKAGE_TAG: package.ModelPackageArn})
+    job = registry.add_job(
+        processing_job("credit-eval-2", status, model=package), {PACKAGE_TAG: package.ModelPackageArn}
+    )
     outcome = run(job_event(job), registry, reports, policy)
     assert outcome.verdict == "Rejected"
     assert f"evaluation job credit-eval-2 {status}" in outcome.request["ApprovalDescription"]
@@ -328,7 +333,7 @@ def test_a_failure_reason_with_a_line_break_is_written_not_poison(
     # GIVEN a Failed job whose FailureReason holds a line break of any kind WHEN handled
     # THEN Rejected and written on one line (not invalid: the description passes the API's single-line rule)
     package = registry.add_package(new_package("credit-risk", 2, report=None))
-    job = processing_job("credit-eval-2", "Failed", FailureReason=f"AlgorithmError: boom{char}trace")
+    job = processing_job("credit-eval-2", "Failed", model=package, FailureReason=f"AlgorithmError: boom{char}trace")
     registry.add_job(job, {PACKAGE_TAG: package.ModelPackageArn})
     outcome = run(job_event(job), registry, reports, policy)
     assert (outcome.outcome, outcome.verdict) == ("updated", "Rejected")

@@ -19,6 +19,8 @@ REGION = "us-east-1"
 PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/churn-model/1"
 IMAGE = f"763104351884.dkr.ecr.{REGION}.amazonaws.com/tensorflow-inference-neo:2.9-cpu-py3"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+# churn-model/1's model artifact (its primary container's ModelDataUrl), which its compilation jobs compile.
+MODEL_DATA_URL = "s3://churn-artifacts/train/model.tar.gz"
 
 
 def client_error(code: str, message: str = "refused", operation: str = "UpdateModelPackage") -> ClientError:
@@ -44,8 +46,12 @@ def compilation_job(
     failure_reason: str = "",
     modified: datetime = T0,
     created: datetime | None = None,
+    source: str = MODEL_DATA_URL,
 ) -> dict[str, Any]:
-    """A DescribeCompilationJob response (the members registrar reads, plus a few it does not)."""
+    """A DescribeCompilationJob response (the members registrar reads, plus a few it does not).
+
+    ``source`` is the model it compiled (``InputConfig.S3Uri``): by default the package's own ModelDataUrl.
+    """
     output: dict[str, Any] = {"S3OutputLocation": "s3://churn-artifacts/neo/"}
     if target is not None:
         output["TargetDevice"] = target
@@ -66,7 +72,7 @@ def compilation_job(
     if package_arn is not None:
         job["ModelPackageVersionArn"] = package_arn
     if package_arn is None or framework is not None:
-        input_config: dict[str, Any] = {"S3Uri": "s3://churn-artifacts/train/model.tar.gz"}
+        input_config: dict[str, Any] = {"S3Uri": source}
         if framework:
             input_config["Framework"] = framework
         if framework_version:
@@ -89,7 +95,7 @@ def model_package(
     """A DescribeModelPackage response with ``specifications`` additional specifications attached."""
     container: dict[str, Any] = {
         "Image": f"763104351884.dkr.ecr.{REGION}.amazonaws.com/pytorch-inference:1.13-cpu-py3",
-        "ModelDataUrl": "s3://churn-artifacts/train/model.tar.gz",
+        "ModelDataUrl": MODEL_DATA_URL,
     }
     if framework:
         container["Framework"] = framework

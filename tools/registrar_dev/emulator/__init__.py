@@ -2,7 +2,7 @@
 
 Everything the project touches locally (SageMaker, Neo, EventBridge, SQS, S3, DynamoDB, SSM) is moto;
 this package only installs the behaviour where moto departs from SageMaker
-(``/work/shared/reference/sagemaker-facts.md`` §5), through moto's own extension points:
+(docs/sagemaker.md#emulator), through moto's own extension points:
 backend subclasses that moto instantiates for every account and region, and response-handler
 subclasses routed through those backends' URL maps. There is no second registry.
 

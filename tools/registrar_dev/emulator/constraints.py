@@ -2,7 +2,7 @@
 
 botocore checks only required members, types and minimum lengths before it sends a request; maximum
 lengths, patterns and enums are the service's to enforce, and come back as ``ValidationException``
-(sagemaker-facts.md §3). moto checks almost none of them. :func:`violations` walks a request through an
+(docs/sagemaker.md#validation). moto checks almost none of them. :func:`violations` walks a request through an
 operation's input shape, as botocore loads it from its service model, and lists every constraint the
 request breaks: ``required`` members, ``min``/``max`` (string length, list length, map entry count,
 number range), ``pattern`` and ``enum``, nested structures, lists and maps included.

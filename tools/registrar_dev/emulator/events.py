@@ -1,6 +1,6 @@
 """SageMaker's EventBridge events, published in-process on the emulator's default event bus.
 
-Departures corrected (sagemaker-facts.md §5):
+Departures corrected (docs/sagemaker.md#departures-corrected):
 
 6. moto emits no EventBridge event when a model package or a job changes state. :func:`publish`
    hands an ``aws.sagemaker`` entry to moto's own ``EventsBackend.put_events`` of the same account and

@@ -3,7 +3,7 @@
 :class:`EmulatorSageMakerBackend` subclasses moto's ``SageMakerModelBackend``; the emulator makes moto
 build it for every account and region, and routes SageMaker requests to
 :class:`EmulatorSageMakerResponse`, a subclass of moto's handler that passes every member through.
-Departures corrected (sagemaker-facts.md §5):
+Departures corrected (docs/sagemaker.md#departures-corrected):
 
 1. UpdateModelPackage set ``ModelApprovalStatus`` and ``ApprovalDescription`` to nothing when the
    request left them out: members absent from the request are now left unchanged.
@@ -31,7 +31,7 @@ Departures corrected (sagemaker-facts.md §5):
 
 (7, 8 and 10 are in :mod:`registrar_dev.emulator.events`.)
 
-9. UpdateModelPackage accepted what SageMaker refuses (sagemaker-facts.md §3: maximum lengths, patterns
+9. UpdateModelPackage accepted what SageMaker refuses (docs/sagemaker.md#validation: maximum lengths, patterns
    and enums come back from the service as ``ValidationException``): a 5000-character
    ``ApprovalDescription``, a metadata value ``<bad>{}``, a 60-character ``ClientToken`` with ``_``, ...
    Every member of the request is now checked against the constraints of the service model's
@@ -71,9 +71,9 @@ from registrar_dev.emulator.neo import NeoCompilationJob
 from registrar_dev.emulator.outcome import requested_outcome
 
 MAX_ADDITIONAL_SPECIFICATIONS = 15
-# Documented limits the service model does not carry (sagemaker-facts.md §3): at most 50 metadata entries on a
+# Documented limits the service model does not carry (docs/sagemaker.md#metadata, #limits): at most 50 metadata entries on a
 # package (the model limits only the request's map), and "up to 16 entries" in a container's Environment
-# (the model says 100; sagemaker-api-shapes.md §6 takes 16 as the service limit).
+# (the model says 100; docs/sagemaker.md#limits takes 16 as the service limit).
 MAX_CUSTOMER_METADATA_PROPERTIES = 50
 MAX_ENVIRONMENT_ENTRIES = 16
 ARCHIVED_CARD_MESSAGE = "Model Card is in Archived state"
@@ -528,7 +528,7 @@ def _validate_update_request(request: dict[str, Any]) -> None:
 
 
 def _environment_problems(member: str, value: Any) -> list[str]:
-    """Containers whose ``Environment`` has more than the documented 16 entries (sagemaker-facts.md §3)."""
+    """Containers whose ``Environment`` has more than the documented 16 entries (docs/sagemaker.md#limits)."""
     if isinstance(value, dict):
         specifications = [(constraints.member_path("", member), value)]
     elif isinstance(value, list):
@@ -554,7 +554,7 @@ def _environment_problems(member: str, value: Any) -> list[str]:
 
 
 def _validate_metadata_total(package: ModelPackage, given: dict[str, str] | None, removed: list[str] | None) -> None:
-    """Refuse an update that would leave more than 50 metadata entries on the package (sagemaker-facts.md §3)."""
+    """Refuse an update that would leave more than 50 metadata entries on the package (docs/sagemaker.md#metadata)."""
     if not given:
         return
     merged = {**(package.customer_metadata_properties or {}), **given}
