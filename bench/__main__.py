@@ -2,7 +2,8 @@
 
 The cold start runs first, while nothing else of the benchmark has warmed or loaded the machine; the
 work-per-event and AWS-call benchmarks share one in-process emulator; the latency benchmark starts an
-emulator process of its own; the size benchmark synthesizes the CDK app last. ``make bench-burst``
+emulator process of its own; the hostile-report benchmark parses each report in a fresh process; the size
+benchmark synthesizes the CDK app last. ``make bench-burst``
 (``python -m bench.burst``) is separate and not run here.
 """
 
@@ -13,7 +14,7 @@ import datetime
 import sys
 import time
 
-from bench import calls, cold_start, latency, service_models, size, work
+from bench import calls, cold_start, hostile_reports, latency, service_models, size, work
 from bench.common import Figure, exit_status, header, machine
 
 
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         figures += work.run(emulator.endpoint, emulator, args.iterations)
         figures += calls.run(emulator.endpoint, emulator)
     figures += latency.run(args.events)
+    figures += hostile_reports.run()
     figures += size.run(synthesize=not args.no_synth)
 
     print(f"\n== summary ({time.monotonic() - started:.0f} s)")

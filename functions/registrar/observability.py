@@ -61,7 +61,8 @@ def _tracer() -> Tracer | Untraced:
 
 # An account id: twelve digits standing alone, as in an ARN (…:123456789012:…), an ECR registry
 # (123456789012.dkr.ecr…), a queue URL (…amazonaws.com/123456789012/queue) or a message.
-_ACCOUNT_ID = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+# Not after a decimal point: "auc 0.912345678901" is a metric registrar writes with 12 significant digits.
+_ACCOUNT_ID = re.compile(r"(?<![0-9.])[0-9]{12}(?![0-9])")
 REDACTED_ACCOUNT = "************"
 
 

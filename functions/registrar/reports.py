@@ -146,7 +146,9 @@ def check_structure(
         Naming the limit.
     """
     skeleton = _NOT_STRUCTURE.sub("", _JSON_STRING.sub("", text))
-    values = skeleton.count(",") + skeleton.count("[") + skeleton.count("{") + 1
+    # The root, plus each non-empty container's elements: its first, and one after each comma.
+    opened = skeleton.count("[") + skeleton.count("{") - skeleton.count("[]") - skeleton.count("{}")
+    values = 1 + opened + skeleton.count(",")
     if values > max_values:
         raise ReportNotJsonError(f"report {uri} holds more than {max_values} values: not an evaluation report")
     depth = deepest = 0

@@ -75,12 +75,12 @@ def report_location(value: str) -> str:
             f"{value!r}: {bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, . and -)"
         )
     if "*" in prefix or "?" in prefix:
-        raise ValueError(f"{value!r}: a report location is a prefix, it cannot contain * or ?")
+        raise ValueError(f"{value!r}: a location is a prefix, it cannot contain * or ?")
     if "$" in prefix:
         # IAM reads ${...} in a resource or condition as a policy variable, and the stack's Fn::Sub as a reference.
-        raise ValueError(f"{value!r}: a report location cannot contain '$' (IAM and CloudFormation read ${{...}})")
+        raise ValueError(f"{value!r}: a location cannot contain '$' (IAM and CloudFormation read ${{...}})")
     if prefix != prefix.strip():
-        raise ValueError(f"{value!r}: a report location cannot begin or end with whitespace")
+        raise ValueError(f"{value!r}: a location cannot begin or end with whitespace")
     return value
 
 

@@ -198,7 +198,9 @@ class LifeCycle(_Shape):
 
 
 class PackageUpdate(_Shape):
-    """The UpdateModelPackage request, every member of the CLI reference, validated on construction.
+    """The UpdateModelPackage request, every member of ``update-model-package``, validated on construction.
+
+    Its limits and rules are listed in docs/sagemaker.md#limits.
 
     Members are named exactly as the API names them, so :meth:`to_request` is the boto3 keyword
     arguments and the JSON an operator can pass to ``aws sagemaker update-model-package --cli-input-json``.

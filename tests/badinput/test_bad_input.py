@@ -336,6 +336,29 @@ def test_hostile_report_of_empty_objects_is_refused_before_it_is_parsed() -> Non
     assert "holds more than" in reasons
 
 
+@pytest.mark.parametrize(
+    "element",
+    [
+        pytest.param("0", id="numbers"),
+        pytest.param('{"k": 0}', id="one-key-objects"),
+        pytest.param("{}", id="empty-objects"),
+        pytest.param("[]", id="empty-arrays"),
+    ],
+)
+def test_a_report_of_as_many_values_as_allowed_is_parsed_and_one_more_is_refused(element: str) -> None:
+    # GIVEN a list of values, of exactly as many values as a report may hold (the list is one), and one more
+    count = MAX_VALUES - 1 if element != '{"k": 0}' else (MAX_VALUES - 1) // 2
+
+    def listing(n: int) -> bytes:
+        return ("[" + ",".join([element] * n) + "]").encode()
+
+    extra = 1 if element != '{"k": 0}' else 2
+    # WHEN each is parsed THEN the first is a report (the limit counts values, whatever they are), the second not
+    assert len(report_module.parse_report(listing(count))) == count
+    with pytest.raises(ReportNotJsonError, match=f"holds more than {MAX_VALUES} values"):
+        report_module.parse_report(listing(count + extra))
+
+
 # Locations ---------------------------------------------------------------------------------------------
 
 

@@ -124,9 +124,9 @@ def test_an_unset_table_name_is_allowed_for_local_runs() -> None:
         ("https://reports/evaluations/", "REGISTRAR_REPORT_LOCATIONS[0]: 'https://reports/evaluations/' is not an s3"),
         ("s3://", "REGISTRAR_REPORT_LOCATIONS[0]: 's3://': '' is not a valid S3 bucket name"),
         ("s3://reports/,s3://Bucket/reports/", "REGISTRAR_REPORT_LOCATIONS[1]: 's3://Bucket/reports/': 'Bucket' is"),
-        ("s3://reports/evaluations/*", "a report location is a prefix, it cannot contain * or ?"),
+        ("s3://reports/evaluations/*", "a location is a prefix, it cannot contain * or ?"),
         ("s3://my_reports/", "'my_reports' is not a valid S3 bucket name (3-63 lowercase letters, digits, . and -)"),
-        ("s3://reports/${aws:username}/", "a report location cannot contain '$'"),
+        ("s3://reports/${aws:username}/", "a location cannot contain '$'"),
     ],
 )
 def test_a_report_location_that_could_match_nothing_is_refused(value: str, message: str) -> None:
@@ -156,7 +156,7 @@ def test_valid_neo_output_locations_are_kept_in_order() -> None:
     [
         ("https://artifacts/neo/", "REGISTRAR_NEO_OUTPUT_LOCATIONS[0]: 'https://artifacts/neo/' is not an s3"),
         ("s3://artifacts/neo/,s3://Artifacts/", "REGISTRAR_NEO_OUTPUT_LOCATIONS[1]: 's3://Artifacts/': 'Artifacts' is"),
-        ("s3://artifacts/neo/*", "REGISTRAR_NEO_OUTPUT_LOCATIONS[0]: 's3://artifacts/neo/*': a report location is a"),
+        ("s3://artifacts/neo/*", "REGISTRAR_NEO_OUTPUT_LOCATIONS[0]: 's3://artifacts/neo/*': a location is a"),
     ],
 )
 def test_a_neo_output_location_is_checked_as_a_report_location_is(value: str, message: str) -> None:

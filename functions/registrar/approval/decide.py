@@ -442,7 +442,8 @@ def _metadata(
 
     Priority when the 50-entry budget is short: verdict, policy, evidence and its version, decided-by,
     then metrics. registrar's own entries take no room from others: each is rewritten, removed or left
-    out here (the record of a refusal, :data:`REFUSED_KEY`, is kept: it is history, not the decision).
+    out here (the record of a refusal, :data:`REFUSED_KEY`, is kept when the whole record fits beside it: it
+    is history, not the decision).
     """
     evidence = _evidence_record(evidence_uri)
     version = (
@@ -463,13 +464,17 @@ def _metadata(
             extra.extend(_metric_keys([champion_reading], CHAMPION_METRIC_KEY_PREFIX))
     wanted = core + extra
     others = _entries_of_others(package)
-    room = max(0, MAX_METADATA_ENTRIES - others)
+    # The record of a refusal is history: kept while the decision's own record fits beside it, dropped otherwise.
+    keep_refusal = REFUSED_KEY in package.CustomerMetadataProperties and (
+        others + len(wanted) + 1 <= MAX_METADATA_ENTRIES
+    )
+    room = max(0, MAX_METADATA_ENTRIES - others - (1 if keep_refusal else 0))
     chosen = dict(wanted[:room])
     left_out = [key for key, _ in wanted[room:]]
     removals = sorted(
         key
         for key in package.CustomerMetadataProperties
-        if _is_registrars(key) and key not in chosen and key != REFUSED_KEY
+        if _is_registrars(key) and key not in chosen and not (key == REFUSED_KEY and keep_refusal)
     )
     notes = []
     if evidence_uri is not None and evidence != evidence_uri:

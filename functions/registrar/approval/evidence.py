@@ -280,8 +280,8 @@ def metric_value(report: Any, expression: str) -> tuple[float | None, str | None
         ``ambiguous`` (one value picked out of several, see :func:`_choices`) or why the expression could
         not be evaluated.
     """
-    compiled = compile_expression(expression)
     try:
+        compiled = compile_expression(expression)
         raw = compiled.search(report)
         choices = _choices(compiled.parsed, report)
     except JMESPathError as error:
@@ -311,24 +311,41 @@ def metric_value(report: Any, expression: str) -> tuple[float | None, str | None
 
 
 def _choices(node: dict[str, Any], report: Any) -> int:
-    """How many values an expression chose its value from: more than one when it indexes a projection's result.
+    """How many values an expression chose its value from: more than one when it picks one element of a projection.
 
     ``metrics[?name=='auc'].value | [0]`` over a report listing ``auc`` twice takes the first and drops
-    the second: the report is ambiguous, as one repeating a key is. Each pipe whose right-hand side starts
-    by picking one element (``| [0]``, ``| [-1].value``) is looked at: the number of values its left-hand
-    side yields is returned when it yields a list of more than one; otherwise 1.
+    the second: the report is ambiguous, as one repeating a key is. Wherever the expression is evaluated
+    against the report itself (its top, a pipe's left side, a function's arguments, the source of an
+    index), a pipe whose right side starts by picking one element (``| [0]``, ``| [-1].value``), and an
+    index applied to a projection (``(metrics[?name=='auc'].value)[0]``), are looked at: the number of
+    values picked from is returned when it is more than one; otherwise 1.
     """
-    if node.get("type") != "pipe":
-        return 1
-    left, right = node["children"]
-    nested = _choices(left, report)
-    if nested > 1:
-        return nested
-    if _picks_one(right):
-        chosen_from = ParsedResult("", left).search(report)
-        if isinstance(chosen_from, list) and len(chosen_from) > 1:
-            return len(chosen_from)
+    kind = node.get("type")
+    children: list[dict[str, Any]] = node.get("children") or []
+    if kind == "pipe":
+        left, right = children
+        nested = _choices(left, report)
+        if nested > 1:
+            return nested
+        return _count(left, report) if _picks_one(right) else 1
+    if kind == "index_expression" and children[0].get("type") in _PROJECTIONS and children[1].get("type") == "index":
+        return _count(children[0], report)
+    if kind in ("function_expression", "index_expression", "subexpression"):
+        # A function's arguments, an index's and a subexpression's source are evaluated against the report too.
+        for child in children if kind == "function_expression" else children[:1]:
+            nested = _choices(child, report)
+            if nested > 1:
+                return nested
     return 1
+
+
+_PROJECTIONS = frozenset({"projection", "filter_projection", "value_projection", "flatten"})
+
+
+def _count(node: dict[str, Any], report: Any) -> int:
+    """The number of values ``node`` yields from the report when it yields a list of more than one, else 1."""
+    chosen_from = ParsedResult("", node).search(report)
+    return len(chosen_from) if isinstance(chosen_from, list) and len(chosen_from) > 1 else 1
 
 
 def _picks_one(node: dict[str, Any]) -> bool:

@@ -89,7 +89,7 @@ def test_brackets_and_commas_inside_strings_are_not_counted() -> None:
     [
         pytest.param(r'["a\"[[[,,,", 1]', 3, 1, id="escaped-quote-inside"),
         pytest.param(r'["a\\", [1, 2]]', 5, 2, id="escaped-backslash-before-the-closing-quote"),
-        pytest.param(r'{"k\"[": "\\\"{,", "v": {"w": []}}', 5, 3, id="escaped-quotes-in-keys-and-values"),
+        pytest.param(r'{"k\"[": "\\\"{,", "v": {"w": []}}', 4, 3, id="escaped-quotes-in-keys-and-values"),
     ],
 )
 def test_escaped_quotes_do_not_end_a_string(text: str, values: int, depth: int) -> None:
