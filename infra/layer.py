@@ -10,10 +10,12 @@ them: boto3 and botocore ship in the layer rather than being left to the Lambda 
 which changes when AWS updates the runtime and which no test ever ran with registrar
 (docs/decisions.md, "Lambda runs the SDK the tests run").
 
-botocore's ``data/`` directory is pruned to the services registrar's functions call
-(:data:`registrar.aws.SERVICES`): every other service's model is deleted, and ``endpoints.json``
-keeps those services' entries alone. botocore reads what is left as it reads its full copy: nothing
-of botocore is overridden at run time. docs/performance.md measures what the pruning saves.
+botocore's ``data/`` directory is pruned to what registrar's functions call
+(:data:`registrar.aws.OPERATIONS`): every other service's model is deleted, the kept models hold
+those operations alone (and every shape they reach), ``endpoints.json`` keeps those services' entries
+alone, and what botocore ships gzipped is stored plain. botocore reads what is left as it reads its
+full copy: nothing of botocore is overridden at run time. docs/performance.md measures what each step
+saves; the tests hold the list to the code and compare the requests built with botocore's whole data.
 
 Lambda's file system is read-only, so a module shipped without its ``.pyc`` is compiled again on
 every cold start. When a CPython 3.13 is at hand (:func:`find_bytecode_python`), the layer is
@@ -23,8 +25,8 @@ compiled with it (:func:`compile_bytecode`), and so is the function code (``infr
 from __future__ import annotations
 
 import email.parser
-import gzip
 import functools
+import gzip
 import hashlib
 import json
 import os
@@ -34,18 +36,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-from registrar.aws import SERVICES
+from registrar.aws import OPERATIONS, SERVICES
 from registrar.errors import ConfigurationError
 
 PLATFORM: Final = "manylinux2014_aarch64"
 PYTHON_VERSION: Final = "3.13"
 IMPLEMENTATION: Final = "cp"
 # Bump when the build or the pruning below changes, so every cached layer is rebuilt.
-BUILD_VERSION: Final = "4"
+BUILD_VERSION: Final = "5"
 # A path to the CPython 3.13 that compiles the layer's bytecode, when the one found is not the one wanted.
 BYTECODE_PYTHON_VARIABLE: Final = "REGISTRAR_BYTECODE_PYTHON"
 # Where Lambda puts a layer's python/ directory: the compiled code's file names point there.
@@ -310,6 +313,7 @@ def digest(
             "python": platform.python,
             "implementation": IMPLEMENTATION,
             "services": sorted(services) if services is not None else "all",
+            "operations": OPERATIONS if services is not None else "all",
             "build": BUILD_VERSION,
         },
         sort_keys=True,
@@ -368,6 +372,11 @@ def prune_botocore_data(data: Path, services: frozenset[str]) -> None:
     for compressed in data.rglob("*.json.gz"):
         compressed.with_suffix("").write_bytes(gzip.decompress(compressed.read_bytes()))
         compressed.unlink()
+    for service, operations in OPERATIONS.items():
+        if service in services:
+            model_path = latest_model(data / service)
+            model = json.loads(model_path.read_text(encoding="utf-8"))
+            model_path.write_text(json.dumps(trim_model(model, operations), separators=(",", ":")), encoding="utf-8")
     endpoints = data / "endpoints.json"
     document = json.loads(endpoints.read_text(encoding="utf-8"))
     for partition in document.get("partitions", []):
@@ -375,6 +384,58 @@ def prune_botocore_data(data: Path, services: frozenset[str]) -> None:
             name: value for name, value in partition.get("services", {}).items() if _endpoint_service(name) in services
         }
     endpoints.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+
+
+def latest_model(service: Path) -> Path:
+    """The ``service-2.json`` botocore loads for a service: the one of its latest API version that has one."""
+    return max(service.glob("*/service-2.json"), key=lambda path: path.parent.name)
+
+
+def trim_model(model: dict[str, Any], operations: Iterable[str]) -> dict[str, Any]:
+    """A service model reduced to ``operations`` and every shape they reach, each unchanged, documentation dropped.
+
+    ``metadata`` and ``version`` are kept whole, so the protocol, the signing and the endpoint rule set are
+    botocore's own; a client of the trimmed model builds the very requests a client of the whole one does
+    (tests/integration/test_lambda_layout.py compares them), and has only these operations.
+
+    Raises
+    ------
+    KeyError
+        An operation is not in the model (a misspelt name, or one botocore no longer has).
+    """
+    kept = {name: model["operations"][name] for name in sorted(operations)}
+    pending = [
+        shape
+        for operation in kept.values()
+        for shape in (
+            *(operation[key]["shape"] for key in ("input", "output") if key in operation),
+            *(error["shape"] for error in operation.get("errors", [])),
+        )
+    ]
+    shapes: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name not in shapes:
+            shapes.add(name)
+            shape = model["shapes"][name]
+            pending.extend(shape[key]["shape"] for key in ("member", "key", "value") if key in shape)
+            pending.extend(member["shape"] for member in shape.get("members", {}).values())
+    trimmed = {
+        "version": model.get("version", "2.0"),
+        "metadata": model["metadata"],
+        "operations": kept,
+        "shapes": {name: model["shapes"][name] for name in sorted(shapes)},
+    }
+    result: dict[str, Any] = _undocumented(trimmed)
+    return result
+
+
+def _undocumented(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _undocumented(item) for key, item in value.items() if key != "documentation"}
+    if isinstance(value, list):
+        return [_undocumented(item) for item in value]
+    return value
 
 
 def _endpoint_service(endpoint_prefix: str) -> str:

@@ -6,8 +6,8 @@ itself) unless one is passed, so the same code runs against AWS and the embedded
 
 The clients load botocore's own data, as shipped: in Lambda that is the botocore of the
 dependencies layer, pinned to the version the tests run, whose ``data/`` directory the layer build
-prunes to the services in :data:`SERVICES` (``infra/layer.py``). Nothing here changes how botocore
-finds or reads its data.
+prunes to the services and operations of :data:`OPERATIONS` (``infra/layer.py``). Nothing here
+changes how botocore finds or reads its data.
 """
 
 from __future__ import annotations
@@ -20,11 +20,28 @@ MAX_ATTEMPTS = 5
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 20
 
-# Every service registrar's functions call, directly or through Powertools (Idempotency: dynamodb;
-# Parameters: ssm). The layer keeps botocore's data for these alone; a client of any other service
-# fails in Lambda with UnknownServiceError, and tests/infrastructure/test_layer_runs.py proves the list
-# against the layer itself.
-SERVICES: Final = ("dynamodb", "events", "s3", "sagemaker", "ssm")
+# The operations registrar's functions call, per service: registrar's own calls and those of the Powertools
+# utilities it hands a client to (Idempotency: dynamodb; Parameters: ssm). The layer keeps botocore's data for
+# these services alone, each model cut down to these operations (infra/layer.py); a client of any other service
+# fails in Lambda with UnknownServiceError, an operation not listed with AttributeError. The tests hold the list
+# to the code: every call in this package is listed (tests/unit/test_aws_operations.py), and the handlers run
+# end to end on the layer itself (tests/integration/test_lambda_layout.py).
+OPERATIONS: Final[dict[str, tuple[str, ...]]] = {
+    "dynamodb": ("DeleteItem", "GetItem", "PutItem", "UpdateItem"),
+    "events": ("PutEvents",),
+    "s3": ("GetObject",),
+    "sagemaker": (
+        "DescribeCompilationJob",
+        "DescribeModelPackage",
+        "DescribeProcessingJob",
+        "ListCompilationJobs",
+        "ListModelPackages",
+        "ListTags",
+        "UpdateModelPackage",
+    ),
+    "ssm": ("GetParameter", "GetParameters", "GetParametersByPath"),
+}
+SERVICES: Final = tuple(OPERATIONS)
 
 # Error codes meaning "no such resource": SageMaker answers Describe* of a missing package or job with a
 # ValidationException ("... does not exist"), other services with their own *NotFound codes.

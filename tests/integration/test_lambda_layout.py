@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
+import sys
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
@@ -20,6 +22,7 @@ import pytest
 from infra.lambda_layout import LambdaLayout, build_layout
 from infra.layer import KEPT_SERVICES
 from registrar.approval.policy import deployable_json
+from registrar.aws import OPERATIONS
 from registrar_dev.emulator import Emulator
 from registrar_dev.support import create_compilation_job, create_idempotency_table, sqs_event
 from tests.conftest import EVENTS
@@ -148,6 +151,21 @@ def test_the_neo_handler_runs_on_the_layer_alone(
     assert [spec["Name"].startswith("neo-ml-c5-") for spec in package["AdditionalInferenceSpecifications"]] == [True]
 
 
+def test_the_sweeper_runs_on_the_layer_alone(
+    layout: LambdaLayout, aws: Emulator, deployed_state: Callable[[], str]
+) -> None:
+    # GIVEN a finished compilation job of a churn version
+    arn = deployed_state()
+    sagemaker = boto3.client("sagemaker", endpoint_url=aws.endpoint, region_name=aws.region)
+    create_compilation_job(sagemaker, "churn-layout-sweep", "ml_c5", f"s3://{BUCKET}/neo/", role=ROLE, package_arn=arn)
+    # WHEN the sweeper, from the staged code and the layer only, runs on its schedule
+    reported = run_handler(layout, aws, "sweeper", {"source": "aws.events", "detail-type": "Scheduled Event"})
+    # THEN it listed the job, announced it on the bus, and kept its watermark in the table
+    assert reported["result"]["found"] >= 1
+    assert reported["result"]["published"] >= 1
+    assert reported["result"]["watermark"] is not None
+
+
 def test_the_layers_botocore_knows_only_the_services_registrar_calls(layout: LambdaLayout) -> None:
     # GIVEN the layer's pruned botocore WHEN a client of a kept service and of another are made
     code = """\
@@ -167,3 +185,102 @@ except botocore.exceptions.UnknownServiceError:
     services, refused = done.stdout.splitlines()
     assert ast.literal_eval(services) == sorted(KEPT_SERVICES)  # a list literal printed by the child
     assert refused == "sqs unknown"
+
+
+# One call of each operation the layer keeps, with the parameters its request needs.
+CALLS: dict[str, dict[str, dict[str, Any]]] = {
+    "dynamodb": {
+        "DeleteItem": {"TableName": "t", "Key": {"id": {"S": "k"}}},
+        "GetItem": {"TableName": "t", "Key": {"id": {"S": "k"}}},
+        "PutItem": {"TableName": "t", "Item": {"id": {"S": "k"}}, "ConditionExpression": "attribute_not_exists(id)"},
+        "UpdateItem": {
+            "TableName": "t",
+            "Key": {"id": {"S": "k"}},
+            "UpdateExpression": "SET a = :a",
+            "ExpressionAttributeValues": {":a": {"N": "1"}},
+        },
+    },
+    "events": {"PutEvents": {"Entries": [{"Source": "registrar", "DetailType": "d", "Detail": "{}"}]}},
+    "s3": {"GetObject": {"Bucket": "registrar-reports", "Key": "churn/1/evaluation.json", "IfMatch": '"e"'}},
+    "sagemaker": {
+        "DescribeCompilationJob": {"CompilationJobName": "j"},
+        "DescribeModelPackage": {"ModelPackageName": "arn:aws:sagemaker:us-east-1:123456789012:model-package/c/1"},
+        "DescribeProcessingJob": {"ProcessingJobName": "p"},
+        "ListCompilationJobs": {"StatusEquals": "COMPLETED", "LastModifiedTimeAfter": 1_700_000_000},
+        "ListModelPackages": {"ModelPackageGroupName": "churn", "ModelApprovalStatus": "Approved"},
+        "ListTags": {"ResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:processing-job/p"},
+        "UpdateModelPackage": {
+            "ModelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/c/1",
+            "ModelApprovalStatus": "Approved",
+            "CustomerMetadataProperties": {"registrar:verdict": "Approved"},
+            "ClientToken": "0000-token",
+        },
+    },
+    "ssm": {
+        "GetParameter": {"Name": "/registrar/policy"},
+        "GetParameters": {"Names": ["/registrar/policy"]},
+        "GetParametersByPath": {"Path": "/registrar"},
+    },
+}
+SETTINGS = ({}, {"use_fips_endpoint": True}, {"use_dualstack_endpoint": True})
+REGIONS = ("us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1")
+# Builds each request with a botocore (whichever is on the path) and prints what would be sent, sending nothing.
+REQUESTS = """\
+import json, sys
+import botocore.session
+from botocore import xform_name
+from botocore.config import Config
+from botocore.awsrequest import AWSResponse
+
+calls, settings, regions = json.loads(sys.argv[1])
+seen = []
+
+def capture(request, **kwargs):
+    varying = ("X-Amz-Date", "Authorization", "User-Agent", "amz-sdk-invocation-id", "amz-sdk-request",
+               "X-Amz-Content-SHA256", "Content-Length")
+    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items() if k not in varying}
+    body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+    seen.append([request.method, request.url, sorted(headers.items()), body])
+    raise RuntimeError("sent")  # nothing leaves the process
+
+session = botocore.session.get_session()
+session.set_credentials("AKIDEXAMPLE", "secret")
+for service, operations in calls.items():
+    for region in regions:
+        for setting in settings:
+            try:
+                config = Config(retries={"max_attempts": 1}, **setting)
+                client = session.create_client(service, region_name=region, config=config)
+            except Exception as error:
+                seen.append([service, region, setting, "no client: " + type(error).__name__])
+                continue
+            client.meta.events.register("before-send", capture)
+            for operation, params in sorted(operations.items()):
+                try:
+                    getattr(client, xform_name(operation))(**params)
+                except RuntimeError:
+                    pass
+                except Exception as error:
+                    seen.append([service, operation, region, setting, type(error).__name__])
+print(json.dumps(seen))
+"""
+
+
+def built_requests(command: list[str], environment: dict[str, str]) -> list[Any]:
+    arguments = json.dumps([CALLS, list(SETTINGS), list(REGIONS)])
+    done = subprocess.run([*command, arguments], env=environment, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_the_layers_trimmed_botocore_builds_the_requests_whole_botocore_builds(layout: LambdaLayout) -> None:
+    # GIVEN every operation the layer keeps, in four partitions' regions, plain, FIPS and dual-stack
+    assert {service: set(operations) for service, operations in CALLS.items()} == {
+        service: set(operations) for service, operations in OPERATIONS.items()
+    }
+    # WHEN the layer's botocore (pruned, trimmed) and this environment's whole botocore build each request
+    trimmed = built_requests(layout.command(REQUESTS), layout.environment({}))
+    whole = built_requests([sys.executable, "-c", REQUESTS], {"PATH": os.environ["PATH"]})
+    # THEN they are the same requests, URL, headers and body, to the byte
+    assert len(trimmed) >= len(REGIONS) * len(SETTINGS) * sum(len(o) for o in CALLS.values()) // 2
+    assert trimmed == whole
