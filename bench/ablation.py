@@ -1,139 +1,158 @@
-"""What each cold-start measure saves, one at a time: CPU time in fresh processes, with and without it.
+"""What each cold-start device saves: registrar's whole cold start, with and without it, in fresh processes.
 
-Each line runs two small programs ``RUNS`` times each, alternating, in fresh interpreters, and
-reports the median CPU time (user + system) each took to run to its end, and the difference. The
-programs do only what the measure is about (importing a module, creating clients, importing the
-approval handler), so the differences add up only roughly to the whole cold start; the collector's
-pause during the first event is measured by the cold-start benchmark itself. Not part of
-``make bench``; ``docs/performance.md`` quotes its output.
+Each line runs registrar's approval function as ``bench.cold_start`` does (a fresh ``python -S``
+process importing the handler from the function code and the layer as synth builds them, handling
+one passing evaluation from the approval queue against the emulator, its policy from SSM), once with
+the device and once without, alternating, and reports the medians of the children's CPU time and the
+median of the rounds' own differences. The devices: Lambda's bytecode shipped with the code, botocore's
+data pruned in the layer, the garbage collector paused during the cold start, Parser's models kept out
+(the batch utility imported before pydantic), the policy deployed as JSON, pydantic's plugin scan off.
+Not part of ``make bench``; docs/performance.md quotes its output.
 
-Run with ``python -m bench.ablation [--runs N]`` (about a minute).
+Run with ``python -m bench.ablation [--runs N]`` (a few minutes).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 
-from bench.common import FUNCTIONS, POLICY_FILE, ROOT, median
+from bench.cold_start import PARAMETER, TABLE, Contender, run_once
+from bench.common import (
+    POLICY_FILE,
+    Figure,
+    Scenario,
+    exit_status,
+    median,
+    passing_event,
+    registrar_environment,
+    report,
+    sqs_batch,
+)
+from infra.lambda_layout import LambdaLayout, build_layout
 from registrar.approval.policy import deployable_json
 
 RUNS = 11
-POLICY_JSON = "REGISTRAR_BENCH_POLICY_JSON"  # the deployed (JSON) form of events/policy.yaml, written by main()
-_PRELUDE = """\
-import os, sys, time
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
-"""
-_EPILOGUE = "\nprint(time.process_time())\n"
+YAML_PARAMETER = "/registrar/approval-policy-yaml"
+HANDLER = "from handlers.approval import handler"
 
 
 @dataclass(frozen=True)
-class Measure:
-    """A cold-start measure: a program without it and one with it."""
+class Device:
+    """A cold-start device: what the child imports and where from, with it and without it."""
 
     name: str
-    without: str
-    with_: str
+    with_: tuple[str, LambdaLayout, dict[str, str]]
+    without: tuple[str, LambdaLayout, dict[str, str]]
 
 
-MEASURES = (
-    Measure(
-        "Tracer not created when tracing is off (no X-Ray SDK)",
-        "from aws_lambda_powertools import Tracer\nTracer(service='registrar')",
-        "import registrar.observability",
-    ),
-    Measure(
-        "own EventBridge envelope instead of Powertools Parser's",
-        "import pydantic\nfrom aws_lambda_powertools.utilities.parser.models import EventBridgeModel\n"
-        "import registrar.events",
-        "import pydantic\nimport registrar.events",
-    ),
-    Measure(
-        "Powertools' batch utility imported before pydantic (else it loads Parser models)",
-        "import pydantic\nimport aws_lambda_powertools.utilities.batch",
-        "import aws_lambda_powertools.utilities.batch\nimport pydantic",
-    ),
-    Measure(
-        "registrar's botocore clients vs boto3 clients (sagemaker, s3, dynamodb; boto3 imported in both)",
-        "import boto3\nfor s in ('sagemaker', 's3', 'dynamodb'): boto3.client(s)",
-        "import boto3\nfrom registrar import aws\nfor s in ('sagemaker', 's3', 'dynamodb'): aws.client(s)",
-    ),
-    # TODO(restructure): registrar's session no longer loads trimmed models through a Loader of its own
-    # (functions/registrar/_data is going away): this measure now compares two plain sessions; rework or drop it.
-    Measure(
-        "of which: trimmed models, endpoints.json and loader (vs a plain botocore session)",
-        "import botocore.session\ns = botocore.session.get_session()\n"
-        "for n in ('sagemaker', 's3', 'dynamodb'): s.create_client(n)",
-        "import botocore.session\nfrom registrar import aws\nfor s in ('sagemaker', 's3', 'dynamodb'): aws.client(s)",
-    ),
-    Measure(
-        "the deployed policy is JSON, read without PyYAML (vs the YAML file)",
-        "from registrar.approval.policy import parse_policy\nparse_policy(open('events/policy.yaml').read())",
-        "import os\nfrom registrar.approval.policy import parse_policy\n"
-        f"parse_policy(open(os.environ['{POLICY_JSON}']).read())",
-    ),
-    Measure(
-        "PYDANTIC_DISABLE_PLUGINS=__all__ (no entry-point scan at the first model)",
-        "import os\nos.environ.pop('PYDANTIC_DISABLE_PLUGINS', None)\nimport pydantic\n"
-        "class A(pydantic.BaseModel):\n    x: int",
-        "import os\nos.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'\nimport pydantic\n"
-        "class A(pydantic.BaseModel):\n    x: int",
-    ),
-    Measure(
-        "collector paused while the approval handler imports (then frozen)",
-        "import handlers, contextlib\nhandlers.collector_paused = contextlib.nullcontext\nimport handlers.approval",
-        "import handlers.approval",
-    ),
-)
+def devices(endpoint: str) -> list[Device]:
+    """Each device, as the deployed function has it and as it would be without."""
+    deployed = build_layout(bytecode=True)
+    environment = registrar_environment(endpoint, TABLE, policy_parameter=PARAMETER)
+    return [
+        Device(
+            "bytecode shipped with the layer and the function code",
+            (HANDLER, deployed, environment),
+            (HANDLER, build_layout(bytecode=False), environment),
+        ),
+        Device(
+            "botocore's data pruned: services, operations, endpoints, inflated",
+            (HANDLER, deployed, environment),
+            (HANDLER, build_layout(bytecode=True, services=None), environment),
+        ),
+        Device(
+            "garbage collector paused while importing and during the first event",
+            (HANDLER, deployed, environment),
+            (
+                "import contextlib, handlers\nhandlers.collector_paused = contextlib.nullcontext\n" + HANDLER,
+                deployed,
+                environment,
+            ),
+        ),
+        Device(
+            "Parser's models not loaded (own envelope, batch utility before pydantic)",
+            (HANDLER, deployed, environment),
+            ("import aws_lambda_powertools.utilities.parser.models\n" + HANDLER, deployed, environment),
+        ),
+        Device(
+            "policy deployed as JSON, read without PyYAML",
+            (HANDLER, deployed, environment),
+            (HANDLER, deployed, {**environment, "REGISTRAR_POLICY_PARAMETER": YAML_PARAMETER}),
+        ),
+        Device(
+            "PYDANTIC_DISABLE_PLUGINS=__all__",
+            (HANDLER, deployed, environment),
+            (HANDLER, deployed, {k: v for k, v in environment.items() if k != "PYDANTIC_DISABLE_PLUGINS"}),
+        ),
+    ]
 
 
-def _cpu(code: str) -> float:
-    env = {**os.environ, "PYTHONPATH": str(FUNCTIONS)}
-    done = subprocess.run(
-        [sys.executable, "-c", _PRELUDE + code + _EPILOGUE], capture_output=True, text=True, env=env, cwd=ROOT
+def _contender(name: str, spec: tuple[str, LambdaLayout, dict[str, str]]) -> Contender:
+    import_line, layout, environment = spec
+    return Contender(
+        name=name,
+        import_line=import_line,
+        path=layout.python_path(),
+        environment=environment,
+        budgeted=False,
+        event=lambda arn: sqs_batch([passing_event(arn)]),
+        check=lambda reported: reported["result"] == {"batchItemFailures": []},
     )
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-2000:])
-    return float(done.stdout.strip().splitlines()[-1])
 
 
-def measure(item: Measure, runs: int = RUNS) -> tuple[float, float]:
-    """Median CPU seconds without and with the measure, alternating fresh processes (one warm-up each)."""
-    programs = (item.without, item.with_)
-    times: tuple[list[float], list[float]] = ([], [])
+def measure(scenario: Scenario, device: Device, runs: int) -> tuple[float, float, float]:
+    """Median CPU seconds with and without the device, and the median of the rounds' differences."""
+    with_, without = _contender("with", device.with_), _contender("without", device.without)
+    differences: list[float] = []
     for round_ in range(runs + 1):
-        for index in (0, 1) if round_ % 2 == 0 else (1, 0):
-            seconds = _cpu(programs[index])
-            if round_:
-                times[index].append(seconds)
-    return median(times[0]), median(times[1])
+        order = (with_, without) if round_ % 2 == 0 else (without, with_)
+        cpu = {}
+        for contender in order:
+            arn = scenario.passing_package()
+            _, seconds, reported = run_once(contender, contender.event(arn))
+            if not contender.check(reported) or scenario.status(arn) != "Approved":
+                raise RuntimeError(f"{device.name} ({contender.name}) did not approve {arn}: {reported}")
+            cpu[contender.name] = seconds
+        if round_:  # the first round warms the caches
+            with_.cpu.append(cpu["with"])
+            without.cpu.append(cpu["without"])
+            differences.append(cpu["without"] - cpu["with"])
+    return median(with_.cpu), median(without.cpu), median(differences)
+
+
+def run(runs: int = RUNS) -> list[Figure]:
+    """Measure every device against a new emulator and print the figures."""
+    from registrar_dev.emulator import start
+
+    with start(emit_events=False) as emulator:
+        scenario = Scenario(emulator.endpoint)
+        scenario.bucket()
+        scenario.table(TABLE)
+        scenario.policy_parameter(PARAMETER, deployable_json(POLICY_FILE))
+        scenario.policy_parameter(YAML_PARAMETER, POLICY_FILE.read_text(encoding="utf-8"))
+        figures = []
+        for device in devices(emulator.endpoint):
+            with_, without, saved = measure(scenario, device, runs)
+            figures.append(
+                Figure(
+                    device.name,
+                    1000 * saved,
+                    "ms",
+                    detail=f"CPU {1000 * without:.0f} ms without, {1000 * with_:.0f} ms with (medians of {runs})",
+                )
+            )
+    report(f"cold-start devices: CPU saved per cold start, {runs} rounds each, alternating", figures)
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print each measure's CPU time without and with it."""
+    """``python -m bench.ablation``: print what each device saves."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"rounds per device (default {RUNS})")
     args = parser.parse_args(argv)
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as deployed:
-        deployed.write(deployable_json(POLICY_FILE))
-    os.environ[POLICY_JSON] = deployed.name
-    print(f"{'measure':<96} {'without':>8} {'with':>8} {'saves':>8}")
-    results = {}
-    for item in MEASURES:
-        without, with_ = measure(item, args.runs)
-        results[item.name] = {"without_ms": round(1000 * without), "with_ms": round(1000 * with_)}
-        print(f"{item.name:<96} {1000 * without:6.0f}ms {1000 * with_:6.0f}ms {1000 * (without - with_):6.0f}ms")
-    print(json.dumps(results))
-    os.unlink(deployed.name)
-    return 0
+    return exit_status(run(args.runs))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,10 @@
-"""Deployment size, read from ``cdk.out``: the function asset zipped and the dependency layer unzipped.
+"""Deployment size, read from ``cdk.out``: the layer and the function code unzipped, against Lambda's 50 MB.
 
 ``cdk synth`` runs first (offline; the layer comes from the ``.build`` cache, or pip on a first
 synth), then the stack's template says which asset each ``AWS::Lambda::Function`` and
 ``AWS::Lambda::LayerVersion`` uses and the asset manifest where it was staged. The function asset is
-zipped in memory (deflate, level 9, as CDK zips assets), because that zip is what Lambda receives;
-the layer is measured unzipped, as it counts against Lambda's 250 MB limit. The largest contributors
-of each are listed.
+zipped in memory (deflate, level 9, as CDK zips assets), for information; the budget is the layer
+and the function code together, unzipped, within 50 MB. The largest contributors of each are listed.
 
 Run alone with ``python -m bench.size [--no-synth]``.
 """
@@ -26,8 +25,9 @@ from dataclasses import dataclass
 from bench.common import ROOT, Figure, exit_status, report
 
 CDK_OUT = ROOT / "cdk.out"
-FUNCTION_BUDGET_KIB = 256
-LAYER_BUDGET_MB = 30
+# The layer and the function code together, unzipped (the 256 KiB budget of the zipped function asset is
+# retired: it made the function code ship without its bytecode, docs/decisions.md).
+BUDGET_MB = 50
 TOP = 8
 
 
@@ -129,15 +129,21 @@ def figures(found: Assets) -> tuple[list[Figure], list[str]]:
     layer_sizes = [unzipped(directory) for directory in found.layers]
     function_bytes, function_parts = max(function_sizes, key=lambda sized: sized[0])
     layer_bytes, layer_parts = max(layer_sizes, key=lambda sized: sized[0])
+    function_unzipped = max(unzipped(directory)[0] for directory in found.functions)
     result = [
         Figure(
-            "function asset, zipped",
+            "layer and function code, unzipped",
+            (layer_bytes + function_unzipped) / 1e6,
+            "MB",
+            BUDGET_MB,
+            detail=f"layer {layer_bytes / 1e6:.1f} MB, function code {function_unzipped / 1e6:.2f} MB",
+        ),
+        Figure(
+            "function asset, zipped (information)",
             function_bytes / 1024,
             "KiB",
-            FUNCTION_BUDGET_KIB,
-            detail=f"{len(found.functions)} asset(s), shared by every function",
+            detail=f"{len(found.functions)} asset(s), shared by every function, with its bytecode",
         ),
-        Figure("dependency layer, unzipped", layer_bytes / 1e6, "MB", LAYER_BUDGET_MB),
     ]
     notes = [
         f"largest in the function asset (zipped): {_top(function_parts, 1024, 'KiB')}",

@@ -12,6 +12,9 @@ from registrar.updates import PackageUpdate
 def plan(desired: PackageUpdate, package: ModelPackage) -> PackageUpdate | None:
     """Diff a desired change against the package's current state.
 
+    Long because it goes through the request member by member, each with the comparison its API
+    semantics need (replace, merge, add-only), rather than a generic diff that would hide them.
+
     Members the package already has are dropped: the same approval status, the same description,
     metadata entries with the same value, metadata keys already absent, specifications whose name is
     already attached, and an identical life cycle, model card, source URI or inference specification.

@@ -153,6 +153,9 @@ def decide(
 ) -> NeoDecision:
     """Decide what a compilation job changes on the model package version it was compiled from.
 
+    Long because it is the module docstring's table, row by row, then the two rules every row shares
+    (a newer job's record is kept; the metadata budget).
+
     Parameters
     ----------
     job

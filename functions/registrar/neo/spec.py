@@ -106,6 +106,9 @@ def build_specification_with_notes(
 ) -> tuple[AdditionalInferenceSpecification, list[str]]:
     """:func:`build_specification`, plus what was left out and why, in words an operator reads.
 
+    Long because it assembles one specification member by member, each from where the API says it
+    comes from (the job, or the package's primary container), in one place a reader can check.
+
     Returns
     -------
     tuple of (AdditionalInferenceSpecification, list of str)
