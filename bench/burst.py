@@ -140,7 +140,9 @@ class BurstConfig:
         compile; each is refused (the refusal recorded on the version) and decides or attaches nothing.
     visibility_timeout
         Seconds before a failed record comes back (the local stand-in for the deployed 6 x timeout), and
-        the functions' timeout too (it may not be longer): a batch that takes longer fails as a whole.
+        the functions' timeout too (it may not be longer): a batch that takes longer fails as a whole. 30 s:
+        a batch of 10 takes up to 15 s on a loaded 2-core machine (issue #19), and a batch failed by the
+        deadline comes back whole and may fail again, until its records are dead-lettered beside the poison.
     max_receive_count
         Receives before a record is dead-lettered (the deployed value by default).
     timeout
@@ -156,9 +158,9 @@ class BurstConfig:
     faults: float = 0.10
     workers: int = 4
     seed: int = 1
-    visibility_timeout: int = 10
+    visibility_timeout: int = 30
     max_receive_count: int = DEPLOYED_MAX_RECEIVE_COUNT
-    timeout: float = 600.0
+    timeout: float = 900.0
     batch_size: int = 10
     weights: dict[str, float] | None = None
 
@@ -243,7 +245,7 @@ class BurstResult:
     foreign_published: int = 0  # of which events of another account, sent to the queues directly
     unbound_published: int = 0  # events of jobs tagged with a version they did not evaluate or compile
     unbound_jobs: int = 0
-    refusals: int = 0  # outcomes of unbound jobs: refused, the reason recorded on the version
+    refusals: int = 0  # outcomes of unbound jobs' events (duplicates too): refused, the reason on the version
     same_second_pairs: int = 0
     handled_published: int = 0
     handled_echoes: int = 0
@@ -331,7 +333,7 @@ class BurstResult:
             f"decoys naming a real job's ARN, {self.foreign_published} of another account): "
             f"{len(self.doomed_but_handled)} handled (must be 0)",
             f"  unbound jobs              {self.unbound_jobs} tagged with a version they did not evaluate or compile "
-            f"({self.unbound_published} events): {self.refusals} refusals recorded, "
+            f"({self.unbound_published} events): refused {self.refusals} times, "
             f"{len(self.unbound_writes)} decided or attached anything (must be 0)",
             f"  events handled            {self.handled_published} published + {self.handled_echoes} "
             "emitted by registrar's own writes",
@@ -1003,18 +1005,25 @@ def _drain(config: BurstConfig, topology: Any, sqs: Any, ledger: _Ledger) -> flo
     return seconds
 
 
-def _dead_letters(setup: Setup, topology: Any) -> list[str]:
-    ids: list[str] = []
+def _dead_letters(setup: Setup, topology: Any) -> dict[str, str]:
+    """Every message of the dead-letter queues, emptied: event id -> what the event is about."""
+    dead: dict[str, str] = {}
     for flow in topology.flows.values():
         for url in (flow.dead_letter_url, flow.rule_dead_letter_url):
             while messages := setup.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
                 for message in messages:
-                    ids.append(json.loads(message["Body"]).get("id", message["MessageId"]))
+                    event = json.loads(message["Body"])
+                    detail = event.get("detail") or {}
+                    named = next((str(detail[key]) for key in _NAMES if detail.get(key)), "?")
+                    dead[event.get("id", message["MessageId"])] = f"{event.get('detail-type')} {named}"
                 setup.sqs.delete_message_batch(
                     QueueUrl=url,
                     Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
                 )
-    return ids
+    return dead
+
+
+_NAMES = ("ModelPackageArn", "ProcessingJobName", "CompilationJobName")
 
 
 def check_versions(setup: Setup, versions: list[Version], outcomes: list[Handled]) -> list[str]:
@@ -1118,7 +1127,9 @@ def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> 
     result.published = len(entries)
     result.dead_lettered = len(dead)
     result.expected_dead = len(doomed)
-    result.unexpected_dead = sorted(set(dead) - doomed)
+    result.unexpected_dead = sorted(
+        f"{event} ({dead[event]}, {ledger.deliveries[event]} deliveries)" for event in set(dead) - doomed
+    )
     result.doomed_but_handled = sorted(doomed & ledger.succeeded)
     result.handled_published = len(ledger.succeeded & published)
     result.handled_echoes = len(ledger.succeeded - published)

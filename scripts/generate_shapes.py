@@ -35,7 +35,7 @@ def main() -> None:
         "",
     ]
     for constant, shape_name in ENUMS.items():
-        values = model.shape_for(shape_name).enum
+        values = model.shape_for(shape_name).enum  # type: ignore[attr-defined]  # StringShape's, not in the stubs
         lines.append(f"{constant}: tuple[str, ...] = (")
         lines.extend(f'    "{value}",' for value in values)
         lines.append(")")

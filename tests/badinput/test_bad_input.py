@@ -46,7 +46,14 @@ from registrar.errors import DeploymentError, EvidenceError, InvalidUpdateError,
 from registrar.neo import service as neo
 from registrar.outcome import Outcome
 from registrar.package import ModelPackage
-from registrar.reports import MAX_VALUES, Report, ReportLocationError, ReportNotJsonError, ReportRefusedError, ReportStore
+from registrar.reports import (
+    MAX_VALUES,
+    Report,
+    ReportLocationError,
+    ReportNotJsonError,
+    ReportRefusedError,
+    ReportStore,
+)
 from registrar.updates import PackageUpdate
 from registrar_cli.flows import flow_name
 from registrar_dev.outcomes import listening

@@ -237,9 +237,7 @@ def test_synthesized_layer_and_function_code_ship_313_bytecode(
 
 def test_function_code_bytecode_names_lambdas_paths(synthesized: Synthesized, python313: str) -> None:
     # A traceback in Lambda names /var/task/..., where the code runs, not the build machine's checkout
-    script = (
-        "import marshal, sys; data = open(sys.argv[1], 'rb').read()[16:]; print(marshal.loads(data).co_filename)"
-    )
+    script = "import marshal, sys; data = open(sys.argv[1], 'rb').read()[16:]; print(marshal.loads(data).co_filename)"
     compiled = synthesized.function_asset() / "registrar" / "__pycache__" / "batch.cpython-313.pyc"
     done = subprocess.run([python313, "-c", script, str(compiled)], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "/var/task/registrar/batch.py"

@@ -222,7 +222,7 @@ CALLS: dict[str, dict[str, dict[str, Any]]] = {
         "GetParametersByPath": {"Path": "/registrar"},
     },
 }
-SETTINGS = ({}, {"use_fips_endpoint": True}, {"use_dualstack_endpoint": True})
+SETTINGS: tuple[dict[str, bool], ...] = ({}, {"use_fips_endpoint": True}, {"use_dualstack_endpoint": True})
 REGIONS = ("us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1")
 # Builds each request with a botocore (whichever is on the path) and prints what would be sent, sending nothing.
 REQUESTS = """\
@@ -270,7 +270,8 @@ def built_requests(command: list[str], environment: dict[str, str]) -> list[Any]
     arguments = json.dumps([CALLS, list(SETTINGS), list(REGIONS)])
     done = subprocess.run([*command, arguments], env=environment, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.splitlines()[-1])  # type: ignore[no-any-return]
+    requests: list[Any] = json.loads(done.stdout.splitlines()[-1])
+    return requests
 
 
 def test_the_layers_trimmed_botocore_builds_the_requests_whole_botocore_builds(layout: LambdaLayout) -> None:

@@ -1,8 +1,9 @@
-"""Fixtures of the reliability tests: the session's emulator (``tests/conftest.py``), registrar configured as a deployed function, faults, and logs.
+"""Fixtures of the reliability tests: registrar configured as a deployed function, faults, and logs.
 
-Everything registrar does here goes through its real clients against the embedded emulator; faults come
-from :class:`registrar_dev.faults.FaultInjector` (botocore event hooks), logs from a handler added to
-registrar's Powertools logger. Nothing of registrar is patched.
+Everything registrar does here goes through its real clients against the session's embedded emulator (the
+``emulator`` fixture of ``tests/conftest.py``); faults come from :class:`registrar_dev.faults.FaultInjector`
+(botocore event hooks), logs from a handler added to registrar's Powertools logger. Nothing of registrar is
+patched.
 """
 
 from __future__ import annotations

@@ -138,7 +138,9 @@ def _publish(world: World, topology: Any) -> dict[str, str]:
     denied = world.package()  # passing report; its update is always refused
     sandbox = world.package("sandbox-model")  # no rule matches: skipped, handled, not poison
     world.processing_job(
-        "eval-of-a-missing-version", linked_to=MISSING_VERSION, model="s3://registrar-reliability-reports/models/99.tar.gz"
+        "eval-of-a-missing-version",
+        linked_to=MISSING_VERSION,
+        model="s3://registrar-reliability-reports/models/99.tar.gz",
     )
     keys["denied"] = world.creation_event(denied)["id"]
     keys["healthy"] = world.creation_event(sandbox)["id"]

@@ -13,7 +13,7 @@ import pathlib
 from typing import Any
 
 from handlers import approval
-from registrar.reports import DEFAULT_MAX_BYTES
+from registrar.reports import DEFAULT_MAX_BYTES, MAX_VALUES
 from tests.reliability.world import TABLE, World, failed_records, invoke, lambda_environment
 
 # The report of the issue: 5,241,073 bytes of [{},{},...], within the 5 MiB a report may have.
@@ -49,7 +49,7 @@ def test_a_report_of_five_mebibytes_of_empty_objects_is_refused_and_the_version_
     assert failed_records(response) == 0
     assert world.describe(arn)["ModelApprovalStatus"] == "Rejected"
     (outcome,) = outcomes
-    assert any("holds more than 100000 values" in reason for reason in outcome.reasons)
+    assert any(f"holds more than {MAX_VALUES} values" in reason for reason in outcome.reasons)
 
 
 def test_a_metric_the_report_answers_twice_is_refused_as_ambiguous(

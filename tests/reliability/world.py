@@ -85,9 +85,7 @@ class World:
         self.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
         return f"s3://{bucket}/{key}"
 
-    def package(
-        self, group: str = "churn-model", *, report: bytes | None = PASSING, uri: str | None = None
-    ) -> str:
+    def package(self, group: str = "churn-model", *, report: bytes | None = PASSING, uri: str | None = None) -> str:
         """A pending version of ``group`` whose ModelQuality report is ``report`` (uploaded) or ``uri``.
 
         Each version has a model artifact of its own (:meth:`model_of`): evidence and compilations are

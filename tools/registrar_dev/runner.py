@@ -161,10 +161,10 @@ class LocalEventSourceMapping:
 def failed_message_ids(response: Any, message_ids: list[str]) -> set[str]:
     """The records Lambda returns to the queue for a handler's ``response`` (``ReportBatchItemFailures`` on).
 
-    Delivery is at least once (docs/sagemaker.md#sqs-to-lambda, after the Lambda developer guide's
-    "Handling errors for an SQS event source in Lambda", "Success and failure conditions"): a null or empty response, and a null, missing or empty
-    ``batchItemFailures`` list, are a complete success; an invalid response (here: not a JSON object)
-    and an entry whose ``itemIdentifier`` is empty, null, under another key name, or not the message id
+    Delivery is at least once (docs/sagemaker.md#sqs-to-lambda, after the Lambda developer guide's "Handling errors
+    for an SQS event source in Lambda", "Success and failure conditions"): a null or empty response, and a null,
+    missing or empty ``batchItemFailures`` list, are a complete success; an invalid response (here: not a JSON
+    object) and an entry whose ``itemIdentifier`` is empty, null, under another key name, or not the message id
     of a record of the batch, are a complete failure: every record comes back. Otherwise exactly the
     records named come back.
     """

@@ -1,6 +1,6 @@
 """Bounded work for hostile reports: values and depth are counted on the text, before anything is parsed.
 
-check_structure() counts; parse_report() refuses what it counts over the limits (100,000 values, 64 levels).
+check_structure() counts; parse_report() refuses what it counts over the limits (50,000 values, 64 levels).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 import registrar.reports as report_module
-from registrar.reports import ReportNotJsonError, parse_report
+from registrar.reports import MAX_VALUES, ReportNotJsonError, parse_report
 
 URI = "s3://reports/churn-model/1/evaluation.json"
 
@@ -21,15 +21,15 @@ def array_of_values(count: int) -> bytes:
 # --- how many values --------------------------------------------------------------------------------
 
 
-def test_a_report_of_100_000_values_is_parsed() -> None:
-    # GIVEN an array holding 99,999 numbers (100,000 values with the array) WHEN parsed THEN accepted
-    assert len(parse_report(array_of_values(100_000), URI)) == 99_999
+def test_a_report_of_as_many_values_as_allowed_is_parsed() -> None:
+    # GIVEN an array holding MAX_VALUES - 1 numbers (MAX_VALUES values with the array) WHEN parsed THEN accepted
+    assert len(parse_report(array_of_values(MAX_VALUES), URI)) == MAX_VALUES - 1
 
 
-def test_a_report_of_100_001_values_is_refused() -> None:
+def test_a_report_of_one_value_more_is_refused() -> None:
     # GIVEN one value more WHEN parsed THEN refused, naming the limit
-    with pytest.raises(ReportNotJsonError, match=f"report {URI} holds more than 100000 values"):
-        parse_report(array_of_values(100_001), URI)
+    with pytest.raises(ReportNotJsonError, match=f"report {URI} holds more than {MAX_VALUES} values"):
+        parse_report(array_of_values(MAX_VALUES + 1), URI)
 
 
 def test_a_five_megabyte_report_of_empty_objects_is_refused() -> None:
@@ -37,7 +37,7 @@ def test_a_five_megabyte_report_of_empty_objects_is_refused() -> None:
     data = b"[" + b"{},{}," * (5_241_073 // 6) + b"{}]"
     assert len(data) <= 5 * 1024 * 1024
     # WHEN parsed THEN refused as too many values, not materialized
-    with pytest.raises(ReportNotJsonError, match="holds more than 100000 values"):
+    with pytest.raises(ReportNotJsonError, match=f"holds more than {MAX_VALUES} values"):
         parse_report(data, URI)
 
 

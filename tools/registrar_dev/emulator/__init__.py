@@ -24,6 +24,8 @@ Not emulated: the emulator enforces no IAM (any credentials may do anything), no
 (queue, event-bus and bucket policies are kept, not enforced) and no KMS (keys named in encryption settings
 are neither required nor used): a deployment's permissions are not tested here.
 
+- :mod:`registrar_dev.emulator.sqs`: 11 one receive at a time per queue (moto could hand a message over twice).
+
 Helpers: :mod:`registrar_dev.emulator.outcome` (the ``emulator:outcome`` tag that makes a job fail or stop),
 :mod:`registrar_dev.emulator.clock` (times to the millisecond), :mod:`registrar_dev.emulator.server` (start/serve).
 """

@@ -1,8 +1,8 @@
 """Neo compilation jobs that end the way Neo's do.
 
-Departure corrected (docs/sagemaker.md#departures-corrected, the Neo row): moto completes every compilation job at once with
-``InferenceImage`` set to the literal ``"InferenceImage"``, ``S3ModelArtifacts`` set to the output
-prefix, a placeholder ``DerivedInformation``, and no way to fail. :class:`NeoCompilationJob` (a subclass of
+Departure corrected (docs/sagemaker.md#departures-corrected, the Neo row): moto completes every compilation job at
+once with ``InferenceImage`` set to the literal ``"InferenceImage"``, ``S3ModelArtifacts`` set to the output prefix,
+a placeholder ``DerivedInformation``, and no way to fail. :class:`NeoCompilationJob` (a subclass of
 moto's ``CompilationJob``, created by the emulator's SageMaker backend) still ends at once, but:
 
 - ``CompilationJobStatus`` is ``COMPLETED``, or ``FAILED``/``STOPPED`` when the job is tagged

@@ -71,9 +71,9 @@ from registrar_dev.emulator.neo import NeoCompilationJob
 from registrar_dev.emulator.outcome import requested_outcome
 
 MAX_ADDITIONAL_SPECIFICATIONS = 15
-# Documented limits the service model does not carry (docs/sagemaker.md#metadata, #limits): at most 50 metadata entries on a
-# package (the model limits only the request's map), and "up to 16 entries" in a container's Environment
-# (the model says 100; docs/sagemaker.md#limits takes 16 as the service limit).
+# Documented limits the service model does not carry (docs/sagemaker.md#metadata, #limits): at most 50
+# metadata entries on a package (the model limits only the request's map), and "up to 16 entries" in a
+# container's Environment (the model says 100; docs/sagemaker.md#limits takes 16 as the service limit).
 MAX_CUSTOMER_METADATA_PROPERTIES = 50
 MAX_ENVIRONMENT_ENTRIES = 16
 ARCHIVED_CARD_MESSAGE = "Model Card is in Archived state"

@@ -140,13 +140,15 @@ def _install() -> None:
             return
         from moto.events.models import events_backends
         from moto.sagemaker.models import sagemaker_backends
+        from moto.sqs.models import sqs_backends
 
-        from registrar_dev.emulator import events, sagemaker
+        from registrar_dev.emulator import events, sagemaker, sqs
 
         sagemaker.install()
         events.install()
         _use_backend_class(sagemaker_backends, sagemaker.EmulatorSageMakerBackend)
         _use_backend_class(events_backends, events.EmulatorEventsBackend)
+        _use_backend_class(sqs_backends, sqs.EmulatorSQSBackend)
         _installed = True
 
 
