@@ -14,7 +14,7 @@ import datetime
 import sys
 import time
 
-from bench import calls, cold_start, hostile_reports, latency, service_models, size, work
+from bench import calls, cold_start, hostile_reports, latency, size, work
 from bench.common import Figure, exit_status, header, machine
 
 
@@ -31,19 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"registrar benchmarks — {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(f"machine: {machine()}")
     figures: list[Figure] = []
-    # TODO(restructure): the trimmed botocore data and registrar's Loader are gone (bench/service_models.py is to
-    # be reworked); until then only the requests are compared, and the staleness check says why it did not run.
-    try:
-        stale = service_models.stale()
-    except NotImplementedError as gone:
-        print(f"trimmed botocore data: not checked: {gone}")
-        stale = []
-    problems = [f"stale: {problem} (run python -m bench.service_models)" for problem in stale]
-    problems += [f"request differs: {problem}" for problem in service_models.differences()]
-    for problem in problems:
-        print(f"trimmed botocore data: {problem}")
-    figures.append(Figure("trimmed botocore data: stale files, differing requests", len(problems), "", 0))
-
     from registrar_dev.emulator import start
 
     with start(emit_events=False) as emulator:

@@ -1187,7 +1187,8 @@ def _applied_updates(region: str) -> dict[str, tuple[str, dict[str, Any]]]:
 
     from registrar_dev.emulator import ACCOUNT_ID
 
-    tokens = sagemaker_backends[ACCOUNT_ID][region].update_model_package_tokens
+    backend: Any = sagemaker_backends[ACCOUNT_ID][region]  # the emulator's backend class (moto's stubs know moto's)
+    tokens = backend.update_model_package_tokens
     return {token: (arn, json.loads(fingerprint)) for token, (fingerprint, arn) in tokens.items()}
 
 

@@ -316,7 +316,7 @@ class Clients:
         """Store ``text`` as the SSM parameter ``name``, as the stack stores the approval policy."""
         import botocore.session
 
-        ssm = botocore.session.Session().create_client(
+        ssm: Any = botocore.session.Session().create_client(
             "ssm",
             endpoint_url=self.endpoint,
             region_name=REGION,

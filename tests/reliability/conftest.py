@@ -82,5 +82,5 @@ def powertools_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     try:
         yield lines
     finally:
-        logger.removeHandler(handler)
+        logging.getLogger(logger.name).removeHandler(handler)
         logger.setLevel(level)

@@ -97,7 +97,7 @@ def scenario(emulator: Emulator) -> Iterator[Scenario]:
             timeout=DRAIN_TIMEOUT,
         )
         injector.uninstall()
-    logger.removeHandler(handler)
+    logging.getLogger(logger.name).removeHandler(handler)
     metrics: Counter[str] = Counter()
     for line in stdout.getvalue().splitlines():
         if line.startswith('{"_aws"'):

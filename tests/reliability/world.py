@@ -216,7 +216,8 @@ class World:
         """UpdateModelPackage requests the emulator applied: a ClientToken seen again is not applied again."""
         from moto.sagemaker.models import sagemaker_backends
 
-        return len(sagemaker_backends[ACCOUNT][REGION].update_model_package_tokens)
+        backend: Any = sagemaker_backends[ACCOUNT][REGION]  # the emulator's backend class
+        return len(backend.update_model_package_tokens)
 
     # Events -----------------------------------------------------------------------------------------
 
