@@ -16,7 +16,11 @@ from registrar.settings import Settings
 
 from .conftest import ROOT, cdk_json_context
 
-MINIMAL: dict[str, Any] = {"model_package_groups": ["churn-*"], "report_locations": ["s3://reports/evaluations/"]}
+MINIMAL: dict[str, Any] = {
+    "model_package_groups": ["churn-*"],
+    "report_locations": ["s3://reports/evaluations/"],
+    "neo_output_locations": ["s3://artifacts/neo/"],
+}
 
 
 def invalid(context: Any, root: pathlib.Path = ROOT) -> str:
@@ -40,12 +44,16 @@ def test_defaults() -> None:
 
 
 def test_context_may_come_as_json_text_from_the_command_line() -> None:
-    config = load_config('{"model_package_groups": ["fraud"], "report_locations": ["s3://bucket"]}', root=ROOT)
+    config = load_config(
+        '{"model_package_groups": ["fraud"], "report_locations": ["s3://bucket"], '
+        '"neo_output_locations": ["s3://bucket/neo/"]}',
+        root=ROOT,
+    )
     assert config.model_package_groups == ["fraud"]
 
 
 def test_missing_context_says_what_to_add() -> None:
-    assert "model_package_groups and report_locations" in invalid(None)
+    assert "model_package_groups, report_locations and neo_output_locations" in invalid(None)
 
 
 @pytest.mark.parametrize(
@@ -158,7 +166,14 @@ def test_other_keys_are_checked(key: str, value: Any, message: str) -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    error = invalid({"model_package_groups": ["a_b"], "report_locations": ["http://x"], "max_concurrency": 0})
+    error = invalid(
+        {
+            "model_package_groups": ["a_b"],
+            "report_locations": ["http://x"],
+            "neo_output_locations": ["s3://artifacts/neo/"],
+            "max_concurrency": 0,
+        }
+    )
     assert error.count("\n  - ") == 3
 
 

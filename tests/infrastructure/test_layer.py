@@ -8,11 +8,12 @@ import pathlib
 import sys
 import tomllib
 from importlib import metadata
+from typing import Any
 
 import pytest
 
 from infra import layer
-from registrar.aws import SERVICES
+from registrar.aws import OPERATIONS, SERVICES
 
 from .conftest import ROOT, Synthesized
 
@@ -99,11 +100,27 @@ def fake_distribution(site: pathlib.Path, name: str, version: str, files: list[s
     (info / "RECORD").write_text("".join(f"{path},,\n" for path in record))
 
 
+def fake_model(operations: list[str]) -> dict[str, Any]:
+    """A service model of ``operations``, each with an input shape of its own, all sharing one string shape."""
+    return {
+        "version": "2.0",
+        "metadata": {"protocol": "json", "serviceId": "fake"},
+        "operations": {
+            name: {"name": name, "input": {"shape": f"{name}Input"}, "documentation": "d"} for name in operations
+        },
+        "shapes": {
+            "Text": {"type": "string", "documentation": "d"},
+            **{f"{name}Input": {"type": "structure", "members": {"Name": {"shape": "Text"}}} for name in operations},
+        },
+    }
+
+
 def fake_botocore_data(site: pathlib.Path) -> pathlib.Path:
     data = site / "botocore" / "data"
     for service in ("sagemaker", "s3", "sqs", "ec2"):
         (data / service / "2020-01-01").mkdir(parents=True)
-        (data / service / "2020-01-01" / "service-2.json.gz").write_bytes(gzip.compress(b'{"metadata": {}}'))
+        model = fake_model([*OPERATIONS.get(service, ()), "DeleteEverything"])
+        (data / service / "2020-01-01" / "service-2.json.gz").write_bytes(gzip.compress(json.dumps(model).encode()))
         (data / service / "2020-01-01" / "examples-1.json").write_text("{}")
     endpoints = {"partitions": [{"partition": "aws", "services": {"sagemaker": {}, "s3": {}, "ec2": {}, "sqs": {}}}]}
     (data / "endpoints.json").write_text(json.dumps(endpoints))
@@ -132,8 +149,13 @@ def test_botocore_data_keeps_the_services_asked_for_and_their_endpoints_alone(tm
     # THEN their models stay (examples go), the others are gone, and endpoints.json names the two alone
     assert sorted(path.name for path in data.iterdir() if path.is_dir()) == ["s3", "sagemaker"]
     # and are inflated: botocore reads a plain .json first, without decompressing it on every cold start
-    assert json.loads((data / "sagemaker" / "2020-01-01" / "service-2.json").read_text()) == {"metadata": {}}
     assert not list(data.rglob("*.gz"))
+    # and hold the operations registrar calls alone, with the shapes they reach, without documentation
+    model = json.loads((data / "sagemaker" / "2020-01-01" / "service-2.json").read_text())
+    assert sorted(model["operations"]) == sorted(OPERATIONS["sagemaker"])
+    assert "DeleteEverythingInput" not in model["shapes"]
+    assert model["shapes"]["Text"] == {"type": "string"}
+    assert model["metadata"] == {"protocol": "json", "serviceId": "fake"}
     assert not list(data.rglob("examples-1.json"))
     [partition] = json.loads((data / "endpoints.json").read_text())["partitions"]
     assert sorted(partition["services"]) == ["s3", "sagemaker"]
