@@ -24,7 +24,7 @@ demo: $(STAMP)  ## the whole automation, locally, event by event
 	$(BIN)/registrar demo
 
 test: $(STAMP)  ## every test: unit, integration, infrastructure, e2e, reliability, bad input
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 unit: $(STAMP)  ## the inner loop: unit tests only (no emulator, no synth, no demo)
 	$(BIN)/python -m pytest tests/unit -q

@@ -1106,6 +1106,10 @@ def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> 
         injector = FaultInjector(
             rate=config.faults, weights=weights, seed=config.seed, keep_requests=("UpdateModelPackage",)
         ).install()
+        # One fault of every kind is scripted first: which calls the random ones strike depends on how the
+        # workers' threads interleave, so a rare kind (a conflict strikes UpdateModelPackage only) may be missed.
+        for kind in injector.weights:
+            injector.fail_next(kind, operation="UpdateModelPackage" if kind == "conflict" else None)
         aws.observe_calls(ledger.call)
         try:
             with listening(ledger.outcome):

@@ -15,6 +15,18 @@ if TYPE_CHECKING:
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
+# Modules that mostly wait (the burst waits out five visibility timeouts of its poison): collected first, so that
+# under ``make test`` (pytest-xdist, one file per worker at a time) the other worker runs the rest meanwhile.
+LONG_WAITS = ("tests/reliability/test_burst.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the long-waiting modules to the front, keeping every other test in its order."""
+
+    def waits_long(item: pytest.Item) -> bool:
+        return pathlib.Path(str(item.path)).relative_to(ROOT).as_posix() in LONG_WAITS
+
+    items.sort(key=lambda item: not waits_long(item))
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +65,19 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     from registrar import aws
 
     aws.reset_clients()
+
+
+@pytest.fixture(autouse=True)
+def _no_metrics_left_behind() -> Iterator[None]:
+    """Metrics a test added and no decorated handler flushed are dropped, not printed into a later test's output.
+
+    Powertools keeps one metric set per process; a test that calls ``process_batch`` directly (no
+    ``log_metrics``) would otherwise hand its counts to the next handler invocation, whichever test makes it.
+    """
+    yield
+    from registrar.observability import metrics
+
+    metrics.clear_metrics()
 
 
 def load_event(relative: str) -> dict[str, Any]:
