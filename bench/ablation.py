@@ -6,7 +6,7 @@ one passing evaluation from the approval queue against the emulator, its policy 
 the device and once without, alternating, and reports the medians of the children's CPU time and the
 median of the rounds' own differences. The devices: Lambda's bytecode shipped with the code, botocore's
 data pruned in the layer, the garbage collector paused during the cold start, Parser's models kept out
-(the batch utility imported before pydantic), the policy deployed as JSON, pydantic's plugin scan off.
+(the batch utility imported before pydantic), the policy deployed as JSON.
 Not part of ``make bench``; docs/performance.md quotes its output.
 
 Run with ``python -m bench.ablation [--runs N]`` (a few minutes).
@@ -80,11 +80,6 @@ def devices(endpoint: str) -> list[Device]:
             "policy deployed as JSON, read without PyYAML",
             (HANDLER, deployed, environment),
             (HANDLER, deployed, {**environment, "REGISTRAR_POLICY_PARAMETER": YAML_PARAMETER}),
-        ),
-        Device(
-            "PYDANTIC_DISABLE_PLUGINS=__all__",
-            (HANDLER, deployed, environment),
-            (HANDLER, deployed, {k: v for k, v in environment.items() if k != "PYDANTIC_DISABLE_PLUGINS"}),
         ),
     ]
 

@@ -277,7 +277,6 @@ def registrar_environment(
         "POWERTOOLS_METRICS_NAMESPACE": "registrar",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "PYDANTIC_DISABLE_PLUGINS": "__all__",
         **policy,
         "REGISTRAR_TABLE_NAME": table_name,
         "REGISTRAR_REPORT_LOCATIONS": f"s3://{BUCKET}/",

@@ -96,9 +96,6 @@ class RegistrarFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
-                # registrar uses no pydantic plugin; without this, pydantic reads the entry points of every
-                # installed distribution when the first model is built (docs/performance.md).
-                "PYDANTIC_DISABLE_PLUGINS": "__all__",
                 **({} if tracing else {"POWERTOOLS_TRACE_DISABLED": "true"}),
                 **environment,
             },

@@ -69,7 +69,6 @@ def test_function_has_the_powertools_and_registrar_settings_it_needs(synthesized
     assert env["POWERTOOLS_SERVICE_NAME"] == "registrar"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "registrar"
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
-    assert env["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
     assert {name for name in env if name.startswith("REGISTRAR_")} == SETTINGS[handler]
 
 

@@ -77,7 +77,6 @@ def run_handler(layout: LambdaLayout, emulator: Emulator, module: str, event: di
             "AWS_SECRET_ACCESS_KEY": "testing",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "registrar-tests",
-            "PYDANTIC_DISABLE_PLUGINS": "__all__",
             "REGISTRAR_TABLE_NAME": TABLE,
             "REGISTRAR_POLICY_PARAMETER": PARAMETER,
             "REGISTRAR_REPORT_LOCATIONS": f"s3://{BUCKET}/",

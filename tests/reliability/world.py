@@ -331,6 +331,10 @@ def lambda_environment(emulator: Emulator, **variables: str) -> Iterator[None]:
 # The local topology ---------------------------------------------------------------------------------
 
 
+# Consecutive looks, 0.2 s apart, that must find every queue empty and nothing received before a drain ends.
+QUIET_LOOKS = 3
+
+
 @dataclass
 class Drained:
     """What running the local event source mappings until every queue was empty left behind."""
@@ -357,23 +361,37 @@ def mappings(topology: Topology, handlers: dict[str, Callable[[dict[str, Any], A
 def drain(
     topology: Topology, handlers: dict[str, Callable[[dict[str, Any], Any], Any]], *, timeout: float = 30.0
 ) -> Drained:
-    """Poll the flows' queues as Lambda would until they are empty and nothing is in flight, then read the DLQs."""
+    """Poll the flows' queues as Lambda would until they are empty and nothing is in flight, then read the DLQs.
+
+    Raises
+    ------
+    TimeoutError
+        A queue still held messages after ``timeout`` seconds (the message says how many, per flow): a test
+        reading the dead-letter queues then would see them short, for a reason that is not registrar's.
+    """
     sqs = emulator_clients(str(aws.client("sqs").meta.endpoint_url)).sqs
     running = mappings(topology, handlers)
     started = time.monotonic()
+    pending: dict[str, int] = {}
+    quiet = 0
     while time.monotonic() - started < timeout:
         busy = sum(mapping.poll_once() for mapping in running)
-        pending = 0
         for flow in handlers:
             attributes = sqs.get_queue_attributes(
                 QueueUrl=topology.flows[flow].queue_url,
                 AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
             )["Attributes"]
-            pending += sum(int(value) for value in attributes.values())
-        if busy == 0 and pending == 0:
+            pending[flow] = sum(int(value) for value in attributes.values())
+        # One quiet look is not enough: the two counts are taken a moment apart, and a message whose visibility
+        # timeout ends in between is in neither (moto counts it not visible, then visible). Seen once in five
+        # `make test` runs under load: the drain stopped with two poison records a receive short of the DLQ.
+        quiet = quiet + 1 if busy == 0 and not any(pending.values()) else 0
+        if quiet >= QUIET_LOOKS:
             break
         if busy == 0:
             time.sleep(0.2)
+    else:
+        raise TimeoutError(f"queues not drained after {timeout:.0f} s: messages left per flow {pending}")
     dead: dict[str, list[dict[str, Any]]] = {}
     for flow in handlers:
         url = topology.flows[flow].dead_letter_url

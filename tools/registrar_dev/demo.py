@@ -424,6 +424,7 @@ def run_scenario(
 
         last_sweep = 0.0
         quiet_since: float | None = None
+        empty_looks = 0
         while time.monotonic() - started < timeout:
             now = time.monotonic()
             if now - last_sweep >= sweep_interval:
@@ -438,6 +439,9 @@ def run_scenario(
                 current_flow.name = name
                 busy += mapping.poll_once()
             in_queues = sum(sum(Queue(url=f.queue_url, client=sqs).depth()) for f in topology.flows.values())
+            # A message whose visibility timeout ends between the two counts of one look is in neither: only
+            # consecutive empty looks say the queues are empty.
+            empty_looks = empty_looks + 1 if in_queues == 0 and busy == 0 else 0
             # The poison goes round its receives while the rest is done: until it reaches its DLQ, it may be all
             # that is left in the queues.
             awaited = 0
@@ -455,7 +459,7 @@ def run_scenario(
                     quiet_since = now
             # Quiet for a whole sweep interval (a late compilation event would have shown up by now), and the
             # queues empty: the poison too has left for its DLQ (the final check looks for it there).
-            if quiet_since is not None and in_queues == 0 and now - quiet_since >= sweep_interval:
+            if quiet_since is not None and empty_looks >= 3 and now - quiet_since >= sweep_interval:
                 break
             if busy == 0:
                 if on_tick:
