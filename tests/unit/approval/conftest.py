@@ -6,11 +6,13 @@ import copy
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import botocore.session
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
 from registrar.approval.policy import Policy, parse_policy
 from registrar.events import ModelPackageEvent, ProcessingJobEvent, parse_event
@@ -377,3 +379,14 @@ def job_event() -> Callable[..., ProcessingJobEvent]:
 def quality_report() -> Callable[..., dict[str, Any]]:
     """Builder: ``quality_report(auc=0.91, recall=0.72)`` -> a SageMaker model-quality report."""
     return _quality_report
+
+
+@pytest.fixture
+def s3() -> Iterator[tuple[Any, Stubber]]:
+    """A botocore S3 client, never connected, answered by its Stubber; every queued answer must be used."""
+    client = botocore.session.get_session().create_client(
+        "s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import botocore.session
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
@@ -301,16 +300,6 @@ def test_a_recorded_refusal_does_not_crowd_out_a_later_decision(
 
 
 # --- evidence registrar may not read: held, then the event fails -------------------------------------
-
-
-@pytest.fixture
-def s3() -> Iterator[tuple[Any, Stubber]]:
-    client = botocore.session.get_session().create_client(
-        "s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def respond(stubber: Stubber, uri: str, data: bytes) -> None:

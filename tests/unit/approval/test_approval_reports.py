@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
 from typing import Any
 
-import botocore.session
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
@@ -36,16 +34,6 @@ from registrar.reports import (
 
 URI = "s3://reports/churn-model/1/evaluation.json"
 ETAG = "9b2cf535f27731c974343645a3985328"
-
-
-@pytest.fixture
-def s3() -> Iterator[tuple[Any, Stubber]]:
-    client = botocore.session.get_session().create_client(
-        "s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def respond(
