@@ -15,6 +15,7 @@ import functools
 import json
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 # Imported before pydantic by the handlers package (handlers/__init__.py, "Import order"), else it loads Parser.
@@ -22,6 +23,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from registrar import aws
+from registrar.decisions.announce import invocation_deadline
 from registrar.errors import DeploymentError, RegistrarError
 from registrar.observability import count, cut, logger
 from registrar.observability import record as record_outcome
@@ -105,6 +107,10 @@ def process_batch(
     """
     handle = _deduplicated(table_name, context)
     home = _home(context)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        # A decision this invocation stages is its own to publish until then (registrar.decisions.announce).
+        invocation_deadline.set(datetime.now(UTC) + timedelta(milliseconds=remaining()))
     # One processor per batch: it keeps the batch's records and results, and a local runner may handle
     # several batches at once in threads of one process. A batch whose every record failed is reported
     # like any other (every record in batchItemFailures) instead of failing the invocation: SQS redelivers

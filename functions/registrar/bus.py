@@ -1,9 +1,10 @@
 """The EventBridge adapter: the only module that calls ``events:PutEvents``.
 
-It publishes registrar's own ``Compilation Job State Change`` events (source ``registrar``; see
-docs/events.md). PutEvents takes at most 10 entries per call and can accept some entries of a call
-while failing others (``FailedEntryCount``); the failed entries alone are sent again, and an entry
-that still fails is an error, never dropped.
+It publishes registrar's own events (source ``registrar``; see docs/events.md): the sweeper's
+``Compilation Job State Change`` and every write's ``Registrar Decision``. PutEvents takes at
+most 10 entries per call and can accept some entries of a call while failing others
+(``FailedEntryCount``); the failed entries alone are sent again, and an entry that still fails is
+an error, never dropped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from registrar import aws
+from registrar.decisions.contract import DecisionDetail, put_events_entry
 from registrar.errors import RegistrarError
 from registrar.events import COMPILATION_JOB_STATE_CHANGE, REGISTRAR_SOURCE, CompilationJobStateChange
 
@@ -35,7 +37,8 @@ class PublishError(RegistrarError):
     Parameters
     ----------
     failures
-        ``(job name, error code, error message)`` of each entry that was not published.
+        ``(what, error code, error message)`` of each entry that was not published: the job's name,
+        or the decision's package ARN.
     """
 
     def __init__(self, failures: list[tuple[str, str, str]]) -> None:
@@ -99,12 +102,12 @@ class EventBus:
         return self._client
 
     def publish(self, details: Sequence[CompilationJobStateChange]) -> int:
-        """Publish one event per detail, in calls of at most 10 entries.
+        """Publish one ``Compilation Job State Change`` per detail, in calls of at most 10 entries.
 
         Parameters
         ----------
         details
-            The ``Compilation Job State Change`` details, in the order to publish them.
+            The details, in the order to publish them.
 
         Returns
         -------
@@ -117,36 +120,43 @@ class EventBus:
             Naming every entry still failing after ``max_attempts`` calls, or failing with an
             error a retry cannot fix; entries of other batches may have been published.
         """
+        return self._publish([(detail.CompilationJobName, entry(detail, self.bus_name)) for detail in details])
+
+    def publish_decisions(self, details: Sequence[DecisionDetail]) -> int:
+        """Publish one ``Registrar Decision`` per detail; as :meth:`publish`."""
+        entries = [(detail.model_package_arn, put_events_entry(detail, self.bus_name)) for detail in details]
+        return self._publish(entries)
+
+    def _publish(self, entries: list[tuple[str, dict[str, Any]]]) -> int:
         published = 0
         failures: list[tuple[str, str, str]] = []
-        for offset in range(0, len(details), MAX_ENTRIES_PER_CALL):
-            batch = list(details[offset : offset + MAX_ENTRIES_PER_CALL])
-            sent, failed = self._publish_batch(batch)
+        for offset in range(0, len(entries), MAX_ENTRIES_PER_CALL):
+            sent, failed = self._publish_batch(entries[offset : offset + MAX_ENTRIES_PER_CALL])
             published += sent
             failures += failed
         if failures:
             raise PublishError(failures)
         return published
 
-    def _publish_batch(self, batch: list[CompilationJobStateChange]) -> tuple[int, list[tuple[str, str, str]]]:
+    def _publish_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> tuple[int, list[tuple[str, str, str]]]:
         pending = batch
         sent = 0
         permanent: list[tuple[str, str, str]] = []
         for attempt in range(self._max_attempts):
             if attempt:
                 self._sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
-            response = self.client.put_events(Entries=[entry(detail, self.bus_name) for detail in pending])
+            response = self.client.put_events(Entries=[item for _, item in pending])
             results = response.get("Entries", [])
-            retry: list[tuple[CompilationJobStateChange, str, str]] = []
-            for detail, result in zip(pending, results, strict=True):
+            retry: list[tuple[tuple[str, dict[str, Any]], str, str]] = []
+            for labelled, result in zip(pending, results, strict=True):
                 code = result.get("ErrorCode")
                 if not code:
                     sent += 1
                 elif code in PERMANENT_ERRORS:
-                    permanent.append((detail.CompilationJobName, code, result.get("ErrorMessage", "")))
+                    permanent.append((labelled[0], code, result.get("ErrorMessage", "")))
                 else:
-                    retry.append((detail, code, result.get("ErrorMessage", "")))
+                    retry.append((labelled, code, result.get("ErrorMessage", "")))
             if not retry:
                 return sent, permanent
-            pending = [detail for detail, _, _ in retry]
-        return sent, permanent + [(detail.CompilationJobName, code, message) for detail, code, message in retry]
+            pending = [labelled for labelled, _, _ in retry]
+        return sent, permanent + [(labelled[0], code, message) for labelled, code, message in retry]

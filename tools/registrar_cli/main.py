@@ -172,6 +172,7 @@ def _settings() -> Settings:
 
 
 def _plan_or_apply(args: argparse.Namespace, *, apply: bool) -> int:
+    from registrar.decisions.announce import DecisionNotPublishedError
     from registrar_cli import flows
 
     try:
@@ -192,6 +193,8 @@ def _plan_or_apply(args: argparse.Namespace, *, apply: bool) -> int:
         return _fail(str(error), EXIT_INVALID)
     except DeploymentError as error:  # the configuration's to fix, like AccessDenied: not an invalid event
         return _fail(f"{error}; fix the configuration, then apply the event again", EXIT_AWS)
+    except DecisionNotPublishedError as error:
+        return _fail(f"{error}; apply the event again once EventBridge accepts it", EXIT_AWS)
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
     except (ClientError, BotoCoreError) as error:

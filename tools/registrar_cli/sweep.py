@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from registrar.decisions.announce import announcer_for
 from registrar.neo.service import NeoFlow
 from registrar.neo.sweep import DEFAULT_OVERLAP, JobLister, WatermarkStore, advance, survey
 from registrar.outcome import Outcome
@@ -27,7 +28,12 @@ def sweep_and_register(
     ``endpoint_url`` (else the environment's).
     """
     registry = Registry(endpoint_url=endpoint_url, region=region)
-    flow = NeoFlow(registry=registry, managed_groups=tuple(settings.managed_groups))
+    flow = NeoFlow(
+        registry=registry,
+        managed_groups=tuple(settings.managed_groups),
+        output_locations=tuple(settings.neo_output_locations),
+        announcer=announcer_for(settings, endpoint_url=endpoint_url, region=region),
+    )
     lookback = timedelta(minutes=settings.sweep_lookback_minutes)
     for name, outcome in register_swept(flow, registry, lookback=lookback, since=since):
         yield sweep_line(name, outcome)

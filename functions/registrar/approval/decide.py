@@ -75,6 +75,10 @@ class Check(BaseModel):
         Whether the condition holds.
     text
         How the description states it: ``auc 0.81 < min 0.85``.
+    min, max
+        The condition's thresholds (``None`` for the champion comparison).
+    champion_value, champion
+        For the champion comparison: the champion's value and its ARN, when it had one to compare.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -85,6 +89,10 @@ class Check(BaseModel):
     problem: str | None = None
     passed: bool
     text: str
+    min: float | None = None
+    max: float | None = None
+    champion_value: float | None = None
+    champion: str | None = None
 
 
 class Decision(BaseModel):
@@ -201,21 +209,24 @@ def precheck(package: ModelPackage, policy: Policy) -> Decision | MatchedRule:
 def _condition_check(condition: Condition, report: Any) -> Check:
     label = condition.label
     value, problem = metric_value(report, condition.metric)
+    bounds = {"min": condition.min, "max": condition.max}
     if value is None:
-        return Check(label=label, metric=condition.metric, problem=problem, passed=False, text=f"{label} is {problem}")
+        return Check(
+            label=label, metric=condition.metric, problem=problem, passed=False, text=f"{label} is {problem}", **bounds
+        )
     shown = f"{label} {_number(value)}"
     if condition.min is not None and value < condition.min:
         text = f"{shown} < min {_number(condition.min)}"
     elif condition.max is not None and value > condition.max:
         text = f"{shown} > max {_number(condition.max)}"
     else:
-        bounds = []
+        held = []
         if condition.min is not None:
-            bounds.append(f"≥ min {_number(condition.min)}")
+            held.append(f"≥ min {_number(condition.min)}")
         if condition.max is not None:
-            bounds.append(f"≤ max {_number(condition.max)}")
-        text = f"{shown} {' and '.join(bounds)}"
-    return Check(label=label, metric=condition.metric, value=value, passed=condition.holds(value), text=text)
+            held.append(f"≤ max {_number(condition.max)}")
+        text = f"{shown} {' and '.join(held)}"
+    return Check(label=label, metric=condition.metric, value=value, passed=condition.holds(value), text=text, **bounds)
 
 
 def _champion_check(
@@ -229,8 +240,17 @@ def _champion_check(
     name = _package_name(champion.subject)
     ours, our_problem = metric_value(report, rule.metric)
 
-    def failed(text: str) -> Check:
-        return Check(label=label, metric=rule.metric, value=ours, problem=our_problem, passed=False, text=text)
+    def failed(text: str, theirs: float | None = None) -> Check:
+        return Check(
+            label=label,
+            metric=rule.metric,
+            value=ours,
+            problem=our_problem,
+            passed=False,
+            text=text,
+            champion_value=theirs,
+            champion=champion.subject if champion is not None else None,
+        )
 
     if not champion.usable:
         return failed(f"champion {name} cannot be compared: {champion.problem or 'its report is unusable'}"), None
@@ -246,7 +266,7 @@ def _champion_check(
     if theirs is None:
         return failed(f"champion {name} cannot be compared: its {label} is {their_problem}"), their_reading
     if ours is None:
-        return failed(f"{label} is {our_problem}, so it cannot beat champion {name}"), their_reading
+        return failed(f"{label} is {our_problem}, so it cannot beat champion {name}", theirs), their_reading
     beaten = rule.beaten(ours, theirs)
     if rule.higher_is_better:
         relation, sign = ("≥" if beaten else "<"), "+"
@@ -255,7 +275,16 @@ def _champion_check(
     margin = f" {sign} {_number(rule.by)}" if rule.by else ""
     verb = "beats" if beaten else "does not beat"
     text = f"{label} {_number(ours)} {relation} champion {name} {_number(theirs)}{margin} ({verb} the champion)"
-    return Check(label=label, metric=rule.metric, value=ours, passed=beaten, text=text), their_reading
+    comparison = Check(
+        label=label,
+        metric=rule.metric,
+        value=ours,
+        passed=beaten,
+        text=text,
+        champion_value=theirs,
+        champion=champion.subject,
+    )
+    return comparison, their_reading
 
 
 def decide(

@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from registrar import aws, groups
-from registrar.approval.decide import REFUSED_KEY, Decision, decide, desired_update, precheck, refusal_update
+from registrar.approval.decide import (
+    REFUSED_KEY,
+    Check,
+    Decision,
+    decide,
+    desired_update,
+    precheck,
+    refusal_update,
+)
 from registrar.approval.evidence import (
     FINISHED_JOB_STATUSES,
     Evidence,
@@ -30,6 +38,8 @@ from registrar.approval.evidence import (
     package_evidence,
 )
 from registrar.approval.policy import MatchedRule, Policy
+from registrar.decisions.announce import Announcer, DecisionInFlightError
+from registrar.decisions.contract import MetricReading
 from registrar.errors import DeploymentError, InvalidUpdateError
 from registrar.events import ModelPackageEvent, ProcessingJobEvent, parse_event, utc
 from registrar.outcome import Outcome
@@ -141,12 +151,16 @@ class ApprovalFlow:
         Returns the current approval policy (cached by its source).
     managed_groups
         fnmatch patterns of the groups registrar may act on; empty allows any.
+    announcer
+        Makes each write and publishes its ``Registrar Decision``; ``None`` writes without
+        announcing (a flow that only plans, or a test looking at the writes alone).
     """
 
     registry: PackageRegistry
     reports: ReportReader
     policy: Callable[[], Policy]
     managed_groups: Sequence[str] = field(default_factory=tuple)
+    announcer: Announcer | None = None
 
     @classmethod
     def from_settings(
@@ -154,6 +168,7 @@ class ApprovalFlow:
     ) -> ApprovalFlow:
         """The flow on AWS (or the endpoint given), configured by ``settings``."""
         from registrar import parameters
+        from registrar.decisions.announce import announcer_for
         from registrar.registry import Registry
         from registrar.reports import ReportStore
 
@@ -162,6 +177,7 @@ class ApprovalFlow:
             reports=ReportStore(endpoint_url=endpoint_url, region=region, allowed_locations=settings.report_locations),
             policy=functools.partial(parameters.load_policy, settings, endpoint_url=endpoint_url, region=region),
             managed_groups=tuple(settings.managed_groups),
+            announcer=announcer_for(settings, endpoint_url=endpoint_url, region=region),
         )
 
     def handle(self, event: ApprovalEvent, *, apply: bool = True) -> Outcome:
@@ -244,8 +260,13 @@ class ApprovalFlow:
             refusing the function): the version is held with the reason first, then the event fails,
             to be dead-lettered and redriven once the configuration is fixed.
         """
-        policy = self.policy()
         package = target.package
+        if apply and self.announcer is not None:
+            try:
+                self.announcer.recover(package)
+            except DecisionInFlightError as error:
+                return Outcome.early(str(error), arn=package.ModelPackageArn)
+        policy = self.policy()
         screened = precheck(package, policy)
         if isinstance(screened, Decision):
             return _from_decision(screened)
@@ -253,10 +274,10 @@ class ApprovalFlow:
         if isinstance(evidence, Outcome):
             return evidence
         if isinstance(evidence, Refusal):
-            return self._refuse(package, evidence, apply=apply)
+            return self._refuse(target, evidence, apply=apply)
         champion = self._champion(package, screened, evidence)
         decision = decide(package, evidence, policy, screened, champion)
-        outcome = self._write(decision, package, apply=apply)
+        outcome = self._write(decision, target, apply=apply)
         blocked = evidence.blocked or (champion.blocked if champion is not None else None)
         if blocked is not None:
             raise DeploymentError(f"{package.ModelPackageArn} is held: {blocked}")
@@ -275,12 +296,13 @@ class ApprovalFlow:
             )
         return package_evidence(target.package, self.reports)
 
-    def _refuse(self, package: ModelPackage, refusal: Refusal, *, apply: bool) -> Outcome:
+    def _refuse(self, target: Target, refusal: Refusal, *, apply: bool) -> Outcome:
         """Record why the job's evidence was refused, and decide nothing (the job may be re-run, bound)."""
+        package = target.package
         update = refusal_update(package, refusal.reason)
-        if update is not None and apply:
-            self.registry.update(update)
         reasons = [f"evidence refused: {refusal.reason}", "nothing is decided on it"]
+        if update is not None and apply:
+            self._commit(update, target, verdict="Refused", reasons=reasons)
         if update is None:
             reasons.append(f"{REFUSED_KEY} already says so, or other entries leave it no room: nothing written")
         request = update.to_request() if update is not None else None
@@ -295,7 +317,8 @@ class ApprovalFlow:
         )
         return champion_evidence(defending, self.reports) if defending is not None else None
 
-    def _write(self, decision: Decision, package: ModelPackage, *, apply: bool) -> Outcome:
+    def _write(self, decision: Decision, target: Target, *, apply: bool) -> Outcome:
+        package = target.package
         arn = package.ModelPackageArn
         try:
             desired = desired_update(decision, package)
@@ -306,8 +329,41 @@ class ApprovalFlow:
             reasons = [*decision.reasons, "the package already records this decision; nothing to write"]
             return Outcome.unchanged(reasons, arn=arn, verdict=decision.verdict)
         if apply:
-            self.registry.update(update)
+            self._commit(
+                update,
+                target,
+                verdict=decision.verdict or "Held",
+                reasons=decision.reasons,
+                metrics=[_reading(check) for check in decision.checks],
+                rule=decision.rule_number,
+                policy_digest=decision.policy_digest,
+                evidence=decision.evidence_uri,
+            )
         return Outcome.updated(update.to_request(), decision.reasons, arn=arn, verdict=decision.verdict)
+
+    def _commit(self, update: PackageUpdate, target: Target, **decided: Any) -> None:
+        """Write ``update``; with an announcer, publish its ``Registrar Decision`` (``decided``: its members)."""
+        if self.announcer is None:
+            self.registry.update(update)
+            return
+        job = target.job.get("ProcessingJobName") if target.job is not None else None
+        detail = self.announcer.detail(target.package, update, flow="approval", evaluation_job=job, **decided)
+        self.announcer.commit(self.registry.update, update, detail)
+
+
+def _reading(check: Check) -> MetricReading:
+    return MetricReading(
+        name=check.label,
+        expression=check.metric,
+        value=check.value,
+        problem=check.problem,
+        min=check.min,
+        max=check.max,
+        champion_value=check.champion_value,
+        champion=check.champion,
+        passed=check.passed,
+        text=check.text,
+    )
 
 
 def _from_decision(decision: Decision) -> Outcome:

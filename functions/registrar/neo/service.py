@@ -27,6 +27,8 @@ from typing import Any, Protocol, cast
 from pydantic import ValidationError
 
 from registrar import aws, groups
+from registrar.decisions.announce import Announcer, DecisionInFlightError
+from registrar.decisions.contract import DecisionVerdict
 from registrar.errors import DeploymentError, InvalidUpdateError
 from registrar.events import CompilationJobEvent, parse_event, utc
 from registrar.neo.decide import (
@@ -113,24 +115,30 @@ class NeoFlow:
     max_replans
         How many times to describe the package and plan again after UpdateModelPackage refuses
         the request because of a concurrent change.
+    announcer
+        Makes each write and publishes its ``Registrar Decision``; ``None`` writes without
+        announcing (a flow that only plans, or a test looking at the writes alone).
     """
 
     registry: NeoRegistry
     managed_groups: Sequence[str] = field(default_factory=tuple)
     output_locations: Sequence[str] = field(default_factory=tuple)
     max_replans: int = MAX_REPLANS
+    announcer: Announcer | None = None
 
     @classmethod
     def from_settings(
         cls, settings: Settings, *, endpoint_url: str | None = None, region: str | None = None
     ) -> NeoFlow:
         """The flow on AWS (or the endpoint given), configured by ``settings``."""
+        from registrar.decisions.announce import announcer_for
         from registrar.registry import Registry
 
         return cls(
             registry=Registry(endpoint_url=endpoint_url, region=region),
             managed_groups=tuple(settings.managed_groups),
             output_locations=tuple(settings.neo_output_locations),
+            announcer=announcer_for(settings, endpoint_url=endpoint_url, region=region),
         )
 
     def handle(self, event: CompilationJobEvent, *, apply: bool = True) -> Outcome:
@@ -227,6 +235,11 @@ class NeoFlow:
         registrar.errors.DeploymentError
             The compiled model lies outside the configured output locations.
         """
+        if apply and self.announcer is not None:
+            try:
+                self.announcer.recover(target.package)
+            except DecisionInFlightError as error:
+                return Outcome.early(str(error), arn=target.package.ModelPackageArn)
         unbound = unbound_reason(target.job, target.package)
         if unbound is not None:
             return self._refuse(target, unbound, apply=apply)
@@ -240,9 +253,9 @@ class NeoFlow:
         """Record why the job was refused on its version, and attach nothing."""
         package = target.package
         update = metadata_record(package, REFUSED_KEY, sanitise(f"refused {target.job.CompilationJobName}: {reason}"))
-        if update is not None and apply:
-            self.registry.update(update)
         reasons = [f"compilation job refused: {reason}", "nothing is attached or recorded for its target"]
+        if update is not None and apply:
+            self._commit(update, package, target.job, verdict="Refused", reasons=reasons)
         request = update.to_request() if update is not None else None
         # Not kept: the configuration may be fixed, and the job announced again.
         return Outcome.skipped(reasons, arn=package.ModelPackageArn, verdict="Refused", request=request, final=False)
@@ -264,7 +277,8 @@ class NeoFlow:
             if update is None or not apply:
                 return outcome
             try:
-                self.registry.update(update)
+                verdict = _verdict(decision, target.job)
+                self._commit(update, package, target.job, verdict=verdict, reasons=outcome.reasons)
             except Exception as error:
                 code = aws.error_code(error)
                 if code not in REPLAN_ON or attempt == self.max_replans:
@@ -275,6 +289,32 @@ class NeoFlow:
                 continue
             return outcome
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    def _commit(
+        self,
+        update: PackageUpdate,
+        package: ModelPackage,
+        job: CompilationJob,
+        *,
+        verdict: DecisionVerdict,
+        reasons: Sequence[str],
+    ) -> None:
+        """Write ``update``; with an announcer, publish its ``Registrar Decision``."""
+        if self.announcer is None:
+            self.registry.update(update)
+            return
+        specifications = update.AdditionalInferenceSpecificationsToAdd or []
+        detail = self.announcer.detail(
+            package,
+            update,
+            verdict=verdict,
+            flow="neo",
+            reasons=reasons,
+            compilation_job=job.CompilationJobName,
+            target=target_label(job.target_device, job.target_platform),
+            specification=specifications[0].Name if specifications else None,
+        )
+        self.announcer.commit(self.registry.update, update, detail)
 
     def _recorded_job(self, job: CompilationJob, package: ModelPackage) -> CompilationJob | None:
         """The other job the package's record for this target names, to keep a newer record; ``None`` if none."""
@@ -302,6 +342,15 @@ def _not_finished(job: CompilationJob, announced_modified: datetime | None) -> O
             "the event is about an earlier job of that name"
         )
     return Outcome.early(f"compilation job {name} is {job.CompilationJobStatus}, not finished: the event is early")
+
+
+def _verdict(decision: NeoDecision, job: CompilationJob) -> DecisionVerdict:
+    """What writing ``decision`` does: Attached, OverCap, Failed (a job that did not compile) or Recorded."""
+    if decision.action == "over-cap":
+        return "OverCap"
+    if decision.specification is not None:
+        return "Attached"
+    return "Recorded" if job.finished_ok else "Failed"
 
 
 def _plan(decision: NeoDecision, package: ModelPackage) -> PackageUpdate | None:

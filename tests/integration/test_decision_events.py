@@ -1,0 +1,217 @@
+"""Registrar Decision events on the emulator: one per write, through `registrar apply`, `registrar sweep` and
+the handlers, received by a rule on the default bus as any subscriber would; none for a write not made; one
+(not zero, not two) when PutEvents fails after the write and the record is delivered again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from handlers import approval
+from registrar import aws as aws_clients
+from registrar.decisions.contract import DECISION_PATTERN, DecisionDetail
+from registrar.decisions.journal import ID_PREFIX
+from registrar.patterns import for_account
+from registrar_dev.emulator import Emulator
+from registrar_dev.faults import FaultInjector
+from registrar_dev.runner import LocalLambdaContext
+from registrar_dev.support import ACCOUNT, APPROVAL_SAMPLES, fresh_container, sqs_event
+from tests.integration.scenario import (
+    LAMBDA_ENVIRONMENT,
+    POLICY,
+    Clients,
+    approval_event_path,
+    build_approval_state,
+    build_neo_package,
+    compile_job,
+    create_idempotency_table,
+    neo_event_path,
+    run_cli,
+)
+
+Receive = Callable[[], list[DecisionDetail]]
+TABLE = "registrar-decisions-idempotency"
+
+
+@pytest.fixture
+def clients(aws: Emulator) -> Clients:
+    return Clients.of(aws)
+
+
+@pytest.fixture
+def decisions(aws: Emulator, clients: Clients) -> Receive:
+    """A subscriber: a rule on the default bus for every Registrar Decision of the account, into an SQS queue.
+
+    Returns a function that reads (and deletes) every decision that reached the queue so far.
+    """
+    import boto3
+
+    events = boto3.client("events", endpoint_url=aws.endpoint, region_name=aws.region)
+    name = f"decisions-{uuid.uuid4().hex[:8]}"
+    queue_url = clients.sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = clients.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name=name, EventPattern=json.dumps(for_account(DECISION_PATTERN, ACCOUNT)))
+    events.put_targets(Rule=name, Targets=[{"Id": "subscriber", "Arn": queue_arn}])
+
+    def receive() -> list[DecisionDetail]:
+        received: list[DecisionDetail] = []
+        for _ in range(3):  # a few empty answers in a row: the emulator delivers synchronously, this is margin
+            messages = clients.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                assert (envelope["source"], envelope["detail-type"]) == ("registrar", "Registrar Decision")
+                assert envelope["resources"] == [envelope["detail"]["model_package_arn"]]
+                received.append(DecisionDetail.model_validate(envelope["detail"]))
+                clients.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return received
+
+    return receive
+
+
+def apply(name: str) -> dict[str, Any]:
+    status, [printed], _ = run_cli("apply", str(approval_event_path(name)), "--policy", str(POLICY))
+    assert status == 0
+    return printed
+
+
+@pytest.mark.parametrize("name", APPROVAL_SAMPLES)
+def test_every_approval_sample_publishes_one_decision_per_write_and_none_when_applied_again(
+    name: str, clients: Clients, decisions: Receive
+) -> None:
+    arn = build_approval_state(clients)[name]
+    first = apply(name)
+    received = decisions()
+    if first["outcome"] != "updated":
+        assert received == []
+        return
+    [detail] = received
+    described = clients.describe(arn)
+    assert detail.model_package_arn == arn
+    assert detail.status == described["ModelApprovalStatus"]
+    assert detail.decision_id == first["request"]["ClientToken"]
+    assert detail.verdict in described["ApprovalDescription"]
+    for reading in detail.metrics:
+        assert reading.min is not None or reading.max is not None or reading.champion is not None
+
+    again = apply(name)
+    assert again["outcome"] in ("unchanged", "skipped")
+    assert decisions() == []
+
+
+def test_a_passing_report_publishes_the_numbers_against_their_thresholds(clients: Clients, decisions: Receive) -> None:
+    build_approval_state(clients)
+    apply("passing")
+    [detail] = decisions()
+    assert detail.verdict == "Approved"
+    assert {(m.name, m.value, m.min, m.max) for m in detail.metrics} == {
+        ("auc", 0.91, 0.85, 1.0),
+        ("recall", 0.72, 0.6, 1.0),
+    }
+    assert detail.evidence and detail.evidence.startswith("s3://registrar-demo-reports/")
+
+
+def test_apply_and_sweep_of_compilations_publish_one_decision_per_write(
+    aws: Emulator, clients: Clients, decisions: Receive
+) -> None:
+    since = (datetime.now(UTC) - timedelta(seconds=2)).isoformat()
+    arn = build_neo_package(clients)
+    compile_job(clients, "churn-model-1-ml-c5", "ml_c5", package=arn)
+    compile_job(clients, "churn-model-1-jetson-nano", "jetson_nano", tagged=arn)
+    compile_job(clients, "churn-model-1-ml-c5-failed", "ml_c5", package=arn, fail=True)
+
+    status, [attached], _ = run_cli("apply", str(neo_event_path("completed-ml-c5")))
+    assert (status, attached["outcome"]) == (0, "updated")
+    assert [(d.verdict, d.compilation_job) for d in decisions()] == [("Attached", "churn-model-1-ml-c5")]
+
+    status, lines, _ = run_cli("sweep", "--since", since)
+    assert status == 0
+    published = sorted((d.verdict, d.compilation_job) for d in decisions())
+    assert published == [("Failed", "churn-model-1-ml-c5-failed"), ("Recorded", "churn-model-1-jetson-nano")]
+    assert sum(line["outcome"] == "updated" for line in lines) == 2
+
+    status, lines, _ = run_cli("sweep", "--since", since)
+    assert status == 0 and decisions() == []
+
+
+@pytest.fixture
+def deployed(aws: Emulator, clients: Clients, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The approval function's environment, with its idempotency table, in a new container."""
+    create_idempotency_table(clients, TABLE)
+    for variable, value in {**LAMBDA_ENVIRONMENT, "REGISTRAR_TABLE_NAME": TABLE}.items():
+        monkeypatch.setenv(variable, value)
+    fresh_container()
+    yield
+    fresh_container()
+
+
+def test_a_publish_that_fails_after_the_write_is_published_once_when_the_record_comes_back(
+    deployed: None, clients: Clients, decisions: Receive
+) -> None:
+    # GIVEN a passing version, and PutEvents refused while its record is handled
+    arn = build_approval_state(clients)["passing"]
+    event = sqs_event([approval_event_path("passing").read_text()])
+    aws_clients.reset_clients()
+    with FaultInjector(services={"eventbridge"}).install() as faults:
+        faults.always_fail("access_denied", service="eventbridge", operation="PutEvents")
+        response = approval.handler(event, LocalLambdaContext(function_name="registrar-approval", timeout_seconds=1))
+    aws_clients.reset_clients()
+    # THEN the record fails, the version is Approved, no decision went out and one is staged
+    assert len(response["batchItemFailures"]) == 1
+    assert clients.describe(arn)["ModelApprovalStatus"] == "Approved"
+    assert decisions() == []
+    staged = clients.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": ID_PREFIX + arn}})
+    assert "Item" in staged
+
+    # WHEN SQS delivers the record again after the first invocation's deadline
+    time.sleep(2.1)
+    again = approval.handler(event, LocalLambdaContext(function_name="registrar-approval"))
+    # THEN it succeeds, the staged decision is published once, nothing is left staged, nothing written twice
+    assert again["batchItemFailures"] == []
+    [detail] = decisions()
+    assert (detail.verdict, detail.model_package_arn) == ("Approved", arn)
+    assert "Item" not in clients.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": ID_PREFIX + arn}})
+
+    # AND a third delivery publishes nothing
+    assert approval.handler(event, LocalLambdaContext(function_name="registrar-approval"))["batchItemFailures"] == []
+    assert decisions() == []
+
+
+def test_a_record_coming_back_while_its_writer_may_still_run_is_deferred_not_published(
+    deployed: None, clients: Clients, decisions: Receive
+) -> None:
+    arn = build_approval_state(clients)["passing"]
+    event = sqs_event([approval_event_path("passing").read_text()])
+    aws_clients.reset_clients()
+    with FaultInjector(services={"eventbridge"}).install() as faults:
+        faults.always_fail("access_denied", service="eventbridge", operation="PutEvents")
+        approval.handler(event, LocalLambdaContext(function_name="registrar-approval", timeout_seconds=60))
+    aws_clients.reset_clients()
+    response = approval.handler(event, LocalLambdaContext(function_name="registrar-approval"))
+    assert len(response["batchItemFailures"]) == 1
+    assert decisions() == []
+    assert clients.describe(arn)["ModelApprovalStatus"] == "Approved"
+
+
+def test_apply_says_the_version_was_written_when_its_decision_cannot_be_published(
+    clients: Clients, decisions: Receive
+) -> None:
+    arn = build_approval_state(clients)["passing"]
+    aws_clients.reset_clients()
+    with FaultInjector(services={"eventbridge"}).install() as faults:
+        faults.always_fail("access_denied", service="eventbridge", operation="PutEvents")
+        status, printed, stderr = run_cli("apply", str(approval_event_path("passing")), "--policy", str(POLICY))
+    aws_clients.reset_clients()
+    assert (status, printed) == (1, [])
+    [line] = stderr.splitlines()
+    assert f"{arn} was written (Approved), but its Registrar Decision was not published: AccessDenied" in line
+    assert clients.describe(arn)["ModelApprovalStatus"] == "Approved"
+    assert decisions() == []
