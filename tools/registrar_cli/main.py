@@ -216,6 +216,7 @@ def _policy_check(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from registrar.decisions.announce import DecisionNotPublishedError
     from registrar_cli.sweep import sweep_and_register
 
     try:
@@ -225,6 +226,8 @@ def _sweep(args: argparse.Namespace) -> int:
     try:
         for line in sweep_and_register(settings, since=args.since, endpoint_url=args.endpoint_url, region=args.region):
             _print_json(line)
+    except DecisionNotPublishedError as error:
+        return _fail(f"{error}; sweep again once EventBridge accepts it", EXIT_AWS)
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
     except (ClientError, BotoCoreError) as error:
