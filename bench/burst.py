@@ -283,6 +283,15 @@ class BurstResult:
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
 
+    decision_events: int = 0  # Registrar Decision events a subscriber received
+    decisions_unannounced: list[str] = field(default_factory=list)  # writes applied without a decision event
+    decisions_doubled: list[str] = field(default_factory=list)  # decision ids received more than once
+    decisions_unwritten: list[str] = field(default_factory=list)  # decision events of writes never applied
+    publish_faults: int = 0  # PutEvents attempts of the decisions failed by the injector
+    # PutEvents answers lost to a read timeout after EventBridge took the event: botocore sends it again, and
+    # EventBridge (which does not deduplicate) delivers both; each may double one decision, with the same id.
+    publish_lost_answers: int = 0
+
     decisions: int = 0  # ``updated`` outcomes: a verdict written, or a compilation attached or recorded
     # Writes registrar made: outcomes that carried a request (decisions, over-cap records, refusal records), and
     # the holds written on blocked versions before their events failed (no outcome is logged for those).
@@ -312,6 +321,10 @@ class BurstResult:
             )
         if self.outside_reads:
             found.append(f"{self.outside_reads} report read(s) outside the allowed locations")
+        found += [f"a write without its Registrar Decision: {token}" for token in self.decisions_unannounced]
+        if len(self.decisions_doubled) > self.publish_lost_answers:
+            found += [f"a Registrar Decision published twice: {token}" for token in self.decisions_doubled]
+        found += [f"a Registrar Decision of a write never applied: {token}" for token in self.decisions_unwritten]
         return found
 
     def lines(self) -> list[str]:
@@ -345,6 +358,11 @@ class BurstResult:
             f"  updates applied           {self.applied_on_service} on the service "
             f"({self.update_calls} UpdateModelPackage calls, {self.update_calls_succeeded} succeeded, "
             f"{self.distinct_tokens} distinct ClientTokens, {self.unconfirmed} applied with the answer lost)",
+            f"  decision events           {self.decision_events} for {self.applied_on_service} writes applied: "
+            f"{len(self.decisions_unannounced)} lost, {len(self.decisions_unwritten)} of writes never applied "
+            f"(each must be 0), {len(self.decisions_doubled)} doubled (at most the {self.publish_lost_answers} "
+            f"PutEvents answers lost after EventBridge took the event), through {self.publish_faults} failed "
+            "PutEvents attempts",
             f"  duplicates suppressed     {self.duplicates_suppressed} records answered by Powertools Idempotency "
             f"({self.job_duplicates_published} of the duplicates are of job events, whose subject no write changes)",
             f"  re-plans                  {self.replans} (refused update planned again from fresh state)",
@@ -1077,7 +1095,7 @@ def check_versions(setup: Setup, versions: list[Version], outcomes: list[Handled
 def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> BurstResult:
     """Run one burst against the emulator at ``endpoint`` (reset it first); see the module docstring."""
     from registrar import aws
-    from registrar_dev.faults import FaultInjector
+    from registrar_dev.faults import DEFAULT_SERVICES, FaultInjector
     from registrar_dev.outcomes import listening
     from registrar_dev.support import fresh_container
     from registrar_dev.topology import IDEMPOTENCY_TABLE, build_topology
@@ -1101,10 +1119,15 @@ def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> 
             )["Attributes"]["QueueArn"]
             policy = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(config.max_receive_count)}
             setup.sqs.set_queue_attributes(QueueUrl=flow.queue_url, Attributes={"RedrivePolicy": json.dumps(policy)})
+        decisions_queue = _subscribe_to_decisions(setup)
         fresh_container()  # registrar's clients (and flows) are built afresh, with the injector's hooks
         weights: Any = config.weights
         injector = FaultInjector(
-            rate=config.faults, weights=weights, seed=config.seed, keep_requests=("UpdateModelPackage",)
+            rate=config.faults,
+            weights=weights,
+            seed=config.seed,
+            keep_requests=("UpdateModelPackage",),
+            services=DEFAULT_SERVICES | {"eventbridge"},  # PutEvents of the decisions fails too
         ).install()
         # One fault of every kind is scripted first: which calls the random ones strike depends on how the
         # workers' threads interleave, so a rare kind (a conflict strikes UpdateModelPackage only) may be missed.
@@ -1176,9 +1199,42 @@ def run_burst(config: BurstConfig, endpoint: str, region: str = "us-east-1") -> 
     result.outside_reads = ledger.outside_reads
     result.faults_by_kind = injector.stats.by_kind()
     result.botocore_retries = injector.stats.retries
+    received = Counter(_received_decisions(setup, decisions_queue))
+    result.decision_events = sum(received.values())
+    result.decisions_unannounced = sorted(set(applied) - set(received))
+    result.decisions_doubled = sorted(token for token, n in received.items() if n > 1)
+    result.decisions_unwritten = sorted(set(received) - set(applied))
+    result.publish_faults = injector.stats.injected_into("PutEvents")
+    result.publish_lost_answers = injector.stats.injected_into("PutEvents", "read_timeout")
     result.wrong = check_versions(setup, versions, ledger.outcomes)
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
+
+
+def _subscribe_to_decisions(setup: Setup) -> str:
+    """A rule for every Registrar Decision into a queue of its own, as a subscriber would; returns its URL."""
+    from registrar.decisions.contract import DECISION_PATTERN
+    from registrar.patterns import for_account
+    from registrar_dev.support import ACCOUNT
+
+    queue_url: str = setup.sqs.create_queue(QueueName="burst-decisions")["QueueUrl"]
+    arn = setup.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    setup.events.put_rule(Name="burst-decisions", EventPattern=json.dumps(for_account(DECISION_PATTERN, ACCOUNT)))
+    setup.events.put_targets(Rule="burst-decisions", Targets=[{"Id": "subscriber", "Arn": arn}])
+    return queue_url
+
+
+def _received_decisions(setup: Setup, queue_url: str) -> list[str]:
+    """The ``decision_id`` of every Registrar Decision the subscriber's queue received (read until empty)."""
+    ids: list[str] = []
+    empty = 0
+    while empty < 3:  # three empty looks: moto counts visible and in-flight messages a moment apart
+        messages = setup.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        empty = 0 if messages else empty + 1
+        for message in messages:
+            ids.append(json.loads(message["Body"])["detail"]["decision_id"])
+            setup.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return ids
 
 
 def _applied_updates(region: str) -> dict[str, tuple[str, dict[str, Any]]]:

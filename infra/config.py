@@ -16,10 +16,12 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from infra.names import CONTEXT_KEY, ENV_REPORT_LOCATIONS
 from registrar.approval.policy import deployable_json
+from registrar.decisions.contract import DecisionVerdict
 from registrar.errors import ConfigurationError, PolicyError
 from registrar.settings import GroupPattern, report_location
 
@@ -30,6 +32,11 @@ STANDARD_PARAMETER_BYTES = 4096
 ADVANCED_PARAMETER_BYTES = 8192
 
 _EMAIL = re.compile(r"[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+# Secrets Manager's rule for a secret name: 1 to 512 of ASCII letters, digits and /_+=.@- (so no ARN, which has ':').
+_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+
+# Who hears of a decision unless cdk.json says otherwise: what a person must act on or look into.
+DEFAULT_NOTIFY_VERDICTS: tuple[DecisionVerdict, ...] = ("Held", "Rejected", "Failed")
 
 
 def _report_location(value: str) -> str:
@@ -49,8 +56,67 @@ def _email(value: str) -> str:
     return value
 
 
+def _secret_name(value: str) -> str:
+    if not _SECRET_NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a Secrets Manager secret name (1 to 512 letters, digits and /_+=.@-; "
+            "the name, not an ARN)"
+        )
+    return value
+
+
 ReportLocation = Annotated[str, AfterValidator(_report_location)]
 Email = Annotated[str, AfterValidator(_email)]
+SecretName = Annotated[str, AfterValidator(_secret_name)]
+
+
+def _listed_once(values: list[str], what: str, *, key: Any = str) -> list[str]:
+    seen: set[Any] = set()
+    for value in values:
+        if key(value) in seen:
+            raise ValueError(f"{value!r} is listed twice: each {what} may appear once")
+        seen.add(key(value))
+    return values
+
+
+class NotifyConfig(BaseModel):
+    """Who hears of registrar's decisions: ``context.registrar.notify`` (docs/deployment.md, Notifications).
+
+    Attributes
+    ----------
+    email
+        Addresses subscribed (each confirms by e-mail) to the decision topic; unique, case-insensitively.
+    chat
+        The name of an existing Secrets Manager secret whose SecretString is a Slack or Microsoft Teams
+        incoming-webhook URL; EventBridge posts each decision to it through an API destination.
+    verdicts
+        The verdicts (:data:`registrar.decisions.contract.DecisionVerdict`) that notify; by default
+        :data:`DEFAULT_NOTIFY_VERDICTS`: what a person must act on (Held), or may want to look into
+        (Rejected, and Failed: a Neo compilation that failed or stopped).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: list[Email] = Field(default_factory=list)
+    chat: SecretName | None = None
+    verdicts: list[DecisionVerdict] = Field(default_factory=lambda: list(DEFAULT_NOTIFY_VERDICTS), min_length=1)
+
+    @field_validator("email")
+    @classmethod
+    def _one_subscription_per_address(cls, values: list[str]) -> list[str]:
+        # The domain of an address is case-insensitive, and SNS would subscribe the same mailbox twice.
+        return _listed_once(values, "address", key=str.lower)
+
+    @field_validator("verdicts")
+    @classmethod
+    def _verdicts_once(cls, values: list[str]) -> list[str]:
+        return _listed_once(values, "verdict")
+
+    @model_validator(mode="after")
+    def _someone_to_notify(self) -> NotifyConfig:
+        if not self.email and self.chat is None:
+            raise ValueError("names nobody to notify: give email addresses, a chat webhook secret, or leave notify out")
+        return self
 
 
 def split_location(location: str) -> tuple[str, str]:
@@ -110,6 +176,10 @@ class RegistrarConfig(BaseModel):
     tracing
         X-Ray active tracing with Powertools Tracer (the default). Off, the functions neither send
         traces nor import the X-Ray SDK: about 185 ms less CPU per cold start (docs/performance.md).
+    notify
+        Who hears of decisions (:class:`NotifyConfig`): e-mail through an SNS topic, chat through an
+        EventBridge API destination. Absent, nothing is deployed for it (the functions still publish
+        their ``Registrar Decision`` events).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -122,6 +192,7 @@ class RegistrarConfig(BaseModel):
     alarm_email: Email | None = None
     max_concurrency: int = Field(default=2, ge=2, le=1000)
     tracing: bool = True
+    notify: NotifyConfig | None = None
 
     _root: Path = PrivateAttr(default=PROJECT_ROOT)
     _policy_text: str = PrivateAttr(default="")
@@ -165,9 +236,15 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return text or CONTEXT_KEY
 
 
+# The models of the nested objects, by their key in RegistrarConfig: what an unknown key there is checked against.
+_NESTED: dict[str, type[BaseModel]] = {"notify": NotifyConfig}
+
+
 def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
-        return f"unknown key; the keys are {', '.join(RegistrarConfig.model_fields)}"
+        loc = error["loc"]
+        model = _NESTED[loc[0]] if len(loc) == 2 and loc[0] in _NESTED else RegistrarConfig
+        return f"unknown key; the keys are {', '.join(model.model_fields)}"
     return str(error["msg"]).removeprefix("Value error, ")
 
 

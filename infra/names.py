@@ -25,6 +25,7 @@ METRICS_NAMESPACE: Final = "registrar"
 APPROVAL_HANDLER: Final = "handlers.approval.handler"
 NEO_REGISTRATION_HANDLER: Final = "handlers.neo_registration.handler"
 SWEEPER_HANDLER: Final = "handlers.sweeper.handler"
+DEPLOYMENT_HANDLER: Final = "handlers.deployment.handler"
 
 # Business and operational metrics the functions emit (registrar.observability).
 DECISION_METRICS: Final = ("PackageApproved", "PackageRejected", "PackageHeld")

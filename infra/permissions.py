@@ -18,6 +18,8 @@ from infra import nag
 from infra.config import split_location
 from infra.function import RegistrarFunction
 from registrar.batch import IDEMPOTENCY_RECORD_VERSION
+from registrar.decisions.contract import DECISION_DETAIL_TYPE
+from registrar.events import REGISTRAR_SOURCE
 from registrar.watermark import DEFAULT_KEY as SWEEPER_WATERMARK_KEY
 from registrar.watermark import ID_PREFIX as WATERMARK_ID_PREFIX
 
@@ -77,6 +79,11 @@ def report_listings(locations: Iterable[str]) -> list[tuple[str, list[str] | Non
         elif (listed := prefixes.setdefault(bucket, [])) is not None:
             listed.extend(p for p in (prefix, f"{prefix}*") if p not in listed)
     return [(f"arn:${{AWS::Partition}}:s3:::{bucket}", patterns) for bucket, patterns in prefixes.items()]
+
+
+def default_bus() -> str:
+    """An ``Fn::Sub`` template for the ARN of the account's default event bus."""
+    return "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
 
 
 def _statement(
@@ -144,6 +151,24 @@ def read_reports(role: iam.IRole, locations: Sequence[str]) -> None:
         role.add_to_principal_policy(
             _statement(f"ListEvaluationReports{number}", ["s3:ListBucket"], [bucket], conditions)
         )
+
+
+def put_decision_events(role: iam.IRole) -> None:
+    """events:PutEvents on the default bus, for ``Registrar Decision`` events of source ``registrar`` only.
+
+    EventBridge evaluates ``events:source`` and ``events:detail-type`` on every entry of a PutEvents call
+    (docs: "Using IAM policy conditions in Amazon EventBridge"), so the role cannot publish anything else
+    under the project's name, nor any other source: an event a rule reads as a decision is one a function
+    of registrar's wrote.
+    """
+    role.add_to_principal_policy(
+        _statement(
+            "PutDecisionEvents",
+            ["events:PutEvents"],
+            [default_bus()],
+            {"StringEquals": {"events:source": REGISTRAR_SOURCE, "events:detail-type": DECISION_DETAIL_TYPE}},
+        )
+    )
 
 
 def idempotency_key_pattern(function_name: str) -> str:
@@ -228,3 +253,30 @@ def use_idempotency_records(
 
 def _title(kind: str) -> str:
     return "".join(part.title() for part in kind.split("-"))
+
+
+def read_endpoints(role: iam.IRole) -> None:
+    """Describe the account's endpoints, endpoint configurations and models, and nothing else of them.
+
+    The deployment flow reads which versions an endpoint serves through these three calls
+    (registrar.deployments); which endpoint an event names is only known at run time.
+    """
+    resources = {
+        "sagemaker:DescribeEndpoint": sagemaker_arn("endpoint/*"),
+        "sagemaker:DescribeEndpointConfig": sagemaker_arn("endpoint-config/*"),
+        "sagemaker:DescribeModel": sagemaker_arn("model/*"),
+    }
+    for action, resource in resources.items():
+        name = action.removeprefix("sagemaker:")
+        role.add_to_principal_policy(_statement(name, [action], [resource]))
+    nag.acknowledge_wildcards(
+        role,
+        (
+            (
+                resource,
+                f"{action} is read-only and limited to this account and region; which one an endpoint event leads to "
+                "is only known at run time",
+            )
+            for action, resource in resources.items()
+        ),
+    )

@@ -8,16 +8,19 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from infra import permissions
 from infra.approval_flow import ApprovalFlow
 from infra.config import PROJECT_ROOT, RegistrarConfig
+from infra.deployment_flow import DeploymentFlow
 from infra.names import SERVICE, STACK_DESCRIPTION
 from infra.neo_registration import NeoRegistration
+from infra.notifications import Notifications
 from infra.observability import Observability
 from infra.shared import SharedResources
 
 
 class RegistrarStack(cdk.Stack):
-    """registrar in one stack: shared resources, the approval flow, the Neo flow and observability.
+    """registrar in one stack: shared resources, the approval flow, the Neo flow, notifications and observability.
 
     Parameters
     ----------
@@ -47,6 +50,12 @@ class RegistrarStack(cdk.Stack):
         self.shared = SharedResources(self, "Shared", root=root)
         self.approval = ApprovalFlow(self, "Approval", shared=self.shared, config=config)
         self.neo = NeoRegistration(self, "Neo", shared=self.shared, config=config)
+        self.deployment = DeploymentFlow(self, "Deployment", shared=self.shared, config=config)
+        # Both flows write to model packages, and announce each write with a Registrar Decision event, notifications
+        # or not: anyone may subscribe to the contract (docs/events.md).
+        for role in (self.approval.handler.role, self.neo.handler.role):
+            permissions.put_decision_events(role)
+        self.notifications = Notifications(self, "Notify", notify=config.notify) if config.notify else None
         self.observability = Observability(
             self,
             "Observability",
@@ -54,6 +63,7 @@ class RegistrarStack(cdk.Stack):
                 "Approval": self.approval.handler.function,
                 "NeoRegistration": self.neo.handler.function,
                 "Sweeper": self.neo.sweeper.function,
+                "Deployment": self.deployment.handler.function,
             },
             dead_letter_queues={
                 "ApprovalDeadLetterQueue": self.approval.route.dead_letter_queue,
@@ -69,8 +79,20 @@ class RegistrarStack(cdk.Stack):
                     for rule, queue in zip(self.neo.route.rules, self.neo.route.target_dead_letter_queues, strict=True)
                 },
                 "SweepScheduleDeadLetterQueue": self.neo.schedule_dead_letter_queue,
+                "DeploymentDeadLetterQueue": self.deployment.route.dead_letter_queue,
+                **{
+                    f"Deployment{rule.node.id}DeadLetterQueue": queue
+                    for rule, queue in zip(
+                        self.deployment.route.rules, self.deployment.route.target_dead_letter_queues, strict=True
+                    )
+                },
+                **(self.notifications.dead_letter_queues if self.notifications else {}),
             },
-            flow_queues={"ApprovalQueue": self.approval.route, "NeoQueue": self.neo.route},
+            flow_queues={
+                "ApprovalQueue": self.approval.route,
+                "NeoQueue": self.neo.route,
+                "DeploymentQueue": self.deployment.route,
+            },
             sweep_rate=cdk.Duration.minutes(config.sweep_rate_minutes),
             alarm_email=config.alarm_email,
         )

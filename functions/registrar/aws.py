@@ -32,6 +32,9 @@ OPERATIONS: Final[dict[str, tuple[str, ...]]] = {
     "s3": ("GetObject",),
     "sagemaker": (
         "DescribeCompilationJob",
+        "DescribeEndpoint",
+        "DescribeEndpointConfig",
+        "DescribeModel",
         "DescribeModelPackage",
         "DescribeProcessingJob",
         "ListCompilationJobs",

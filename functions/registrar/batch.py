@@ -107,21 +107,25 @@ def process_batch(
     """
     handle = _deduplicated(table_name, context)
     home = _home(context)
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if callable(remaining):
-        # A decision this invocation stages is its own to publish until then (registrar.decisions.announce).
-        invocation_deadline.set(datetime.now(UTC) + timedelta(milliseconds=remaining()))
+
     # One processor per batch: it keeps the batch's records and results, and a local runner may handle
     # several batches at once in threads of one process. A batch whose every record failed is reported
     # like any other (every record in batchItemFailures) instead of failing the invocation: SQS redelivers
     # the records either way, and the function's Errors alarm keeps meaning a crash, not one poison event.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    response = process_partial_response(
-        event=event,
-        record_handler=functools.partial(_handle_record, parse=parse, flow=flow, handle=handle, home=home),
-        processor=processor,
-        context=context,
-    )
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    # A decision this invocation stages is its own to publish until then (registrar.decisions.announce).
+    deadline = datetime.now(UTC) + timedelta(milliseconds=remaining()) if callable(remaining) else None
+    claim = invocation_deadline.set(deadline)
+    try:
+        response = process_partial_response(
+            event=event,
+            record_handler=functools.partial(_handle_record, parse=parse, flow=flow, handle=handle, home=home),
+            processor=processor,
+            context=context,
+        )
+    finally:
+        invocation_deadline.reset(claim)
     return dict(response)
 
 

@@ -24,6 +24,9 @@ REGISTRAR_SOURCE = "registrar"
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 PROCESSING_JOB_STATE_CHANGE = "SageMaker Processing Job State Change"
 COMPILATION_JOB_STATE_CHANGE = "Compilation Job State Change"
+ENDPOINT_STATE_CHANGE = "SageMaker Endpoint State Change"
+# EndpointStatus of an endpoint that serves: SageMaker's example event writes IN_SERVICE, DescribeEndpoint InService.
+IN_SERVICE_STATUSES = ("IN_SERVICE", "InService")
 
 # Fields registrar's own UpdateModelPackage calls change. A model package event whose
 # UpdatedModelPackageFields lie within these was (or could have been) caused by registrar and is
@@ -168,6 +171,30 @@ class CompilationJobStateChange(_Detail):
         return self.CompilationJobArn
 
 
+class EndpointStateChange(_Detail):
+    """``detail`` of ``SageMaker Endpoint State Change`` (docs/events.md, "Endpoint events").
+
+    It names no model: which versions the endpoint serves is read from SageMaker
+    (:mod:`registrar.deployments`). Only the name and the ARN are used, and they must agree.
+    """
+
+    EndpointName: str = Field(min_length=1, max_length=63)
+    EndpointArn: str = Field(min_length=1)
+    EndpointConfigName: str | None = None
+    EndpointStatus: str = Field(min_length=1)
+    CreationTime: Timestamp = None
+    LastModifiedTime: Timestamp = None
+
+    @model_validator(mode="after")
+    def _name_is_the_arns(self) -> EndpointStateChange:
+        _same_name(self.EndpointArn, "endpoint", self.EndpointName, "EndpointName")
+        return self
+
+    @property
+    def arn(self) -> str:
+        return self.EndpointArn
+
+
 class EventBridgeModel(BaseModel):
     """The EventBridge envelope, member for member Powertools Parser's ``EventBridgeModel``.
 
@@ -230,8 +257,22 @@ class CompilationJobEvent(EventBridgeModel):
     detail: CompilationJobStateChange
 
 
-RegistrarEvent = ModelPackageEvent | ProcessingJobEvent | CompilationJobEvent
-ALL_EVENTS: tuple[type[RegistrarEvent], ...] = (ModelPackageEvent, ProcessingJobEvent, CompilationJobEvent)
+class EndpointEvent(EventBridgeModel):
+    SOURCE: ClassVar[str] = SAGEMAKER_SOURCE
+    DETAIL_TYPE: ClassVar[str] = ENDPOINT_STATE_CHANGE
+
+    source: Literal["aws.sagemaker"]
+    detail_type: Literal["SageMaker Endpoint State Change"] = Field(alias="detail-type")
+    detail: EndpointStateChange
+
+
+RegistrarEvent = ModelPackageEvent | ProcessingJobEvent | CompilationJobEvent | EndpointEvent
+ALL_EVENTS: tuple[type[RegistrarEvent], ...] = (
+    ModelPackageEvent,
+    ProcessingJobEvent,
+    CompilationJobEvent,
+    EndpointEvent,
+)
 
 
 def parse_event(raw: Any, accepted: Sequence[type[RegistrarEvent]] = ALL_EVENTS) -> RegistrarEvent:

@@ -97,6 +97,8 @@ _VERDICT_METRICS = {
     "Recorded": "NeoRecorded",
     "OverCap": "SpecOverCap",
     "Refused": "EvidenceRefused",
+    "Deployed": "DeploymentRecorded",
+    "Retired": "DeploymentRetired",
 }
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from registrar.events import (
     COMPILATION_JOB_STATE_CHANGE,
+    ENDPOINT_STATE_CHANGE,
+    IN_SERVICE_STATUSES,
     MODEL_PACKAGE_STATE_CHANGE,
     PROCESSING_JOB_STATE_CHANGE,
     REGISTRAR_SOURCE,
@@ -38,10 +40,18 @@ FINISHED_COMPILATION_JOB: dict[str, Any] = {
     "detail": {"CompilationJobStatus": ["COMPLETED", "FAILED", "STOPPED"]},
 }
 
+# An endpoint that went into service: created, or at the end of an update. Its versions are read from SageMaker.
+ENDPOINT_IN_SERVICE: dict[str, Any] = {
+    "source": [SAGEMAKER_SOURCE],
+    "detail-type": [ENDPOINT_STATE_CHANGE],
+    "detail": {"EndpointStatus": list(IN_SERVICE_STATUSES)},
+}
+
 # flow name -> the patterns of the rules that feed its queue
 FLOWS: dict[str, tuple[dict[str, Any], ...]] = {
     "approval": (EVALUATED_PACKAGE, FINISHED_PROCESSING_JOB),
     "neo": (FINISHED_COMPILATION_JOB,),
+    "deployment": (ENDPOINT_IN_SERVICE,),
 }
 
 

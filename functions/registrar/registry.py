@@ -69,6 +69,13 @@ class Registry:
         for page in self.client.get_paginator("list_model_packages").paginate(**kwargs):
             yield from page.get("ModelPackageSummaryList", [])
 
+    def list_versions(self, group_name: str, limit: int) -> list[dict[str, Any]]:
+        """One ListModelPackages page of a group: its ``limit`` (1-100) newest versions' summaries, newest first."""
+        response = self.client.list_model_packages(
+            ModelPackageGroupName=group_name, SortBy="CreationTime", SortOrder="Descending", MaxResults=limit
+        )
+        return list(response.get("ModelPackageSummaryList", []))
+
     def latest_approved(self, group_name: str, *, excluding: str | None = None) -> ModelPackage | None:
         """The champion: the most recently created Approved version of the group, other than ``excluding``."""
         for summary in self.list_packages(group_name, approval_status="Approved"):
@@ -109,3 +116,21 @@ class Registry:
         for page in self.client.get_paginator("list_tags").paginate(ResourceArn=resource_arn):
             tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
         return tags
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        """DescribeEndpoint by endpoint name."""
+        response: dict[str, Any] = self.client.describe_endpoint(EndpointName=name)
+        response.pop("ResponseMetadata", None)
+        return response
+
+    def describe_endpoint_config(self, name: str) -> dict[str, Any]:
+        """DescribeEndpointConfig by endpoint configuration name."""
+        response: dict[str, Any] = self.client.describe_endpoint_config(EndpointConfigName=name)
+        response.pop("ResponseMetadata", None)
+        return response
+
+    def describe_model(self, name: str) -> dict[str, Any]:
+        """DescribeModel by model name."""
+        response: dict[str, Any] = self.client.describe_model(ModelName=name)
+        response.pop("ResponseMetadata", None)
+        return response

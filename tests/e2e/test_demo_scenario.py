@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 
 import boto3
 import pytest
@@ -60,7 +61,11 @@ def test_the_poison_event_is_dead_lettered_after_its_receives(result: ScenarioRe
     # THEN the evaluation job's event naming a version that does not exist was handled as invalid on each
     # of its receives, then the approval queue's redrive policy moved it to the approval DLQ; nothing else
     # is in a DLQ
-    assert {flow: len(bodies) for flow, bodies in result.dead_letters.items()} == {"approval": 1, "neo": 0}
+    assert {flow: len(bodies) for flow, bodies in result.dead_letters.items()} == {
+        "approval": 1,
+        "neo": 0,
+        "deployment": 0,
+    }
     (dead,) = result.dead_letters["approval"]
     assert json.loads(dead)["detail"]["ProcessingJobName"] == "churn-model-eval-of-a-missing-version"
     poisoned = [h for h in result.handled if h.outcome.model_package_arn == MISSING_VERSION]
@@ -92,3 +97,14 @@ def test_the_neo_specifications_point_at_the_compiled_artifacts(result: Scenario
         container = spec["Containers"][0]
         assert container["ModelDataUrl"].endswith(".tar.gz")
         assert ".dkr.ecr." in container["Image"]
+
+
+def test_every_write_is_announced_mailed_and_posted_once(result: ScenarioResult) -> None:
+    # THEN a subscriber got one Registrar Decision per write, and each reached the e-mail subscriber (SNS, through
+    # the contract's input transformer) and the chat webhook (API destination) exactly once, word for word
+    assert result.notification_mismatches() == []
+    assert len(result.decisions) == result.calls["sagemaker:UpdateModelPackage"] == 9
+    verdicts = Counter(decision.verdict for decision in result.decisions)
+    assert verdicts == {"Approved": 2, "Rejected": 2, "Held": 1, "Attached": 2, "Recorded": 1, "Failed": 1}
+    assert sorted(text.strip() for _, text in result.emails) == sorted(d.summary for d in result.decisions)
+    assert sorted(result.chat_messages) == sorted(d.summary for d in result.decisions)

@@ -65,7 +65,17 @@ class Synthesized:
             for name, p in self.properties("AWS::Events::Rule").items()
             if "EventPattern" in p
             for target in p["Targets"]
+            if target["Arn"].get("Fn::GetAtt", [None])[0] in consumers  # not a notification's topic or webhook
         ]
+
+    def notification_rules(self) -> dict[str, dict[str, Any]]:
+        """Rules whose targets are an SNS topic or an API destination (the notify block's), by logical id."""
+        return {
+            name: p
+            for name, p in self.properties("AWS::Events::Rule").items()
+            if "EventPattern" in p
+            and not any(t["Arn"].get("Fn::GetAtt", [None])[0] in self.consumers() for t in p["Targets"])
+        }
 
     def function_asset(self) -> pathlib.Path:
         """Where the function code asset, shared by every function, is staged in ``cdk.out``."""

@@ -24,6 +24,11 @@ from .conftest import ROOT, Synthesized
 OPERATIONS = ROOT / "docs" / "operations.md"
 
 
+def alarming(synthesized: Synthesized, resource_type: str) -> dict[str, dict[str, Any]]:
+    """The resources of ``resource_type`` of the alarms, not the notify block's (logical ids ``Notify…``)."""
+    return {name: p for name, p in synthesized.properties(resource_type).items() if not name.startswith("Notify")}
+
+
 def alarms(synthesized: Synthesized) -> list[dict[str, Any]]:
     return list(synthesized.properties("AWS::CloudWatch::Alarm").values())
 
@@ -88,7 +93,7 @@ def test_every_flow_queue_alarms_when_an_event_waits_longer_than_its_visibility_
     }
     # THEN there is one per flow queue, and none on a dead-letter queue (their depth alarm says more, sooner)
     assert set(age_alarms) == flow_queues
-    [(topic_id, _topic)] = synthesized.properties("AWS::SNS::Topic").items()
+    [(topic_id, _topic)] = alarming(synthesized, "AWS::SNS::Topic").items()
     for queue_id, alarm in age_alarms.items():
         assert alarm["Namespace"] == "AWS/SQS"
         assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
@@ -134,7 +139,7 @@ THIS_ACCOUNTS_ALARMS = {
 
 def test_only_this_accounts_alarms_may_use_the_alarm_topics_key(synthesized: Synthesized) -> None:
     # GIVEN the key that encrypts the alarm topic
-    [key] = synthesized.properties("AWS::KMS::Key").values()
+    [key] = alarming(synthesized, "AWS::KMS::Key").values()
     # WHEN its policy's grants to CloudWatch are read
     [statement] = cloudwatch_statements(key["KeyPolicy"])
     # THEN CloudWatch may encrypt for the topic, and only on behalf of an alarm of the stack's account and region
@@ -144,7 +149,7 @@ def test_only_this_accounts_alarms_may_use_the_alarm_topics_key(synthesized: Syn
 
 
 def test_only_this_accounts_alarms_may_publish_to_the_alarm_topic(synthesized: Synthesized) -> None:
-    [policy] = synthesized.properties("AWS::SNS::TopicPolicy").values()
+    [policy] = alarming(synthesized, "AWS::SNS::TopicPolicy").values()
     [statement] = cloudwatch_statements(policy["PolicyDocument"])
     assert statement["Action"] == "sns:Publish"
     assert statement["Condition"] == THIS_ACCOUNTS_ALARMS
@@ -167,13 +172,13 @@ def test_every_alarm_has_a_runbook_entry(synthesized: Synthesized) -> None:
 
 
 def test_every_alarm_notifies_the_encrypted_tls_only_topic(synthesized: Synthesized) -> None:
-    [(topic_id, topic)] = synthesized.properties("AWS::SNS::Topic").items()
+    [(topic_id, topic)] = alarming(synthesized, "AWS::SNS::Topic").items()
     assert "KmsMasterKeyId" in topic
-    [key] = synthesized.properties("AWS::KMS::Key").values()
+    [key] = alarming(synthesized, "AWS::KMS::Key").values()
     assert key["EnableKeyRotation"] is True
     for alarm in alarms(synthesized):
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
-    [policy] = synthesized.properties("AWS::SNS::TopicPolicy").values()
+    [policy] = alarming(synthesized, "AWS::SNS::TopicPolicy").values()
     statements = policy["PolicyDocument"]["Statement"]
     assert any(
         s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
@@ -182,7 +187,7 @@ def test_every_alarm_notifies_the_encrypted_tls_only_topic(synthesized: Synthesi
 
 
 def test_alarm_topic_has_an_email_subscription_only_when_configured(synthesized: Synthesized) -> None:
-    subscriptions = synthesized.properties("AWS::SNS::Subscription")
+    subscriptions = alarming(synthesized, "AWS::SNS::Subscription")
     assert len(subscriptions) == (1 if synthesized.config.alarm_email else 0)
 
 

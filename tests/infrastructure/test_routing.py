@@ -10,13 +10,13 @@ import pytest
 from moto.events.models import EventPattern
 from moto.events.utils import EventMessageType
 
-from infra.names import APPROVAL_HANDLER, NEO_REGISTRATION_HANDLER
+from infra.names import APPROVAL_HANDLER, DEPLOYMENT_HANDLER, NEO_REGISTRATION_HANDLER
 from registrar.patterns import FLOWS, for_account
 
 from .conftest import ROOT, Synthesized
 
 EVENTS = ROOT / "events"
-HANDLER_OF_FLOW = {"approval": APPROVAL_HANDLER, "neo": NEO_REGISTRATION_HANDLER}
+HANDLER_OF_FLOW = {"approval": APPROVAL_HANDLER, "neo": NEO_REGISTRATION_HANDLER, "deployment": DEPLOYMENT_HANDLER}
 # The account of every sample event; the rules are evaluated as if the stack were deployed there.
 STACK_ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
@@ -45,6 +45,13 @@ EXPECTED_ROUTES: dict[str, str | None] = {
     "neo/edge-jetson-nano.json": NEO_REGISTRATION_HANDLER,
     "neo/failed.json": NEO_REGISTRATION_HANDLER,
     "neo/unlinked.json": NEO_REGISTRATION_HANDLER,
+    "deployment/in-service.json": DEPLOYMENT_HANDLER,
+    # An endpoint still updating: the event of its end (IN_SERVICE) is the one registrar reads.
+    "deployment/updating.json": None,
+    # registrar's own decisions reach no handler (only the notification rules, tested below).
+    "decisions/approved.json": None,
+    "decisions/failed-compilation.json": None,
+    "decisions/held.json": None,
 }
 
 
@@ -166,7 +173,8 @@ def test_every_expected_route_names_an_existing_file() -> None:
 def test_each_rule_target_has_its_own_dead_letter_queue_and_retry_policy(synthesized: Synthesized) -> None:
     targets = [t for rule in synthesized.properties("AWS::Events::Rule").values() for t in rule["Targets"]]
     dead_letter_queues = [t["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] for t in targets]
-    assert len(set(dead_letter_queues)) == len(targets) == 4  # 3 pattern rules + the sweep schedule
+    # 4 flow rules, the sweep schedule, and the e-mail notification rule cdk.json's notify block asks for
+    assert len(set(dead_letter_queues)) == len(targets) == 6
     for target in targets:
         assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}
 
@@ -227,3 +235,20 @@ def test_event_source_mapping_reports_partial_failures_and_caps_concurrency(
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BatchSize"] == 10
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": synthesized.config.max_concurrency}
+
+
+@pytest.mark.parametrize("relative", [name for name in event_files() if name.startswith("decisions/")])
+def test_a_decision_reaches_the_notification_rules_when_its_verdict_is_notified(
+    synthesized: Synthesized, relative: str
+) -> None:
+    # GIVEN a Registrar Decision sample and the notification rules of cdk.json's notify block
+    event = json.loads((EVENTS / relative).read_text(encoding="utf-8"))
+    rules = synthesized.notification_rules()
+    assert rules, "cdk.json's notify block deploys at least one notification rule"
+    notified = set(json.loads((ROOT / "cdk.json").read_text())["context"]["registrar"]["notify"]["verdicts"])
+    for name, rule in rules.items():
+        pattern = EventPattern.load(json.dumps(deployed_in(rule["EventPattern"], STACK_ACCOUNT)))
+        # THEN each rule matches it exactly when its verdict is one people are told about, and only in the account
+        assert pattern.matches_event(cast(EventMessageType, event)) == (event["detail"]["verdict"] in notified), name
+        foreign = {**event, "account": OTHER_ACCOUNT}
+        assert not pattern.matches_event(cast(EventMessageType, foreign)), name

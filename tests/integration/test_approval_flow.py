@@ -435,7 +435,7 @@ def test_handler_reports_poison_records_and_handles_the_rest(
 ) -> None:
     # GIVEN a batch of a body that is not JSON, an event of an unknown detail-type, and passing.json
     unknown = read_event(approval_event_path("passing"))
-    unknown["detail-type"] = "SageMaker Endpoint State Change"
+    unknown["detail-type"] = "SageMaker Training Job State Change"
     event = sqs_event(["{not json", json.dumps(unknown), body("passing")])
     poison = [record["messageId"] for record in event["Records"][:2]]
 

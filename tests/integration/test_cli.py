@@ -101,7 +101,7 @@ def test_event_of_wrong_shape_exits_2_with_one_line(tmp_path: pathlib.Path) -> N
 def test_event_of_wrong_shape_prints_invalid_outcome(tmp_path: pathlib.Path) -> None:
     # GIVEN an event of a detail-type registrar does not handle
     event = read_event(approval_event_path("passing"))
-    event["detail-type"] = "SageMaker Endpoint State Change"
+    event["detail-type"] = "SageMaker Training Job State Change"
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event))
 
@@ -115,9 +115,9 @@ def test_event_of_wrong_shape_prints_invalid_outcome(tmp_path: pathlib.Path) -> 
             "model_package_arn": None,
             "request": None,
             "reasons": [
-                "event: detail-type 'SageMaker Endpoint State Change' is not an event registrar handles "
-                "(Compilation Job State Change, SageMaker Model Package State Change, "
-                "SageMaker Processing Job State Change)"
+                "event: detail-type 'SageMaker Training Job State Change' is not an event registrar handles "
+                "(Compilation Job State Change, SageMaker Endpoint State Change, "
+                "SageMaker Model Package State Change, SageMaker Processing Job State Change)"
             ],
         }
     ]

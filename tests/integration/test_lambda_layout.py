@@ -150,6 +150,36 @@ def test_the_neo_handler_runs_on_the_layer_alone(
     assert [spec["Name"].startswith("neo-ml-c5-") for spec in package["AdditionalInferenceSpecifications"]] == [True]
 
 
+def test_the_deployment_handler_runs_on_the_layer_alone(
+    layout: LambdaLayout, aws: Emulator, deployed_state: Callable[[], str]
+) -> None:
+    # GIVEN an endpoint serving a churn version, and its IN_SERVICE event as SageMaker sends it
+    arn = deployed_state()
+    sagemaker = boto3.client("sagemaker", endpoint_url=aws.endpoint, region_name=aws.region)
+    sagemaker.create_model(ModelName="churn-layout", ExecutionRoleArn=ROLE, Containers=[{"ModelPackageName": arn}])
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="churn-layout",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "churn-layout",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    endpoint = sagemaker.create_endpoint(EndpointName="churn-layout", EndpointConfigName="churn-layout")["EndpointArn"]
+    event = json.loads((EVENTS / "deployment" / "in-service.json").read_text())
+    event["resources"] = [endpoint]
+    event["detail"].update(EndpointName="churn-layout", EndpointArn=endpoint, EndpointConfigName="churn-layout")
+    # WHEN the deployment handler, from the staged code and the layer only, handles it
+    reported = run_handler(layout, aws, "deployment", sqs_event([json.dumps(event)]))
+    # THEN the version records where it went live
+    assert reported["result"] == {"batchItemFailures": []}
+    metadata = sagemaker.describe_model_package(ModelPackageName=arn)["CustomerMetadataProperties"]
+    assert metadata["registrar:deployed:churn-layout"].startswith("live since ")
+
+
 def test_the_sweeper_runs_on_the_layer_alone(
     layout: LambdaLayout, aws: Emulator, deployed_state: Callable[[], str]
 ) -> None:
@@ -203,6 +233,9 @@ CALLS: dict[str, dict[str, dict[str, Any]]] = {
     "s3": {"GetObject": {"Bucket": "registrar-reports", "Key": "churn/1/evaluation.json", "IfMatch": '"e"'}},
     "sagemaker": {
         "DescribeCompilationJob": {"CompilationJobName": "j"},
+        "DescribeEndpoint": {"EndpointName": "e"},
+        "DescribeEndpointConfig": {"EndpointConfigName": "c"},
+        "DescribeModel": {"ModelName": "m"},
         "DescribeModelPackage": {"ModelPackageName": "arn:aws:sagemaker:us-east-1:123456789012:model-package/c/1"},
         "DescribeProcessingJob": {"ProcessingJobName": "p"},
         "ListCompilationJobs": {"StatusEquals": "COMPLETED", "LastModifiedTimeAfter": 1_700_000_000},

@@ -123,3 +123,15 @@ def test_reports_outside_the_allowed_locations_are_never_read(burst: BurstResult
 def test_compilations_over_the_cap_are_reported(burst: BurstResult) -> None:
     # THEN the capped version's jobs beyond 15 specifications were each reported over the cap
     assert burst.over_cap_jobs == CAP_JOBS - MAX_ADDITIONAL_SPECIFICATIONS
+
+
+def test_every_write_applied_is_announced_once_and_nothing_else_is(burst: BurstResult) -> None:
+    # THEN a subscriber to Registrar Decision received one event per change SageMaker applied (its ClientToken is
+    # the decision's id), though PutEvents failed too: none lost, none for a write that never happened, and a
+    # second copy only where a PutEvents answer was lost after EventBridge had taken the event (botocore sends
+    # it again; EventBridge does not deduplicate: the copy carries the same decision_id)
+    assert burst.decisions_unannounced == []
+    assert burst.decisions_unwritten == []
+    assert len(burst.decisions_doubled) <= burst.publish_lost_answers
+    assert burst.decision_events == burst.applied_on_service + len(burst.decisions_doubled) > 0
+    assert burst.publish_faults > 0

@@ -97,7 +97,10 @@ def test_an_event_that_is_not_an_object_is_refused(raw: Any) -> None:
 @pytest.mark.parametrize(
     ("raw", "rule"),
     [
-        ({"source": "aws.sagemaker", "detail-type": "SageMaker Endpoint State Change"}, "is not an event registrar"),
+        (
+            {"source": "aws.sagemaker", "detail-type": "SageMaker Training Job State Change"},
+            "is not an event registrar",
+        ),
         (
             dict(sample("neo/completed-ml-c5.json"), source="aws.sagemaker"),
             "is not an event this flow handles",

@@ -9,8 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from registrar.approval import service as approval
+from registrar.deployments import service as deployment
 from registrar.errors import EventError
-from registrar.events import COMPILATION_JOB_STATE_CHANGE, MODEL_PACKAGE_STATE_CHANGE, PROCESSING_JOB_STATE_CHANGE
+from registrar.events import (
+    COMPILATION_JOB_STATE_CHANGE,
+    ENDPOINT_STATE_CHANGE,
+    MODEL_PACKAGE_STATE_CHANGE,
+    PROCESSING_JOB_STATE_CHANGE,
+)
 from registrar.neo import service as neo
 from registrar.outcome import Outcome
 from registrar.settings import Settings
@@ -19,11 +25,12 @@ FLOW_OF: dict[str, str] = {
     MODEL_PACKAGE_STATE_CHANGE: "approval",
     PROCESSING_JOB_STATE_CHANGE: "approval",
     COMPILATION_JOB_STATE_CHANGE: "neo",
+    ENDPOINT_STATE_CHANGE: "deployment",
 }
 
 
 def flow_name(raw: Any) -> str:
-    """``approval`` or ``neo`` for an event's ``detail-type``.
+    """``approval``, ``neo`` or ``deployment`` for an event's ``detail-type``.
 
     Raises
     ------
@@ -56,7 +63,13 @@ def handle(
     EventError
         The event is not one registrar handles (see :func:`flow_name` and the flows' ``parse``).
     """
-    if flow_name(raw) == "neo":
+    name = flow_name(raw)
+    if name == "deployment":
+        endpoint = deployment.parse(raw)
+        return deployment.DeploymentFlow.from_settings(settings, endpoint_url=endpoint_url, region=region).handle(
+            endpoint, apply=apply
+        )
+    if name == "neo":
         compilation = neo.parse(raw)
         return neo.NeoFlow.from_settings(settings, endpoint_url=endpoint_url, region=region).handle(
             compilation, apply=apply

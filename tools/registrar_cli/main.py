@@ -7,6 +7,7 @@ argument or ``REGISTRAR_*`` setting (one line on stderr naming it and the rule);
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import os
 import pathlib
@@ -14,7 +15,7 @@ import re
 import sys
 import urllib.parse
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -83,6 +84,25 @@ def _parser() -> argparse.ArgumentParser:
         "required for a rule target's DLQ, which has none)",
     )
     aws_options(redrive)
+
+    history = commands.add_parser("history", help="every version of a group, newest first, and what became of each")
+    history.add_argument("group", metavar="GROUP", help="the model package group")
+    history.add_argument("--limit", type=int, help="how many versions, newest first: 1-100 (default 20)")
+    history.add_argument("--json", action="store_true", help="print a JSON list of versions instead of text")
+    aws_options(history)
+
+    rollback = commands.add_parser(
+        "rollback", help="reject the group's champion and restore an older version, as a person"
+    )
+    rollback.add_argument("group", metavar="GROUP", help="the model package group")
+    rollback.add_argument(
+        "--to", metavar="VERSION", help="the version to restore (default: the newest older version Approved before)"
+    )
+    rollback.add_argument("--by", metavar="NAME", required=True, help="who decides (recorded as person:NAME)")
+    rollback.add_argument("--reason", metavar="TEXT", required=True, help="why (written on both versions)")
+    rollback.add_argument("--dry-run", action="store_true", help="print both planned requests; write nothing")
+    rollback.add_argument("--force", action="store_true", help="restore --to even if it was never Approved")
+    aws_options(rollback)
     return parser
 
 
@@ -253,6 +273,50 @@ def _redrive(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _history(args: argparse.Namespace) -> int:
+    from registrar.registry import Registry
+    from registrar_cli import history
+
+    try:
+        checked = history.arguments(args.group, args.limit)
+        registry = Registry(endpoint_url=args.endpoint_url, region=args.region)
+        stories = history.history(checked.group, limit=checked.limit, registry=registry)
+    except RegistrarError as error:
+        return _fail(str(error), EXIT_INVALID)
+    except (ClientError, BotoCoreError) as error:
+        return _fail(f"AWS call failed: {error}", EXIT_AWS)
+    if args.json:
+        sys.stdout.write(json.dumps([story.to_json() for story in stories]) + "\n")
+    else:
+        sys.stdout.write("".join(line + "\n" for line in history.text(checked.group, stories)))
+    return EXIT_OK
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from registrar.bus import PublishError
+    from registrar.decisions.announce import announcer_for
+    from registrar.registry import Registry
+    from registrar_cli import rollback
+
+    try:
+        request = rollback.arguments(group=args.group, to=args.to, by=args.by, reason=args.reason, force=args.force)
+        settings = _settings()
+    except RegistrarError as error:
+        return _fail(str(error), EXIT_INVALID)
+    registry = Registry(endpoint_url=args.endpoint_url, region=args.region)
+    announcer = announcer_for(settings, endpoint_url=args.endpoint_url, region=args.region)
+    try:
+        for outcome in rollback.rollback(request, registry=registry, announcer=announcer, apply=not args.dry_run):
+            _print_json(outcome.to_json_dict())
+    except PublishError as error:
+        return _fail(f"the version was written, but its Registrar Decision was not published: {error}", EXIT_AWS)
+    except RegistrarError as error:
+        return _fail(str(error), EXIT_INVALID)
+    except (ClientError, BotoCoreError) as error:
+        return _fail(f"AWS call failed: {error}", EXIT_AWS)
+    return EXIT_OK
+
+
 # Commands that need the development extra (moto, the emulator, the local topology): registrar_dev runs them.
 DEVELOPMENT_COMMANDS = ("emulator", "demo")
 
@@ -277,6 +341,19 @@ def _development_command(args: argparse.Namespace) -> int:
     return status
 
 
+# Commands that write to versions, each write announced through the decision journal when a table is configured.
+WRITING_COMMANDS = ("apply", "sweep", "rollback")
+# How long a command's staged decision is its own to publish: a run that died leaves it to the next after this.
+CLI_WRITE_WINDOW = timedelta(minutes=2)
+
+
+def _claim_write_window() -> contextvars.Token[datetime | None]:
+    """Bound this run's claim on the decisions it stages (registrar.decisions.announce: a Lambda's is its timeout)."""
+    from registrar.decisions.announce import invocation_deadline
+
+    return invocation_deadline.set(datetime.now(UTC) + CLI_WRITE_WINDOW)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     try:
@@ -288,6 +365,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             _endpoint_url(os.environ["AWS_ENDPOINT_URL"])
         except argparse.ArgumentTypeError as error:
             return _fail(f"AWS_ENDPOINT_URL: {error}", EXIT_INVALID)
+    if args.command in WRITING_COMMANDS:
+        claim = _claim_write_window()
+        try:
+            return _run(args)
+        finally:
+            claim.var.reset(claim)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command in ("plan", "apply"):
         return _plan_or_apply(args, apply=args.command == "apply")
     if args.command == "policy":
@@ -296,6 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sweep(args)
     if args.command == "redrive":
         return _redrive(args)
+    if args.command == "history":
+        return _history(args)
+    if args.command == "rollback":
+        return _rollback(args)
     if args.command in DEVELOPMENT_COMMANDS:
         return _development_command(args)
     raise AssertionError(args.command)  # argparse's `required=True` makes this unreachable

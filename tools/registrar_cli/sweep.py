@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from registrar.decisions.announce import announcer_for
+from registrar.decisions.announce import Announcer, announcer_for
 from registrar.neo.service import NeoFlow
 from registrar.neo.sweep import DEFAULT_OVERLAP, JobLister, WatermarkStore, advance, survey
 from registrar.outcome import Outcome
@@ -21,18 +21,23 @@ def sweep_and_register(
     since: datetime | None = None,
     endpoint_url: str | None = None,
     region: str | None = None,
+    registry: Registry | None = None,
+    announcer: Announcer | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Register every compilation job finished since ``since`` (else the lookback), one JSON line each.
 
     The lines are :func:`sweep_line`'s, oldest change first; the registry is SageMaker at
-    ``endpoint_url`` (else the environment's).
+    ``endpoint_url`` (else the environment's), and each write is announced on its default bus, unless
+    ``registry`` and ``announcer`` are given.
     """
-    registry = Registry(endpoint_url=endpoint_url, region=region)
+    registry = registry if registry is not None else Registry(endpoint_url=endpoint_url, region=region)
     flow = NeoFlow(
         registry=registry,
         managed_groups=tuple(settings.managed_groups),
         output_locations=tuple(settings.neo_output_locations),
-        announcer=announcer_for(settings, endpoint_url=endpoint_url, region=region),
+        announcer=announcer
+        if announcer is not None
+        else announcer_for(settings, endpoint_url=endpoint_url, region=region),
     )
     lookback = timedelta(minutes=settings.sweep_lookback_minutes)
     for name, outcome in register_swept(flow, registry, lookback=lookback, since=since):

@@ -15,12 +15,14 @@ import os
 import pathlib
 import threading
 import time
+import typing
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from registrar.decisions.contract import DecisionDetail
 from registrar.outcome import Outcome
 from registrar_dev.support import (
     ACCOUNT,
@@ -44,6 +46,8 @@ MISSING_VERSION = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{CHURN}/9
 # visibility timeout may not be shorter; it sets how soon a failed record (the poison) comes back.
 FUNCTION_TIMEOUT = 2
 VISIBILITY_TIMEOUT = 2
+# Who hears of every decision in the demo: one e-mail subscriber, and a chat webhook served on loopback.
+SUBSCRIBER = "ml-platform@example.com"
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,10 @@ class ScenarioResult:
     policy_parameter: str | None = None  # the SSM parameter the approval function read the policy from
     sweeps: int = 0
     seconds: float = 0.0
+    decisions: list[DecisionDetail] = field(default_factory=list)  # what a subscriber to Registrar Decision got
+    emails: list[tuple[str, str]] = field(default_factory=list)  # (to, text) of every e-mail SNS sent
+    chat_messages: list[str] = field(default_factory=list)  # the text of every message posted to the chat
+    chat_url: str = ""
 
     def receives(self, expected: ExpectedDeadLetter) -> int:
         """How many times the handler dealt with the poison event (once per receive)."""
@@ -136,6 +144,26 @@ class ScenarioResult:
             for body in bodies
             if self.expected_dead_letter(flow, body) is None
         )
+        problems.extend(self.notification_mismatches())
+        return problems
+
+    def notification_mismatches(self) -> list[str]:
+        """Every write without exactly one Registrar Decision, and every decision not e-mailed and posted once."""
+        problems = []
+        writes = self.calls["sagemaker:UpdateModelPackage"]  # no faults in the demo: each call is one write
+        if len(self.decisions) != writes:
+            problems.append(f"{len(self.decisions)} Registrar Decision events for {writes} writes")
+        published = Counter(decision.summary for decision in self.decisions)
+        mailed = Counter(text.strip() for to, text in self.emails if to == SUBSCRIBER)
+        posted = Counter(self.chat_messages)
+        for summary, times in published.items():
+            first = summary.splitlines()[0]
+            if mailed[summary] != times:
+                problems.append(f"{first}: e-mailed {mailed[summary]} time(s), decided {times}")
+            if posted[summary] != times:
+                problems.append(f"{first}: posted to chat {posted[summary]} time(s), decided {times}")
+        problems.extend(f"an e-mail of no decision: {text[:80]}" for text in mailed if text not in published)
+        problems.extend(f"a chat message of no decision: {text[:80]}" for text in posted if text not in published)
         return problems
 
     def version_mismatches(self) -> list[str]:
@@ -367,14 +395,16 @@ def run_scenario(
     timeout
         Give up waiting after this many seconds; the result then says what is missing.
     """
-    from registrar_dev.topology import IDEMPOTENCY_TABLE, POLICY_PARAMETER, build_topology
+    from registrar.decisions.contract import DecisionVerdict
+    from registrar_dev.chat import ChatReceiver
+    from registrar_dev.topology import IDEMPOTENCY_TABLE, POLICY_PARAMETER, build_notifications, build_topology
 
     started = time.monotonic()
     _configure_environment(endpoint, IDEMPOTENCY_TABLE, POLICY_PARAMETER)  # before Powertools reads it on import
     from registrar import aws
     from registrar_cli.queues import Queue
     from registrar_dev.outcomes import listening
-    from registrar_dev.runner import LocalEventSourceMapping
+    from registrar_dev.runner import flow_mappings
 
     aws.reset_clients()
     # The stack's resources, the policy parameter included (the policy file as the stack deploys it).
@@ -385,6 +415,13 @@ def run_scenario(
         policy_file=POLICY_FILE,
     )
     result = ScenarioResult(policy_parameter=topology.policy_parameter)
+    # As the stack's notify block would deploy it, telling of every verdict: the demo checks each decision's mail.
+    chat = ChatReceiver().start()
+    result.chat_url = chat.url
+    notifications = build_notifications(
+        endpoint, email=[SUBSCRIBER], chat_url=chat.url, verdicts=typing.get_args(DecisionVerdict)
+    )
+    decisions_queue = _subscribe_to_decisions(endpoint)
 
     def count_call(service: str, operation: str, params: dict[str, Any]) -> None:
         result.calls[f"{service}:{operation}"] += 1
@@ -401,25 +438,13 @@ def run_scenario(
             on_event(handled)
 
     with listening(listen):
-        from handlers import approval, neo_registration, sweeper
+        from handlers import sweeper
 
         setup = _Setup(endpoint)
         register_scenario(setup, result)
         result.before = {label: setup.describe(arn) for label, arn in result.versions.items()}
         sqs = aws.client("sqs")
-        mappings = {
-            name: LocalEventSourceMapping(
-                queue=Queue(url=flow.queue_url, client=sqs),
-                queue_arn=flow.queue_arn,
-                handler=handler,
-                function_name=f"registrar-{name}",
-                timeout_seconds=topology.function_timeout,
-            )
-            for name, flow, handler in (
-                ("approval", topology.flows["approval"], approval.handler),
-                ("neo", topology.flows["neo"], neo_registration.handler),
-            )
-        }
+        mappings = flow_mappings(topology, sqs)  # every flow's queue into its handler, as the stack maps them
         from registrar_dev.runner import LocalLambdaContext
 
         last_sweep = 0.0
@@ -480,8 +505,43 @@ def run_scenario(
             for message in dead:  # visible again, for whoever explores the emulator afterwards (--keep)
                 dead_letter_queue.release(message["ReceiptHandle"])
             result.dead_letters[flow.name] = [message["Body"] for message in dead]
+    result.decisions = _received_decisions(decisions_queue)
+    try:
+        # The API destination posts in the background: wait for one message per decision, at most a few seconds.
+        received = chat.wait_for(len(result.decisions), timeout=10.0) if result.decisions else []
+    finally:
+        chat.stop()
+    result.chat_messages = [str(body.get("text")) if isinstance(body, dict) else str(body) for body in received]
+    result.emails = [(email.to, email.body) for email in notifications.sent_emails()]
     result.seconds = time.monotonic() - started
     return result
+
+
+def _subscribe_to_decisions(endpoint: str) -> Any:
+    """A rule for every Registrar Decision of the account into a queue of its own, as any subscriber would."""
+    from registrar.decisions.contract import DECISION_PATTERN
+    from registrar.patterns import for_account
+    from registrar_cli.queues import Queue
+
+    clients = emulator_clients(endpoint, region=REGION)
+    url = clients.sqs.create_queue(QueueName="registrar-demo-decisions")["QueueUrl"]
+    arn = clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients.events.put_rule(
+        Name="registrar-demo-decisions", EventPattern=json.dumps(for_account(DECISION_PATTERN, ACCOUNT))
+    )
+    clients.events.put_targets(Rule="registrar-demo-decisions", Targets=[{"Id": "subscriber", "Arn": arn}])
+    return Queue(url=url, client=clients.sqs)
+
+
+def _received_decisions(queue: Any) -> list[DecisionDetail]:
+    """Every decision the subscriber's queue holds, in the order they were published (left in the queue)."""
+    messages: list[dict[str, Any]] = []
+    while batch := queue.receive():
+        messages.extend(batch)
+    for message in messages:  # visible again, for whoever explores the emulator afterwards (--keep)
+        queue.release(message["ReceiptHandle"])
+    details = [DecisionDetail.model_validate(json.loads(message["Body"])["detail"]) for message in messages]
+    return sorted(details, key=lambda detail: detail.decided_at)
 
 
 def run_demo(*, keep: bool = False) -> int:

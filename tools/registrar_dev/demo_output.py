@@ -104,7 +104,8 @@ class Story:
                     receives = result.receives(expected)
                     style = "green" if receives == expected.receives else "red"
                     self.line(f"in the {flow} DLQ as expected after {receives} receives: {expected.label}", style)
-        self.line("(the rules' DLQs are not checked: the emulator ignores a target's DeadLetterConfig)")
+        self.line("(the flow rules' DLQs are not checked: the emulator ignores an SQS target's DeadLetterConfig)")
+        self.notifications(result)
         problems = result.mismatches()
         if problems:
             self.line("NOT as the policy says:", "bold red")
@@ -112,6 +113,26 @@ class Story:
                 self.line(f"  {problem}", "red")
         else:
             self.line("every version ended where the policy says it must ✔", "bold green")
+
+    def notifications(self, result: ScenarioResult) -> None:
+        """Each decision as its people heard of it: the e-mail SNS sent and the message posted to chat."""
+        from registrar_dev.demo import SUBSCRIBER
+
+        self.line("")
+        self.line(
+            f"who heard of it — {len(result.decisions)} Registrar Decision events, each e-mailed to {SUBSCRIBER} "
+            f"(SNS) and posted to the chat webhook at {result.chat_url} (API destination)",
+            "bold",
+        )
+        mailed = [text.strip() for to, text in result.emails if to == SUBSCRIBER]
+        for decision in result.decisions:
+            summary = decision.summary
+            style = "green" if mailed.count(summary) == 1 and result.chat_messages.count(summary) == 1 else "red"
+            lines = summary.splitlines()
+            self.line(f"  ✉ to {SUBSCRIBER}: {lines[0]}", style)
+            for line in lines[1:]:
+                self.line(f"      {line}")
+            self.line(f"  💬 chat ({result.chat_messages.count(summary)}×): {lines[0]}", style)
 
     def kept(self, endpoint: str) -> None:
         self.line(f"emulator still running: endpoint: {endpoint} (Ctrl-C to stop)", "bold")

@@ -19,13 +19,23 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from registrar.errors import ConfigurationError
 from registrar_cli.queues import Queue
 from registrar_dev.support import sqs_record
 
+if TYPE_CHECKING:
+    from registrar_dev.topology import Topology
+
 Handler = Callable[[dict[str, Any], Any], Any]
+
+# Each flow of registrar.patterns.FLOWS -> the module of the function the stack deploys for it.
+FLOW_HANDLERS: dict[str, str] = {
+    "approval": "handlers.approval",
+    "neo": "handlers.neo_registration",
+    "deployment": "handlers.deployment",
+}
 
 # The local stand-in for the deployed 60 s: no longer than build_topology's default visibility timeout.
 DEFAULT_TIMEOUT_SECONDS = 5
@@ -185,3 +195,35 @@ def failed_message_ids(response: Any, message_ids: list[str]) -> set[str]:
             return everything
         failed.add(identifier)
     return failed
+
+
+def flow_handler(flow: str) -> Handler:
+    """The Lambda handler of one flow's function (:data:`FLOW_HANDLERS`), imported on first use."""
+    import importlib
+
+    return cast(Handler, importlib.import_module(FLOW_HANDLERS[flow]).handler)
+
+
+def flow_mappings(topology: Topology, sqs: Any, *, region: str = "us-east-1") -> dict[str, LocalEventSourceMapping]:
+    """One local event source mapping per flow of ``topology``: its queue, polled into its flow's handler.
+
+    Parameters
+    ----------
+    topology
+        What :func:`registrar_dev.topology.build_topology` made (its queues follow ``registrar.patterns.FLOWS``).
+    sqs
+        A botocore SQS client of the emulator.
+    region
+        The functions' region.
+    """
+    return {
+        name: LocalEventSourceMapping(
+            queue=Queue(url=flow.queue_url, client=sqs),
+            queue_arn=flow.queue_arn,
+            handler=flow_handler(name),
+            function_name=f"registrar-{name}",
+            region=region,
+            timeout_seconds=topology.function_timeout,
+        )
+        for name, flow in topology.flows.items()
+    }

@@ -396,10 +396,12 @@ def fresh_container() -> None:
     """
     from registrar import aws
     from registrar.approval import service as approval
+    from registrar.deployments import service as deployments
     from registrar.neo import service as neo
     from registrar.settings import deployed_settings
 
     deployed_settings.cache_clear()
     approval.deployed.cache_clear()
     neo.deployed.cache_clear()
+    deployments.deployed.cache_clear()
     aws.reset_clients()

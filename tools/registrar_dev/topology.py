@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,3 +164,244 @@ def _queue(sqs: Any, name: str, attributes: dict[str, str]) -> dict[str, str]:
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return {"url": url, "arn": arn}
+
+
+# People in the loop (issue #15): what infra/notifications.py deploys for decision notifications. ------------
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+NOTIFICATION_VERDICTS = ("Approved", "Rejected", "Held", "Refused", "Failed")
+# The stack's connection carries a label header (Slack and Teams webhooks keep their secret in the URL).
+CHAT_HEADER = "X-Registrar-Notification"
+CHAT_HEADER_VALUE = "registrar"
+# The stack retries a target 185 times over 24 h; locally a failing webhook gives up after two retries.
+LOCAL_CHAT_RETRY_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    """One e-mail SNS sent (on the emulator: recorded instead of sent) to one subscriber.
+
+    Attributes
+    ----------
+    to
+        The subscription's endpoint (the address).
+    subject
+        The subject: EventBridge publishes without one, so SNS's default ``AWS Notification Message``.
+    body
+        The text of the e-mail: the rule's input transformer output, as published.
+    topic_arn, subscription_arn, message_id
+        Where it came from.
+    protocol
+        ``email`` or ``email-json``.
+    """
+
+    to: str
+    subject: str
+    body: str
+    topic_arn: str
+    subscription_arn: str
+    message_id: str
+    protocol: str = "email"
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """The local copy of the notification resources: one rule per channel, each with its dead-letter queue.
+
+    ``topic_arn``, ``email_rule`` and ``email_dead_letter_url`` are set when anyone is subscribed by e-mail;
+    ``chat_rule``, ``api_destination_arn`` and ``chat_dead_letter_url`` when a chat URL was given.
+    """
+
+    endpoint_url: str
+    region: str
+    account: str
+    pattern: dict[str, Any]
+    topic_arn: str | None = None
+    subscriptions: dict[str, str] = field(default_factory=dict)  # e-mail address -> subscription ARN
+    email_rule: str | None = None
+    email_dead_letter_url: str | None = None
+    chat_url: str | None = None
+    chat_rule: str | None = None
+    connection_arn: str | None = None
+    api_destination_arn: str | None = None
+    chat_dead_letter_url: str | None = None
+
+    def sent_emails(self) -> list[SentEmail]:
+        """The e-mails SNS sent to this topic's subscribers so far, oldest first (read from the emulator)."""
+        if self.topic_arn is None:
+            return []
+        sent = read_sent_emails(self.endpoint_url, self.account, self.region)
+        return [email for email in sent if email.topic_arn == self.topic_arn]
+
+    def dead_letters(self, channel: str) -> list[dict[str, Any]]:
+        """The messages of a channel's (``email`` or ``chat``) dead-letter queue, read and left visible.
+
+        Each ``Body`` is the undelivered event; ``MessageAttributes`` say why (``ERROR_CODE``, ``ERROR_MESSAGE``,
+        ``RETRY_ATTEMPTS``, ``RULE_ARN``, ``TARGET_ARN``).
+        """
+        url = {"email": self.email_dead_letter_url, "chat": self.chat_dead_letter_url}[channel]
+        if url is None:
+            return []
+        sqs = emulator_client("sqs", self.endpoint_url, region=self.region)
+        response = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
+        )
+        return list(response.get("Messages", []))
+
+
+def read_sent_emails(endpoint_url: str, account: str = ACCOUNT, region: str = "us-east-1") -> list[SentEmail]:
+    """Every e-mail the emulator's SNS sent in ``account``/``region``, oldest first.
+
+    SNS sends no e-mail locally: the emulator records what each ``email``/``email-json`` subscription would
+    have received and serves the record at ``GET <endpoint>/registrar-emulator/sns/sent-emails``
+    (:mod:`registrar_dev.emulator.targets`). The emulator's reset empties it.
+    """
+    import urllib.parse
+    import urllib.request
+
+    from registrar_dev.emulator.targets import SENT_EMAILS_PATH
+
+    query = urllib.parse.urlencode({"account": account, "region": region})
+    with urllib.request.urlopen(f"{endpoint_url.rstrip('/')}{SENT_EMAILS_PATH}?{query}", timeout=10) as response:
+        records = json.loads(response.read().decode("utf-8"))
+    return [SentEmail(**record) for record in records]
+
+
+def build_notifications(
+    endpoint_url: str,
+    *,
+    account: str = ACCOUNT,
+    region: str = "us-east-1",
+    email: Sequence[str] = (),
+    chat_url: str | None = None,
+    verdicts: Sequence[str] = NOTIFICATION_VERDICTS,
+    name: str = "registrar-notify",
+    chat_retry_attempts: int = LOCAL_CHAT_RETRY_ATTEMPTS,
+) -> Notifications:
+    """Create, on the emulator, what the stack creates to tell people about decisions (infra/notifications.py).
+
+    Both rules match ``Registrar Decision`` events of ``account`` whose ``detail.verdict`` is one of
+    ``verdicts`` (the contract's ``DECISION_PATTERN``, narrowed). With ``email``: an SNS topic with one
+    ``email`` subscription per address, and a rule whose SNS target reads the decision through the
+    contract's e-mail input transformer. With ``chat_url``: an events connection, an API destination that
+    POSTs there, and a rule whose target reads the decision through the chat input transformer. Each
+    target has a retry policy and its own dead-letter queue.
+
+    Parameters
+    ----------
+    endpoint_url
+        The emulator's endpoint.
+    account
+        The account the stack is deployed in: the rules accept its events alone.
+    email
+        The subscribers' addresses (confirmed at once locally; in AWS each confirms by e-mail first).
+    chat_url
+        The webhook (:attr:`registrar_dev.chat.ChatReceiver.url`); loopback only, the emulator calls nothing else.
+    verdicts
+        The verdicts people are told about.
+    name
+        The prefix of every resource's name (unique names let tests run side by side).
+    chat_retry_attempts
+        The chat target's ``RetryPolicy.MaximumRetryAttempts`` (the stack's is 185, over 24 h).
+
+    Returns
+    -------
+    Notifications
+        What was made; :meth:`Notifications.sent_emails` reads what SNS sent.
+
+    Raises
+    ------
+    ConfigurationError
+        ``chat_url`` is not an ``http(s)`` URL on a loopback host, or ``verdicts`` is empty; nothing was created.
+    """
+    import urllib.parse
+
+    import botocore.session
+
+    from registrar.decisions.contract import (
+        CHAT_INPUT_PATHS,
+        CHAT_INPUT_TEMPLATE,
+        DECISION_PATTERN,
+        EMAIL_INPUT_PATHS,
+        EMAIL_INPUT_TEMPLATE,
+    )
+
+    if not verdicts:
+        raise ConfigurationError("no verdicts to notify: give at least one (e.g. Approved, Rejected, Held)")
+    if chat_url is not None:
+        parsed = urllib.parse.urlsplit(chat_url)
+        if parsed.scheme not in ("http", "https") or parsed.hostname not in LOOPBACK_HOSTS:
+            raise ConfigurationError(
+                f"chat URL {chat_url!r} is not on a loopback host ({', '.join(sorted(LOOPBACK_HOSTS))}): "
+                "the emulator's API destinations call nothing else; use registrar_dev.chat.ChatReceiver"
+            )
+    session = botocore.session.Session()  # one session for the clients: each session loads its models anew
+    sqs, events, sns = (
+        emulator_client(service, endpoint_url, region=region, session=session) for service in ("sqs", "events", "sns")
+    )
+    pattern = for_account({**DECISION_PATTERN, "detail": {"verdict": list(verdicts)}}, account)
+    made: dict[str, Any] = {}
+    if email:
+        dead_letter = _queue(sqs, f"{name}-email-dlq", {"MessageRetentionPeriod": "1209600"})
+        topic_arn = sns.create_topic(Name=f"{name}-decisions")["TopicArn"]
+        made["subscriptions"] = {
+            address: sns.subscribe(TopicArn=topic_arn, Protocol="email", Endpoint=address, ReturnSubscriptionArn=True)[
+                "SubscriptionArn"
+            ]
+            for address in email
+        }
+        rule = f"{name}-email"
+        events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+        events.put_targets(
+            Rule=rule,
+            Targets=[
+                {
+                    "Id": "email",
+                    "Arn": topic_arn,
+                    "InputTransformer": {
+                        "InputPathsMap": dict(EMAIL_INPUT_PATHS),
+                        "InputTemplate": EMAIL_INPUT_TEMPLATE,
+                    },
+                    "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
+                    "DeadLetterConfig": {"Arn": dead_letter["arn"]},
+                }
+            ],
+        )
+        made.update(topic_arn=topic_arn, email_rule=rule, email_dead_letter_url=dead_letter["url"])
+    if chat_url is not None:
+        dead_letter = _queue(sqs, f"{name}-chat-dlq", {"MessageRetentionPeriod": "1209600"})
+        connection_arn = events.create_connection(
+            Name=f"{name}-chat",
+            AuthorizationType="API_KEY",
+            AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": CHAT_HEADER, "ApiKeyValue": CHAT_HEADER_VALUE}},
+        )["ConnectionArn"]
+        api_destination_arn = events.create_api_destination(
+            Name=f"{name}-chat",
+            ConnectionArn=connection_arn,
+            InvocationEndpoint=chat_url,
+            HttpMethod="POST",
+            InvocationRateLimitPerSecond=1,
+        )["ApiDestinationArn"]
+        rule = f"{name}-chat"
+        events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+        events.put_targets(
+            Rule=rule,
+            Targets=[
+                {
+                    "Id": "chat",
+                    "Arn": api_destination_arn,
+                    "RoleArn": f"arn:aws:iam::{account}:role/{name}-chat",
+                    "InputTransformer": {"InputPathsMap": dict(CHAT_INPUT_PATHS), "InputTemplate": CHAT_INPUT_TEMPLATE},
+                    "RetryPolicy": {"MaximumRetryAttempts": chat_retry_attempts, "MaximumEventAgeInSeconds": 86400},
+                    "DeadLetterConfig": {"Arn": dead_letter["arn"]},
+                }
+            ],
+        )
+        made.update(
+            chat_url=chat_url,
+            chat_rule=rule,
+            connection_arn=connection_arn,
+            api_destination_arn=api_destination_arn,
+            chat_dead_letter_url=dead_letter["url"],
+        )
+    return Notifications(endpoint_url=endpoint_url, region=region, account=account, pattern=pattern, **made)

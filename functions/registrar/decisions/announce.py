@@ -128,11 +128,20 @@ class Announcer:
             The write was made but its event could not be published (it stays staged, for the record's
             next delivery to publish).
         """
-        if self.journal is not None:
-            deadline = invocation_deadline.get() or self.clock() + LONGEST_INVOCATION
-            self.journal.stage(StagedDecision(detail=detail, request=update.to_request(), deadline=deadline))
-        write(update)
-        self._publish(detail)
+        if self.journal is None:
+            write(update)
+            self._publish(detail)
+            return
+        deadline = invocation_deadline.get() or self.clock() + LONGEST_INVOCATION
+        self.journal.stage(StagedDecision(detail=detail, request=update.to_request(), deadline=deadline))
+        try:
+            write(update)
+            self._publish(detail)
+        except Exception:
+            # This writer stops here: the record's next delivery may take the decision over at once, publishing it
+            # if the write landed (an answer lost after the change was made) or dropping it if it did not.
+            self._release(detail)
+            raise
 
     def recover(self, package: ModelPackage) -> Literal["none", "published", "dropped"]:
         """Publish the version's staged decision if its write landed and its event was not published.
@@ -173,6 +182,13 @@ class Announcer:
             return "published"
         self.journal.clear(package.ModelPackageArn, staged.detail.decision_id)
         return "dropped"
+
+    def _release(self, detail: DecisionDetail) -> None:
+        assert self.journal is not None
+        try:
+            self.journal.release(detail.model_package_arn, detail.decision_id, self.clock())
+        except Exception as error:  # the failure being raised matters more; the claim then lasts to its deadline
+            logger.warning("a staged decision could not be released", extra={"error": aws.error_name(error)})
 
     def _publish(self, detail: DecisionDetail) -> None:
         try:

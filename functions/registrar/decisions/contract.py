@@ -161,16 +161,32 @@ def put_events_entry(detail: DecisionDetail, bus_name: str = "default") -> dict[
     }
 
 
+# How the first line of a summary states each verdict ("by" whoever decided follows).
+VERDICT_PHRASES: dict[str, str] = {
+    "Approved": "Approved",
+    "Rejected": "Rejected",
+    "Held": "Held for a human",
+    "Refused": "evidence refused",
+    "Attached": "Neo specification attached",
+    "Recorded": "edge compilation recorded",
+    "Failed": "compilation failed, recorded",
+    "OverCap": "compilation over the specification cap, recorded",
+    "Deployed": "deployed",
+    "Retired": "retired",
+}
+
+
 def summarise(detail: DecisionDetail) -> str:
     """The text people read of a decision (:attr:`DecisionDetail.summary`); no markup, one line per fact."""
     group = detail.model_package_group or detail.model_package_arn
     version = f" version {detail.model_package_version}" if detail.model_package_version is not None else ""
-    by = "registrar" if detail.decided_by == REGISTRAR else detail.decided_by
-    lines = [f"{group}{version}: {detail.verdict} by {by}"]
+    phrase = VERDICT_PHRASES.get(detail.verdict, detail.verdict)
+    lines = [f"{group}{version}: {phrase} by {detail.decided_by}"]
     if detail.previous_status and detail.status and detail.previous_status != detail.status:
         lines.append(f"status: {detail.previous_status} -> {detail.status}")
-    lines += [f"- {reading.text}" for reading in detail.metrics]
-    lines += [f"- {reason}" for reason in detail.reasons]
+    shown = [reading.text for reading in detail.metrics]
+    lines += [f"- {text}" for text in shown]
+    lines += [f"- {reason}" for reason in detail.reasons if reason not in shown]
     if detail.evidence:
         lines.append(f"evidence: {detail.evidence}")
     if detail.compilation_job:

@@ -62,6 +62,10 @@ class Journal(Protocol):
         """Forget the version's staged decision if it is still ``decision_id`` (a newer one stays)."""
         ...
 
+    def release(self, model_package_arn: str, decision_id: str, at: datetime) -> None:
+        """Move the staged decision's deadline to ``at``: its writer gave up, the next handler may take it over."""
+        ...
+
 
 class MemoryJournal:
     """A journal in memory: for tests and for a process that stages and publishes in one go."""
@@ -79,6 +83,11 @@ class MemoryJournal:
         staged = self.items.get(model_package_arn)
         if staged is not None and staged.detail.decision_id == decision_id:
             del self.items[model_package_arn]
+
+    def release(self, model_package_arn: str, decision_id: str, at: datetime) -> None:
+        staged = self.items.get(model_package_arn)
+        if staged is not None and staged.detail.decision_id == decision_id:
+            self.items[model_package_arn] = StagedDecision(detail=staged.detail, request=staged.request, deadline=at)
 
 
 class DecisionJournal:
@@ -139,6 +148,19 @@ class DecisionJournal:
             request=json.loads(item["request"]["S"]),
             deadline=datetime.fromtimestamp(int(item["deadline"]["N"]), tz=UTC),
         )
+
+    def release(self, model_package_arn: str, decision_id: str, at: datetime) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={KEY_ATTRIBUTE: {"S": ID_PREFIX + model_package_arn}},
+                UpdateExpression="SET deadline = :at",
+                ConditionExpression="decision_id = :decision",
+                ExpressionAttributeValues={":at": {"N": str(int(at.timestamp()))}, ":decision": {"S": decision_id}},
+            )
+        except Exception as error:
+            if aws.error_code(error) != "ConditionalCheckFailedException":
+                raise
 
     def clear(self, model_package_arn: str, decision_id: str) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -73,8 +74,11 @@ def commit(announcer: Announcer, registry: Registry) -> None:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> Iterator[Clock]:
+    # No invocation is running: a staged decision's claim is the fallback's, measured on this clock.
+    token = invocation_deadline.set(None)
+    yield Clock()
+    invocation_deadline.reset(token)
 
 
 def test_a_write_publishes_one_decision_and_leaves_nothing_staged(clock: Clock) -> None:
@@ -117,19 +121,43 @@ def test_a_failed_publish_keeps_the_decision_for_the_redelivery_which_publishes_
 
 
 def test_a_decision_staged_by_a_writer_still_running_is_not_published_by_another(clock: Clock) -> None:
-    journal, registry = MemoryJournal(), Registry()
+    # GIVEN an invocation (deadline in 30 s) writing a decision, and another handling the same version meanwhile
+    journal, registry, first, second = MemoryJournal(), Registry(), RecordingBus(), RecordingBus()
+    other = Announcer(bus=second, journal=journal, clock=clock)
+    looked: list[str] = []
+
+    def write_while_another_looks(update: PackageUpdate) -> str:
+        registry.update(update)
+        with pytest.raises(DecisionInFlightError, match="another invocation"):
+            other.recover(registry.package)
+        looked.append("in flight")
+        return ARN
+
+    update = approve(registry)
+    announcer = Announcer(bus=first, journal=journal, clock=clock)
+    detail = announcer.detail(registry.package, update, verdict="Approved", flow="approval", reasons=[])
+    token = invocation_deadline.set(NOW + timedelta(seconds=30))
+    try:
+        announcer.commit(write_while_another_looks, update, detail)
+    finally:
+        invocation_deadline.reset(token)
+    # THEN the other left it to its writer, which published it once
+    assert looked == ["in flight"]
+    assert (len(first.published), second.published, journal.items) == (1, [], {})
+
+
+def test_a_writer_that_fails_releases_its_claim_at_once(clock: Clock) -> None:
+    # GIVEN an invocation with 30 s left whose publish fails after the write
+    bus, journal, registry = RecordingBus(refuse=1), MemoryJournal(), Registry()
     token = invocation_deadline.set(NOW + timedelta(seconds=30))
     try:
         with pytest.raises(DecisionNotPublishedError):
-            commit(Announcer(bus=RecordingBus(refuse=1), journal=journal, clock=clock), registry)
+            commit(Announcer(bus=bus, journal=journal, clock=clock), registry)
     finally:
         invocation_deadline.reset(token)
-    other = Announcer(bus=RecordingBus(), journal=journal, clock=clock)
-
-    with pytest.raises(DecisionInFlightError, match="another invocation"):
-        other.recover(registry.package)
-    clock.now += timedelta(seconds=31)
-    assert other.recover(registry.package) == "published"
+    # WHEN the record comes back before that deadline THEN its decision is published, not deferred
+    assert Announcer(bus=bus, journal=journal, clock=clock).recover(registry.package) == "published"
+    assert [detail.verdict for detail in bus.published] == ["Approved"]
 
 
 def test_a_decision_whose_write_never_landed_is_dropped_not_published(clock: Clock) -> None:

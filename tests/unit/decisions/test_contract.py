@@ -58,8 +58,10 @@ def test_the_documented_example_is_a_valid_event_of_schema_1() -> None:
 
 def test_the_documented_example_matches_the_documented_subscription_pattern() -> None:
     from moto.events.models import EventPattern
+    from moto.events.utils import EventMessageType
 
-    assert EventPattern.load(json.dumps(DECISION_PATTERN)).matches_event(documented_example())
+    event = typing.cast(EventMessageType, documented_example())
+    assert EventPattern.load(json.dumps(DECISION_PATTERN)).matches_event(event)
 
 
 def test_every_verdict_is_documented() -> None:
@@ -93,10 +95,10 @@ def test_the_summary_states_the_version_verdict_numbers_and_reasons() -> None:
         previous_status="PendingManualApproval",
         status="Rejected",
         metrics=[reading],
-        reasons=["on_failure is reject"],
+        reasons=["auc 0.81 < 0.85", "on_failure is reject"],
         evidence="s3://reports/churn/3.json",
     )
-    assert made.summary == summarise(made)
+    assert made.summary == summarise(made)  # a reason that repeats a metric's text is said once
     assert made.summary.splitlines() == [
         "churn-model version 3: Rejected by registrar",
         "status: PendingManualApproval -> Rejected",
@@ -108,7 +110,9 @@ def test_the_summary_states_the_version_verdict_numbers_and_reasons() -> None:
 
 
 def test_a_person_is_named_in_the_summary() -> None:
-    assert detail(decided_by="alice@example.com", flow="person").summary.startswith(f"{ARN}: Held by alice@example.com")
+    assert detail(decided_by="alice@example.com", flow="person").summary.startswith(
+        f"{ARN}: Held for a human by alice@example.com"
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,3 +123,19 @@ def test_a_detail_outside_the_contract_is_refused_naming_the_member(member: str,
     payload = {**detail().to_json(), member: value}
     with pytest.raises(ValidationError, match=member):
         DecisionDetail.model_validate(payload)
+
+
+def test_the_documented_summary_is_what_registrar_writes() -> None:
+    published = documented_example()["detail"]
+    recomputed = DecisionDetail.model_validate({key: value for key, value in published.items() if key != "summary"})
+    assert recomputed.summary == published["summary"]
+
+
+@pytest.mark.parametrize(
+    "sample", sorted((DOC.parents[1] / "events" / "decisions").glob("*.json")), ids=lambda p: p.stem
+)
+def test_every_decision_sample_is_a_valid_event_of_the_contract(sample: pathlib.Path) -> None:
+    event = json.loads(sample.read_text(encoding="utf-8"))
+    parsed = DecisionDetail.model_validate(event["detail"])
+    assert event["resources"] == [parsed.model_package_arn]
+    assert parsed.summary == DecisionDetail.model_validate({**event["detail"], "summary": ""}).summary

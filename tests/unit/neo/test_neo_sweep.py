@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 
 from registrar.bus import PublishError
+from registrar.decisions.announce import Announcer
 from registrar.neo.service import NeoFlow
 from registrar.neo.sweep import DEFAULT_OVERLAP, find_finished_jobs, next_announced, sweep
+from registrar.registry import Registry
 from registrar.settings import Settings
 from registrar.watermark import MAX_ANNOUNCED, MemoryWatermark, to_micros
 from registrar_cli import sweep as cli_sweep
 from registrar_cli.sweep import register_swept, sweep_line
+from tests.unit.decisions.fakes import RecordingBus
 from tests.unit.neo.fakes import T0, CountingWatermark, FakeBus, FakeRegistry, compilation_job, model_package
 
 LOOKBACK = timedelta(hours=1)
@@ -352,7 +356,7 @@ def test_a_plan_only_sweep_writes_nothing_and_keeps_the_watermark() -> None:
     assert _announced(watermark) == {}
 
 
-def test_the_cli_sweep_defaults_to_the_lookback_of_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_sweep_defaults_to_the_lookback_of_the_settings() -> None:
     # GIVEN jobs that ended 30 and 90 minutes ago, and a 60-minute lookback
     now = datetime.now(UTC)
     registry = FakeRegistry(
@@ -362,13 +366,17 @@ def test_the_cli_sweep_defaults_to_the_lookback_of_the_settings(monkeypatch: pyt
         ],
         packages=[model_package()],
     )
-    # sweep_and_register builds its own Registry (and reads the clock): the fake stands in for SageMaker
-    monkeypatch.setattr(cli_sweep, "Registry", lambda **_: registry)
+    bus = RecordingBus()
 
-    # WHEN the CLI's sweep runs with the settings alone
-    lines = list(cli_sweep.sweep_and_register(Settings(sweep_lookback_minutes=60)))
+    # WHEN the CLI's sweep runs with the settings alone (and the fakes for SageMaker and the bus)
+    lines = list(
+        cli_sweep.sweep_and_register(
+            Settings(sweep_lookback_minutes=60), registry=cast(Registry, registry), announcer=Announcer(bus=bus)
+        )
+    )
 
-    # THEN only the job inside the lookback is registered, as one JSON line
+    # THEN only the job inside the lookback is registered, as one JSON line, and its write announced
     assert [line["compilation_job"] for line in lines] == ["recent"]
     assert lines[0]["outcome"] == "updated"
     assert len(registry.updates) == 1
+    assert [(detail.verdict, detail.compilation_job) for detail in bus.published] == [("Attached", "recent")]

@@ -16,6 +16,8 @@ The fixes, numbered across the package, each in the module that holds it:
   limits, refused as SageMaker refuses it), 6 processing jobs that end at once, instance types from the
   service model.
 - :mod:`registrar_dev.emulator.neo`: compilation jobs that look like Neo's.
+- :mod:`registrar_dev.emulator.endpoints`: 15 UpdateEndpoint, 16 ``SageMaker Endpoint State Change`` on
+  CreateEndpoint and UpdateEndpoint, 17 ``ShadowProductionVariants`` kept.
 - :mod:`registrar_dev.emulator.events`: 6 SageMaker's EventBridge events, 7 the ``account`` member,
   8 TestEventPattern, 10 events delivered to targets verbatim (moto substituted its template's
   placeholders inside the event's detail).
@@ -25,6 +27,10 @@ Not emulated: the emulator enforces no IAM (any credentials may do anything), no
 are neither required nor used): a deployment's permissions are not tested here.
 
 - :mod:`registrar_dev.emulator.sqs`: 11 one receive at a time per queue (moto could hand a message over twice).
+- :mod:`registrar_dev.emulator.targets`: 12 a target's input (``Input``, ``InputPath``, ``InputTransformer``) as
+  EventBridge documents it, 13 SNS topic targets and a record of the e-mails SNS sent
+  (``GET /registrar-emulator/sns/sent-emails``), 14 API destinations called (loopback only) with retries and
+  dead-letter queues.
 
 Helpers: :mod:`registrar_dev.emulator.outcome` (the ``emulator:outcome`` tag that makes a job fail or stop),
 :mod:`registrar_dev.emulator.clock` (times to the millisecond), :mod:`registrar_dev.emulator.server` (start/serve).

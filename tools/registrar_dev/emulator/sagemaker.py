@@ -43,7 +43,8 @@ Departures corrected (docs/sagemaker.md#departures-corrected):
    ``ValidationException`` naming the member and the rule, before the package or the ``ClientToken`` is
    looked at: nothing is changed, the token is not spent, no event is published.
 
-Compilation jobs are built as :class:`registrar_dev.emulator.neo.NeoCompilationJob`.
+Compilation jobs are built as :class:`registrar_dev.emulator.neo.NeoCompilationJob`; endpoints (15-17: UpdateEndpoint,
+endpoint events, shadow variants) are :mod:`registrar_dev.emulator.endpoints`, mixed into the two classes below.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ from moto.sagemaker.utils import validate_model_approval_status
 
 from registrar._shapes import MODEL_CARD_STATUSES, REALTIME_INSTANCE_TYPES, TRANSFORM_INSTANCE_TYPES
 from registrar_dev.emulator import clock, constraints, events
+from registrar_dev.emulator.endpoints import EndpointsBackend, EndpointsResponse
 from registrar_dev.emulator.neo import NeoCompilationJob
 from registrar_dev.emulator.outcome import requested_outcome
 
@@ -177,7 +179,7 @@ class EmulatorProcessingJob(FakeProcessingJob):
         self.last_modified_time = ended
 
 
-class EmulatorSageMakerBackend(SageMakerModelBackend):
+class EmulatorSageMakerBackend(EndpointsBackend, SageMakerModelBackend):
     """moto's SageMaker backend with the fixes listed in the module docstring.
 
     Parameters
@@ -586,7 +588,7 @@ def _first_duplicate(values: Iterable[str]) -> str | None:
     return None
 
 
-class EmulatorSageMakerResponse(SageMakerResponse):
+class EmulatorSageMakerResponse(EndpointsResponse, SageMakerResponse):
     """moto's SageMaker handler, passing the members moto drops to :class:`EmulatorSageMakerBackend`."""
 
     @property

@@ -89,8 +89,11 @@ class _Server:
         from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
+        from registrar_dev.emulator.targets import with_inspection
+
         host, port = listening.getsockname()[:2]
-        app = DomainDispatcherApplication(create_backend_app)
+        # What SNS "sent" by e-mail, readable over HTTP (registrar_dev.emulator.targets.SENT_EMAILS_PATH).
+        app = with_inspection(DomainDispatcherApplication(create_backend_app))
         # werkzeug serves on a duplicate of the descriptor (socket.fromfd): ours is closed once it has one.
         try:
             self._wsgi: BaseWSGIServer = make_server(
@@ -140,15 +143,18 @@ def _install() -> None:
             return
         from moto.events.models import events_backends
         from moto.sagemaker.models import sagemaker_backends
+        from moto.sns.models import sns_backends
         from moto.sqs.models import sqs_backends
 
-        from registrar_dev.emulator import events, sagemaker, sqs
+        from registrar_dev.emulator import events, sagemaker, sqs, targets
 
         sagemaker.install()
         events.install()
+        targets.install()
         _use_backend_class(sagemaker_backends, sagemaker.EmulatorSageMakerBackend)
         _use_backend_class(events_backends, events.EmulatorEventsBackend)
         _use_backend_class(sqs_backends, sqs.EmulatorSQSBackend)
+        _use_backend_class(sns_backends, targets.EmulatorSNSBackend)
         _installed = True
 
 

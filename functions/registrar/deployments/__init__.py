@@ -1,0 +1,1 @@
+"""The deployment flow: an endpoint that went ``InService`` records, on each version it serves, where it went live."""
