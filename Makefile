@@ -5,12 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CDK    := node_modules/.bin/cdk
 LOCKS  := requirements/dev.txt requirements/runtime.txt
+CHROMIUM := /usr/bin/chromium
 # jsii warns on every synth that Node 20 is past end of life; the pinned CDK still supports it.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: setup demo test unit lint format synth deploy bench bench-burst lock clean
 
-setup: $(STAMP)  ## create .venv and install everything from the lock files (Python and the pinned CDK CLI)
+setup: $(STAMP) $(CHROMIUM)  ## create .venv and install everything from the lock files (Python, the pinned CDK CLI, Debian's chromium)
 
 $(STAMP): pyproject.toml $(LOCKS) package.json package-lock.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +21,16 @@ $(STAMP): pyproject.toml $(LOCKS) package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
+# The browser tests (tests/browser) drive Debian's chromium through Playwright, which never downloads a browser here.
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then echo "make setup: $(CHROMIUM) is missing; as root: apt-get install -y --no-install-recommends chromium (tests/browser need it)"; \
+	else export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+	|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; fi
+
 demo: $(STAMP)  ## the whole automation, locally, event by event
 	$(BIN)/registrar demo
 
-test: $(STAMP)  ## every test: unit, integration, infrastructure, e2e, reliability, bad input
+test: $(STAMP) $(CHROMIUM)  ## every test: unit, integration, infrastructure, e2e, reliability, bad input, browser
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
 unit: $(STAMP)  ## the inner loop: unit tests only (no emulator, no synth, no demo)

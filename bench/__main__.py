@@ -2,9 +2,9 @@
 
 The cold start runs first, while nothing else of the benchmark has warmed or loaded the machine; the
 work-per-event and AWS-call benchmarks share one in-process emulator; the latency benchmark starts an
-emulator process of its own; the hostile-report benchmark parses each report in a fresh process; the size
-benchmark synthesizes the CDK app last. ``make bench-burst``
-(``python -m bench.burst``) is separate and not run here.
+emulator process of its own; the hostile-report benchmark parses each report in a fresh process; the decision
+page renders in process and loads once in Debian's chromium; the size benchmark synthesizes the CDK app last.
+``make bench-burst`` (``python -m bench.burst``) is separate and not run here.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 import time
 
 from bench import calls, cold_start, hostile_reports, latency, size, work
+from bench import page as decision_page
 from bench.common import Figure, exit_status, header, machine
 
 
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         figures += calls.run(emulator.endpoint, emulator)
     figures += latency.run(args.events)
     figures += hostile_reports.run()
+    figures += decision_page.run()
     figures += size.run(synthesize=not args.no_synth)
 
     print(f"\n== summary ({time.monotonic() - started:.0f} s)")

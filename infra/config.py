@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +25,18 @@ from registrar.decisions.contract import DecisionVerdict
 from registrar.errors import ConfigurationError, PolicyError
 from registrar.settings import GroupPattern, report_location
 
+# The signing secret's default name (registrar.decisions.links.DEFAULT_SIGNING_SECRET; a test holds the two equal).
+# Spelled here so that reading cdk.json never imports the page's runtime.
+DEFAULT_SIGNING_SECRET = "registrar/decision-links"
+# The verdicts approvers may be e-mailed a decision link for: a version a person must decide (Held), or one
+# registrar rejected and a person may overrule (Rejected). The page decides versions in PendingManualApproval.
+ApproverVerdict = Literal["Held", "Rejected"]
+DEFAULT_APPROVER_VERDICTS: tuple[ApproverVerdict, ...] = ("Held",)
+# A decision link lives at most a month: long enough for a holiday, short enough that a forwarded mail goes stale.
+MIN_LINK_TTL_DAYS, DEFAULT_LINK_TTL_DAYS, MAX_LINK_TTL_DAYS = 1, 7, 30
+# The local part of the From address when the sender is a domain identity.
+SENDER_LOCAL_PART = "registrar"
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # An SSM String parameter holds 4 KB in the standard tier and 8 KB in the advanced tier.
@@ -32,6 +44,8 @@ STANDARD_PARAMETER_BYTES = 4096
 ADVANCED_PARAMETER_BYTES = 8192
 
 _EMAIL = re.compile(r"[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+# An SES domain identity: a DNS name of at least two labels (SES verifies it through DNS records).
+_DOMAIN = re.compile(r"(?=.{4,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
 # Secrets Manager's rule for a secret name: 1 to 512 of ASCII letters, digits and /_+=.@- (so no ARN, which has ':').
 _SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 
@@ -65,8 +79,18 @@ def _secret_name(value: str) -> str:
     return value
 
 
+def _sender(value: str) -> str:
+    # An SES identity is an address or a domain; SES sends "From" a verified one (or an address of a verified domain).
+    if not _EMAIL.fullmatch(value) and not _DOMAIN.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an SES identity: give the verified e-mail address or domain the e-mails come from"
+        )
+    return value
+
+
 ReportLocation = Annotated[str, AfterValidator(_report_location)]
 Email = Annotated[str, AfterValidator(_email)]
+Sender = Annotated[str, AfterValidator(_sender)]
 SecretName = Annotated[str, AfterValidator(_secret_name)]
 
 
@@ -125,6 +149,18 @@ def split_location(location: str) -> tuple[str, str]:
     return bucket, prefix
 
 
+def covers(managed: str, pattern: str) -> bool:
+    """Whether every group the fnmatch ``pattern`` matches is matched by the managed pattern ``managed``.
+
+    ``pattern`` is read as text that ``managed`` must match, its own wildcards as characters: a ``*`` of
+    ``managed`` may stand for any of them, a ``?`` for one character other than ``*`` (which may stand for
+    many). So ``churn-eu-*`` is covered by ``churn-*``, ``churn-*`` is not covered by ``churn-?``. Case is
+    ignored, as registrar matches groups (:func:`registrar.groups.matches`).
+    """
+    regex = "".join(".*" if c == "*" else "[^*]" if c == "?" else re.escape(c) for c in managed.lower())
+    return re.fullmatch(regex, pattern.lower(), flags=re.DOTALL) is not None
+
+
 def _check_policy(path: Path) -> str:
     """Read and validate the policy file with the model the functions use; return the JSON text to deploy."""
     try:
@@ -180,6 +216,21 @@ class RegistrarConfig(BaseModel):
         Who hears of decisions (:class:`NotifyConfig`): e-mail through an SNS topic, chat through an
         EventBridge API destination. Absent, nothing is deployed for it (the functions still publish
         their ``Registrar Decision`` events).
+    approvers
+        Who decides held versions from a personal link: a list of e-mail addresses (for every managed
+        group), or a mapping of group name or fnmatch pattern (each within ``model_package_groups``) to
+        addresses. Set, the stack deploys the decision page, its signing secret and the approver e-mails
+        (docs/deployment.md, "Approvers and the decision page").
+    sender
+        The SES identity the approver e-mails come from: a verified address, or a verified domain (the
+        e-mails then come from ``registrar@<domain>``). Required with ``approvers``.
+    link_ttl_days
+        How long a decision link stays valid (1 to 30 days; 7 by default).
+    approvers_notified_of
+        The verdicts that e-mail the approvers a link: ``Held`` (the default) and, optionally, ``Rejected``.
+    signing_secret
+        The name of the Secrets Manager secret the stack creates for the links' signing key
+        (``registrar/decision-links`` by default).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -193,6 +244,13 @@ class RegistrarConfig(BaseModel):
     max_concurrency: int = Field(default=2, ge=2, le=1000)
     tracing: bool = True
     notify: NotifyConfig | None = None
+    approvers: list[Email] | dict[GroupPattern, list[Email]] | None = Field(default=None, union_mode="left_to_right")
+    sender: Sender | None = None
+    link_ttl_days: int = Field(default=DEFAULT_LINK_TTL_DAYS, ge=MIN_LINK_TTL_DAYS, le=MAX_LINK_TTL_DAYS)
+    approvers_notified_of: list[ApproverVerdict] = Field(
+        default_factory=lambda: list(DEFAULT_APPROVER_VERDICTS), min_length=1
+    )
+    signing_secret: SecretName = DEFAULT_SIGNING_SECRET
 
     _root: Path = PrivateAttr(default=PROJECT_ROOT)
     _policy_text: str = PrivateAttr(default="")
@@ -208,6 +266,58 @@ class RegistrarConfig(BaseModel):
         _check_policy(_root(info.context) / value)
         return value
 
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _approvers_shape(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, list | dict):
+            raise ValueError(
+                "must be a list of e-mail addresses, or a mapping of group pattern to a list of e-mail addresses"
+            )
+        if isinstance(value, dict) and any(not isinstance(v, list) for v in value.values()):
+            raise ValueError("each group pattern must map to a list of e-mail addresses")
+        return value
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers_named(
+        cls, value: list[str] | dict[str, list[str]] | None
+    ) -> list[str] | dict[str, list[str]] | None:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("names no approver: give e-mail addresses, or leave approvers out")
+            return _listed_once(value, "approver", key=str.lower)
+        if isinstance(value, dict):
+            if not value:
+                raise ValueError("names no group: map group patterns to e-mail addresses, or leave approvers out")
+            for pattern, addresses in value.items():
+                if not addresses:
+                    raise ValueError(f"{pattern!r} names no approver: give at least one e-mail address")
+                _listed_once(addresses, f"approver of {pattern!r}", key=str.lower)
+        return value
+
+    @field_validator("approvers_notified_of")
+    @classmethod
+    def _approver_verdicts_once(cls, values: list[str]) -> list[str]:
+        return _listed_once(values, "verdict")
+
+    @model_validator(mode="after")
+    def _approvers_are_reachable(self) -> RegistrarConfig:
+        if self.approvers is None:
+            return self
+        if self.sender is None:
+            raise ValueError(
+                "sender: required when approvers are set: name the SES identity (a verified address or domain) "
+                "the approver e-mails come from"
+            )
+        if isinstance(self.approvers, dict):
+            for pattern in self.approvers:
+                if not any(covers(managed, pattern) for managed in self.model_package_groups):
+                    raise ValueError(
+                        f"approvers: the group pattern {pattern!r} is not within model_package_groups "
+                        f"({', '.join(self.model_package_groups)}): approvers decide managed versions only"
+                    )
+        return self
+
     def model_post_init(self, context: Any, /) -> None:
         self._root = _root(context)
         self._policy_text = deployable_json(self.policy_path)
@@ -216,6 +326,22 @@ class RegistrarConfig(BaseModel):
     def policy_path(self) -> Path:
         """The policy file's absolute path."""
         return self._root / self.policy_file
+
+    @property
+    def approvers_by_group(self) -> dict[str, list[str]]:
+        """Group pattern → approvers' addresses; a plain list applies to every managed group."""
+        if self.approvers is None:
+            return {}
+        if isinstance(self.approvers, list):
+            return {pattern: list(self.approvers) for pattern in self.model_package_groups}
+        return {pattern: list(addresses) for pattern, addresses in self.approvers.items()}
+
+    @property
+    def from_address(self) -> str | None:
+        """The approver e-mails' From address: ``sender`` if it is an address, else ``registrar@<sender>``."""
+        if self.sender is None:
+            return None
+        return self.sender if "@" in self.sender else f"{SENDER_LOCAL_PART}@{self.sender}"
 
     @property
     def policy_text(self) -> str:
@@ -232,6 +358,8 @@ def _root(context: Any) -> Path:
 def _where(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
+        if isinstance(part, str) and "[" in part:
+            continue  # the member of a union that was tried (approvers: list[...] or dict[...]), not a key
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or CONTEXT_KEY
 
@@ -246,6 +374,12 @@ def _message(error: Any) -> str:
         model = _NESTED[loc[0]] if len(loc) == 2 and loc[0] in _NESTED else RegistrarConfig
         return f"unknown key; the keys are {', '.join(model.model_fields)}"
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _other_shape(error: Any) -> bool:
+    # approvers is a list or a mapping: the shape it is not always fails too, which says nothing.
+    loc = error["loc"]
+    return error["type"] in ("list_type", "dict_type") and len(loc) == 2 and "[" in str(loc[1])
 
 
 def load_config(context: Any, *, root: Path = PROJECT_ROOT) -> RegistrarConfig:
@@ -276,5 +410,7 @@ def load_config(context: Any, *, root: Path = PROJECT_ROOT) -> RegistrarConfig:
     try:
         return RegistrarConfig.model_validate(context, context={"root": root})
     except ValidationError as error:
-        problems = "\n".join(f"  - {_where(e['loc'])}: {_message(e)}" for e in error.errors(include_url=False))
+        problems = "\n".join(
+            f"  - {_where(e['loc'])}: {_message(e)}" for e in error.errors(include_url=False) if not _other_shape(e)
+        )
         raise ConfigurationError(f'invalid "{CONTEXT_KEY}" configuration in cdk.json context:\n{problems}') from None

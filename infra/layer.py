@@ -440,7 +440,8 @@ def _undocumented(value: Any) -> Any:
 
 def _endpoint_service(endpoint_prefix: str) -> str:
     # endpoints.json names services by endpoint prefix; a few differ from botocore's service name.
-    return {"streams.dynamodb": "dynamodbstreams", "runtime.sagemaker": "sagemaker-runtime"}.get(
+    # SES v2's endpoint prefix is SES v1's, "email": registrar calls v2 alone (registrar.mail).
+    return {"streams.dynamodb": "dynamodbstreams", "runtime.sagemaker": "sagemaker-runtime", "email": "sesv2"}.get(
         endpoint_prefix, endpoint_prefix
     )
 

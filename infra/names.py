@@ -26,6 +26,8 @@ APPROVAL_HANDLER: Final = "handlers.approval.handler"
 NEO_REGISTRATION_HANDLER: Final = "handlers.neo_registration.handler"
 SWEEPER_HANDLER: Final = "handlers.sweeper.handler"
 DEPLOYMENT_HANDLER: Final = "handlers.deployment.handler"
+DECISION_PAGE_HANDLER: Final = "handlers.decision_page.handler"
+APPROVER_MAIL_HANDLER: Final = "handlers.approver_mail.handler"
 
 # Business and operational metrics the functions emit (registrar.observability).
 DECISION_METRICS: Final = ("PackageApproved", "PackageRejected", "PackageHeld")
@@ -59,3 +61,11 @@ ENV_REPORT_LOCATIONS: Final = setting("report_locations")
 ENV_NEO_OUTPUT_LOCATIONS: Final = setting("neo_output_locations")
 ENV_MANAGED_GROUPS: Final = setting("managed_groups")
 ENV_SWEEP_LOOKBACK_MINUTES: Final = setting("sweep_lookback_minutes")
+
+ENV_SIGNING_SECRET: Final = setting("signing_secret")
+# The approver e-mails' own variables: not Settings fields, the mail function parses them itself
+# (registrar.decisions.approver_mail.ApproverMailSettings).
+ENV_APPROVERS: Final = f"{PREFIX}APPROVERS"
+ENV_MAIL_FROM: Final = f"{PREFIX}MAIL_FROM"
+ENV_DECISION_PAGE_URL: Final = f"{PREFIX}DECISION_PAGE_URL"
+ENV_LINK_TTL_DAYS: Final = f"{PREFIX}LINK_TTL_DAYS"

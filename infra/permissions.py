@@ -280,3 +280,50 @@ def read_endpoints(role: iam.IRole) -> None:
             for action, resource in resources.items()
         ),
     )
+
+
+def read_secret(role: iam.IRole, secret_arn: str, key_arn: str) -> None:
+    """secretsmanager:GetSecretValue on one secret, and kms:Decrypt of its key only through Secrets Manager.
+
+    Explicit rather than ``Secret.grant_read``, which adds DescribeSecret: the functions read the value alone.
+    ``kms:ViaService`` limits the decryption to what Secrets Manager asks for on the role's behalf, and
+    ``kms:EncryptionContext:SecretARN`` to this secret's values.
+    """
+    role.add_to_principal_policy(
+        iam.PolicyStatement(sid="ReadSigningSecret", actions=["secretsmanager:GetSecretValue"], resources=[secret_arn])
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="DecryptSigningSecret",
+            actions=["kms:Decrypt"],
+            resources=[key_arn],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": cdk.Fn.sub("secretsmanager.${AWS::Region}.amazonaws.com"),
+                    "kms:EncryptionContext:SecretARN": secret_arn,
+                }
+            },
+        )
+    )
+
+
+def ses_identity(identity: str) -> str:
+    """An ``Fn::Sub`` template for the ARN of an SES identity (an address or a domain) of the stack's account."""
+    return f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:identity/{identity}"
+
+
+def send_email(role: iam.IRole, identity: str, from_address: str) -> None:
+    """ses:SendEmail from one verified identity, with ``From`` the one configured address, nothing else.
+
+    SES authorizes SendEmail (API v1 and v2) against the identity the ``From`` address belongs to; the
+    ``ses:FromAddress`` condition holds the address itself to the configured one, so a domain identity does
+    not let the role send as any address of the domain.
+    """
+    role.add_to_principal_policy(
+        _statement(
+            "SendApproverEmail",
+            ["ses:SendEmail"],
+            [ses_identity(identity)],
+            {"StringEquals": {"ses:FromAddress": from_address}},
+        )
+    )

@@ -10,7 +10,9 @@ from constructs import Construct
 
 from infra import permissions
 from infra.approval_flow import ApprovalFlow
+from infra.approver_mail import ApproverMail
 from infra.config import PROJECT_ROOT, RegistrarConfig
+from infra.decision_page import DecisionPage, SigningSecret
 from infra.deployment_flow import DeploymentFlow
 from infra.names import SERVICE, STACK_DESCRIPTION
 from infra.neo_registration import NeoRegistration
@@ -56,6 +58,17 @@ class RegistrarStack(cdk.Stack):
         for role in (self.approval.handler.role, self.neo.handler.role):
             permissions.put_decision_events(role)
         self.notifications = Notifications(self, "Notify", notify=config.notify) if config.notify else None
+        # Approvers: their e-mails and the page their links lead to, with the links' signing secret.
+        self.signing: SigningSecret | None = None
+        self.page: DecisionPage | None = None
+        self.approver_mail: ApproverMail | None = None
+        if config.approvers is not None:
+            self.signing = SigningSecret(self, "DecisionLinks", secret_name=config.signing_secret)
+            self.page = DecisionPage(self, "DecisionPage", shared=self.shared, config=config, signing=self.signing)
+            self.approver_mail = ApproverMail(
+                self, "ApproverMail", shared=self.shared, config=config, signing=self.signing, page=self.page
+            )
+        mail = self.approver_mail
         self.observability = Observability(
             self,
             "Observability",
@@ -64,6 +77,8 @@ class RegistrarStack(cdk.Stack):
                 "NeoRegistration": self.neo.handler.function,
                 "Sweeper": self.neo.sweeper.function,
                 "Deployment": self.deployment.handler.function,
+                **({"DecisionPage": self.page.handler.function} if self.page else {}),
+                **({"ApproverMail": mail.handler.function} if mail else {}),
             },
             dead_letter_queues={
                 "ApprovalDeadLetterQueue": self.approval.route.dead_letter_queue,
@@ -87,11 +102,21 @@ class RegistrarStack(cdk.Stack):
                     )
                 },
                 **(self.notifications.dead_letter_queues if self.notifications else {}),
+                **({"ApproverMailDeadLetterQueue": mail.route.dead_letter_queue} if mail else {}),
+                **(
+                    {
+                        f"ApproverMail{rule.node.id}DeadLetterQueue": queue
+                        for rule, queue in zip(mail.route.rules, mail.route.target_dead_letter_queues, strict=True)
+                    }
+                    if mail
+                    else {}
+                ),
             },
             flow_queues={
                 "ApprovalQueue": self.approval.route,
                 "NeoQueue": self.neo.route,
                 "DeploymentQueue": self.deployment.route,
+                **({"ApproverMailQueue": mail.route} if mail else {}),
             },
             sweep_rate=cdk.Duration.minutes(config.sweep_rate_minutes),
             alarm_email=config.alarm_email,

@@ -21,11 +21,11 @@ CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 20
 
 # The operations registrar's functions call, per service: registrar's own calls and those of the Powertools
-# utilities it hands a client to (Idempotency: dynamodb; Parameters: ssm). The layer keeps botocore's data for
-# these services alone, each model cut down to these operations (infra/layer.py); a client of any other service
-# fails in Lambda with UnknownServiceError, an operation not listed with AttributeError. The tests hold the list
-# to the code: every call in this package is listed (tests/unit/test_aws_operations.py), and the handlers run
-# end to end on the layer itself (tests/integration/test_lambda_layout.py).
+# utilities it hands a client to (Idempotency: dynamodb; Parameters: ssm, secretsmanager). The layer keeps
+# botocore's data for these services alone, each model cut down to these operations (infra/layer.py); a client of
+# any other service fails in Lambda with UnknownServiceError, an operation not listed with AttributeError. The
+# tests hold the list to the code: every call in this package is listed (tests/unit/test_aws_operations.py), and
+# the handlers run end to end on the layer itself (tests/integration/test_lambda_layout.py).
 OPERATIONS: Final[dict[str, tuple[str, ...]]] = {
     "dynamodb": ("DeleteItem", "GetItem", "PutItem", "UpdateItem"),
     "events": ("PutEvents",),
@@ -42,6 +42,8 @@ OPERATIONS: Final[dict[str, tuple[str, ...]]] = {
         "ListTags",
         "UpdateModelPackage",
     ),
+    "secretsmanager": ("GetSecretValue",),
+    "sesv2": ("SendEmail",),
     "ssm": ("GetParameter", "GetParameters", "GetParametersByPath"),
 }
 SERVICES: Final = tuple(OPERATIONS)

@@ -24,6 +24,12 @@ READ_ELSEWHERE: Final = {
     f"{PREFIX}BYTECODE_PYTHON",
     # bench/ablation.py (POLICY_JSON): the deployed JSON policy its measures read, set in its own process.
     f"{PREFIX}BENCH_POLICY_JSON",
+    # registrar.decisions.approver_mail.ApproverMailSettings: the approver mail function's own settings.
+    f"{PREFIX}APPROVERS",
+    f"{PREFIX}MAIL_FROM",
+    f"{PREFIX}LINK_TTL_DAYS",
+    # The decision page's URL: the approver mail function's links, and `registrar link` (tools/registrar_cli/link.py).
+    f"{PREFIX}DECISION_PAGE_URL",
 }
 
 # SageMaker's group name rule, [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, widened by the two wildcards IAM and fnmatch share.
@@ -125,6 +131,9 @@ class Settings(BaseModel):
         Model package group names or fnmatch patterns registrar may act on; empty allows any.
     sweep_lookback_minutes
         How far back the first sweep looks when no watermark exists yet.
+    signing_secret
+        The Secrets Manager secret holding the decision links' signing keys (the decision page and the link
+        commands); ``registrar.decisions.links.DEFAULT_SIGNING_SECRET`` by default (a test holds the two equal).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -138,6 +147,7 @@ class Settings(BaseModel):
     managed_groups: list[GroupPattern] = Field(default_factory=list)
     sweep_lookback_minutes: int = Field(default=60, ge=1, le=60 * 24 * 14)
     policy_cache_seconds: int = Field(default=300, ge=0, le=3600)
+    signing_secret: str = Field(default="registrar/decision-links", min_length=1)
 
     _split_lists = field_validator("report_locations", "neo_output_locations", "managed_groups", mode="before")(_split)
 

@@ -73,3 +73,18 @@ def test_the_demo_functions_get_the_stacks_environment_not_the_shells() -> None:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def test_a_held_version_its_approver_could_not_decide_fails_the_demo() -> None:
+    from registrar_dev.demo import HELD, Expectation, PersonStep
+
+    result = _result()
+    result.expectations = {HELD: Expectation(HELD, "fraud-detector", "Approved", decided_by_registrar=False)}
+    result.after = {HELD: {"ModelApprovalStatus": "Approved", "ApprovalDescription": "Approved by a person"}}
+    assert result.mismatches() == [f"{HELD}: its approver was not e-mailed a link, or did not follow it"]
+    # a link used twice that still decided the second time is as wrong as no link at all
+    result.person = PersonStep(
+        link="http://127.0.0.1/decide?token=t", shown=200, evidence_shown=True, decided=200, again=200
+    )
+    [problem] = result.mismatches()
+    assert problem.startswith(f"{HELD}: the link answered 200") and "the second use 200" in problem

@@ -10,7 +10,16 @@ import boto3
 import pytest
 
 from registrar.approval.policy import deployable_json, load_policy
-from registrar_dev.demo import MISSING_VERSION, POLICY_FILE, ScenarioResult, run_scenario
+from registrar_dev.demo import (
+    APPROVER,
+    APPROVER_COMMENT,
+    HELD,
+    MISSING_VERSION,
+    POLICY_FILE,
+    SENDER,
+    ScenarioResult,
+    run_scenario,
+)
 from registrar_dev.emulator import Emulator
 from registrar_dev.topology import MAX_RECEIVE_COUNT, POLICY_PARAMETER
 
@@ -30,7 +39,8 @@ def test_every_version_ends_where_the_policy_says(result: ScenarioResult) -> Non
 def test_each_decision_is_applied_by_exactly_one_update(result: ScenarioResult) -> None:
     # THEN there are as many UpdateModelPackage calls as updated outcomes, and none for the human's version
     updated = [handled for handled in result.handled if handled.outcome.outcome == "updated"]
-    assert result.calls["sagemaker:UpdateModelPackage"] == len(updated)
+    # and one more: the approver's decision, made through the decision page (not an event's outcome)
+    assert result.calls["sagemaker:UpdateModelPackage"] == len(updated) + 1
     per_package = {label: result.updates_per_package[arn] for label, arn in result.versions.items()}
     assert per_package == {
         "churn v1 (passes)": 5,  # approval, ml_c5, ml_inf2, the edge target and the failed job
@@ -38,7 +48,7 @@ def test_each_decision_is_applied_by_exactly_one_update(result: ScenarioResult) 
         "churn v3 (no report)": 1,
         "churn v4 (human approved)": 0,
         "fraud v1 (processing job)": 1,
-        "fraud v2 (job failed)": 1,  # held: the explanation, no status change
+        "fraud v2 (job failed)": 2,  # held (the explanation, no status change), then approved by its approver
     }
 
 
@@ -103,8 +113,33 @@ def test_every_write_is_announced_mailed_and_posted_once(result: ScenarioResult)
     # THEN a subscriber got one Registrar Decision per write, and each reached the e-mail subscriber (SNS, through
     # the contract's input transformer) and the chat webhook (API destination) exactly once, word for word
     assert result.notification_mismatches() == []
-    assert len(result.decisions) == result.calls["sagemaker:UpdateModelPackage"] == 9
-    verdicts = Counter(decision.verdict for decision in result.decisions)
-    assert verdicts == {"Approved": 2, "Rejected": 2, "Held": 1, "Attached": 2, "Recorded": 1, "Failed": 1}
+    assert len(result.decisions) == result.calls["sagemaker:UpdateModelPackage"] == 10
+    verdicts = Counter((decision.verdict, decision.flow) for decision in result.decisions)
+    assert verdicts == {
+        ("Approved", "approval"): 2,
+        ("Rejected", "approval"): 2,
+        ("Held", "approval"): 1,
+        ("Approved", "person"): 1,
+        ("Attached", "neo"): 2,
+        ("Recorded", "neo"): 1,
+        ("Failed", "neo"): 1,
+    }
     assert sorted(text.strip() for _, text in result.emails) == sorted(d.summary for d in result.decisions)
     assert sorted(result.chat_messages) == sorted(d.summary for d in result.decisions)
+
+
+def test_the_held_versions_approver_decides_it_from_the_link_e_mailed_to_them(result: ScenarioResult) -> None:
+    # THEN SES sent the approver one e-mail, for the held version, whose personal link opened the page with the
+    # evidence, approved it once (the second use refused), and the version records who decided, through the link
+    [mail] = result.approver_emails
+    assert (mail["to"], mail["from"]) == (APPROVER, SENDER)
+    assert "fraud-detector version 2" in mail["subject"]
+    person = result.person
+    assert person is not None and person.link in mail["body"]
+    assert (person.shown, person.evidence_shown, person.decided, person.again) == (200, True, 200, 403)
+    held = result.after[HELD]
+    assert held["ModelApprovalStatus"] == "Approved"
+    assert held["CustomerMetadataProperties"]["registrar:decided-by"] == f"person:{APPROVER}"
+    assert held["ApprovalDescription"] == f"Approved by {APPROVER} via link: {APPROVER_COMMENT}"
+    [announced] = [d for d in result.decisions if d.flow == "person"]
+    assert (announced.decided_by, announced.previous_status) == (APPROVER, "PendingManualApproval")

@@ -42,6 +42,15 @@ def test_every_runtime_dependency_of_pyproject_is_locked_at_its_pin() -> None:
         assert f"{layer.normalize(name.split('[')[0])}=={version}" in locked, requirement
 
 
+def test_the_layer_carries_jinja2_for_the_decision_page() -> None:
+    # The page renders with Jinja2 (autoescape): a runtime dependency, locked with MarkupSafe at the versions tested
+    pins = {pin.split("==")[0]: pin.split("==")[1] for pin in layer.lock_pins(ROOT / layer.LOCK_FILE)}
+    assert pins["jinja2"] == metadata.version("jinja2")
+    assert pins["markupsafe"] == metadata.version("markupsafe")
+    # AND the browser tests' Playwright is not in it
+    assert {"playwright", "greenlet"}.isdisjoint(pins)
+
+
 def test_an_unpinned_line_in_the_lock_file_is_refused(tmp_path: pathlib.Path) -> None:
     (tmp_path / "runtime.txt").write_text("pydantic>=2 \\\n    --hash=sha256:00\n")
     with pytest.raises(ValueError, match="pinned with =="):

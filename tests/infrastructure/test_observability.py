@@ -25,8 +25,12 @@ OPERATIONS = ROOT / "docs" / "operations.md"
 
 
 def alarming(synthesized: Synthesized, resource_type: str) -> dict[str, dict[str, Any]]:
-    """The resources of ``resource_type`` of the alarms, not the notify block's (logical ids ``Notify…``)."""
-    return {name: p for name, p in synthesized.properties(resource_type).items() if not name.startswith("Notify")}
+    """The resources of ``resource_type`` of the alarms, not the notify block's (``Notify…``) nor the links' key."""
+    return {
+        name: p
+        for name, p in synthesized.properties(resource_type).items()
+        if not name.startswith(("Notify", "DecisionLinks"))
+    }
 
 
 def alarms(synthesized: Synthesized) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import pytest
 from moto.events.models import EventPattern
 from moto.events.utils import EventMessageType
 
-from infra.names import APPROVAL_HANDLER, DEPLOYMENT_HANDLER, NEO_REGISTRATION_HANDLER
+from infra.names import APPROVAL_HANDLER, APPROVER_MAIL_HANDLER, DEPLOYMENT_HANDLER, NEO_REGISTRATION_HANDLER
 from registrar.patterns import FLOWS, for_account
 
 from .conftest import ROOT, Synthesized
@@ -51,7 +51,8 @@ EXPECTED_ROUTES: dict[str, str | None] = {
     # registrar's own decisions reach no handler (only the notification rules, tested below).
     "decisions/approved.json": None,
     "decisions/failed-compilation.json": None,
-    "decisions/held.json": None,
+    # cdk.json names approvers: a held decision e-mails them (infra/approver_mail.py)
+    "decisions/held.json": APPROVER_MAIL_HANDLER,
 }
 
 
@@ -173,8 +174,9 @@ def test_every_expected_route_names_an_existing_file() -> None:
 def test_each_rule_target_has_its_own_dead_letter_queue_and_retry_policy(synthesized: Synthesized) -> None:
     targets = [t for rule in synthesized.properties("AWS::Events::Rule").values() for t in rule["Targets"]]
     dead_letter_queues = [t["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] for t in targets]
-    # 4 flow rules, the sweep schedule, and the e-mail notification rule cdk.json's notify block asks for
-    assert len(set(dead_letter_queues)) == len(targets) == 6
+    # 4 flow rules, the sweep schedule, the e-mail notification rule cdk.json's notify block asks for, and the
+    # approver e-mails' rule its approvers ask for
+    assert len(set(dead_letter_queues)) == len(targets) == 7
     for target in targets:
         assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}
 

@@ -195,6 +195,37 @@ def test_the_sweeper_runs_on_the_layer_alone(
     assert reported["result"]["watermark"] is not None
 
 
+def test_the_decision_page_handler_runs_on_the_layer_alone(
+    layout: LambdaLayout, aws: Emulator, deployed_state: Callable[[], str]
+) -> None:
+    # GIVEN a held churn version, the links' signing keys in Secrets Manager, and a link to the version
+    import base64
+    from datetime import UTC, datetime, timedelta
+
+    from registrar.decisions.links import DEFAULT_SIGNING_SECRET, SigningKey, mint, new_capability
+    from registrar_cli.serve import function_url_event
+
+    arn = deployed_state()
+    key = SigningKey("layout", b"l" * 32)
+    secret = {"current": {"id": key.key_id, "key": base64.b64encode(key.secret).decode()}}
+    boto3.client("secretsmanager", endpoint_url=aws.endpoint, region_name=aws.region).create_secret(
+        Name=DEFAULT_SIGNING_SECRET, SecretString=json.dumps(secret)
+    )
+    capability = new_capability(arn, "alice@example.com", ttl=timedelta(days=1), now=datetime.now(UTC))
+    domain = "abcdefgh.lambda-url.us-east-1.on.aws"
+    event = function_url_event(
+        "GET", f"/decide?token={mint(capability, key)}", [("host", domain)], b"", domain=domain, source_ip="192.0.2.1"
+    )
+    # WHEN the page's handler, from the staged code and the layer only, answers the link
+    reported = run_handler(layout, aws, "decision_page", event)
+    # THEN the layer's Jinja2 rendered the version's page, with its headers, and no development tool was imported
+    result = reported["result"]
+    assert result["statusCode"] == 200, result["body"][:500]
+    assert "churn-model" in result["body"] and 'value="approve"' in result["body"]
+    assert result["headers"]["Content-Security-Policy"].startswith("default-src 'none'; style-src 'sha256-")
+    assert reported["loaded"] == []
+
+
 def test_the_layers_botocore_knows_only_the_services_registrar_calls(layout: LambdaLayout) -> None:
     # GIVEN the layer's pruned botocore WHEN a client of a kept service and of another are made
     code = """\
@@ -247,6 +278,14 @@ CALLS: dict[str, dict[str, dict[str, Any]]] = {
             "CustomerMetadataProperties": {"registrar:verdict": "Approved"},
             "ClientToken": "0000-token",
         },
+    },
+    "secretsmanager": {"GetSecretValue": {"SecretId": "registrar/decision-links"}},
+    "sesv2": {
+        "SendEmail": {
+            "FromEmailAddress": "registrar@example.com",
+            "Destination": {"ToAddresses": ["lead@example.com"]},
+            "Content": {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}},
+        }
     },
     "ssm": {
         "GetParameter": {"Name": "/registrar/policy"},

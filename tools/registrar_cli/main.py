@@ -103,6 +103,30 @@ def _parser() -> argparse.ArgumentParser:
     rollback.add_argument("--dry-run", action="store_true", help="print both planned requests; write nothing")
     rollback.add_argument("--force", action="store_true", help="restore --to even if it was never Approved")
     aws_options(rollback)
+
+    link = commands.add_parser("link", help="mint a fresh decision link for one person and print its URL")
+    link.add_argument("model_package_arn", metavar="MODEL_PACKAGE_ARN", help="the version held for a decision")
+    link.add_argument("--for", dest="recipient", metavar="EMAIL", required=True, help="whom the link is for")
+    link.add_argument(
+        "--ttl", metavar="DURATION", help="how long it stays valid: 7d, 12h, 30m; at most 30d (default 7d)"
+    )
+    link.add_argument("--page-url", metavar="URL", help="the decision page (default: REGISTRAR_DECISION_PAGE_URL)")
+    link.add_argument("--secret", metavar="NAME", help="the signing keys' secret (default: REGISTRAR_SIGNING_SECRET)")
+    aws_options(link)
+
+    decide = commands.add_parser("decide", help="approve or reject a held version as a person")
+    decide.add_argument("model_package_arn", metavar="MODEL_PACKAGE_ARN", help="the version held for a decision")
+    verdict = decide.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--approve", action="store_true", help="approve it")
+    verdict.add_argument("--reject", action="store_true", help="reject it")
+    decide.add_argument("--by", metavar="NAME", required=True, help="who decides (recorded as person:NAME)")
+    decide.add_argument("--comment", metavar="TEXT", help="why (written in the version's description)")
+    aws_options(decide)
+
+    serve = commands.add_parser("serve", help="serve the decision page locally, through its Lambda handler")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: loopback)")
+    serve.add_argument("--port", type=_port, default=8080, help="the port (default 8080; 0 picks a free one)")
+    aws_options(serve)
     return parser
 
 
@@ -317,6 +341,72 @@ def _rollback(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _link(args: argparse.Namespace) -> int:
+    from registrar.decisions.links import load_signing_keys
+    from registrar.registry import Registry
+    from registrar_cli import link
+
+    try:
+        settings = _settings()
+        request = link.arguments(
+            model_package_arn=args.model_package_arn,
+            recipient=args.recipient,
+            ttl=args.ttl,
+            page_url=args.page_url or os.environ.get(link.PAGE_URL_VARIABLE),
+            secret=args.secret or settings.signing_secret,
+        )
+        keys = load_signing_keys(request.secret, endpoint_url=args.endpoint_url, region=args.region, max_age=0)
+        registry = Registry(endpoint_url=args.endpoint_url, region=args.region)
+        capability, url = link.link(request, registry=registry, keys=keys, now=datetime.now(UTC))
+    except RegistrarError as error:
+        return _fail(str(error), EXIT_INVALID)
+    except (ClientError, BotoCoreError) as error:
+        return _fail(f"AWS call failed: {error}", EXIT_AWS)
+    sys.stdout.write(
+        f"link for {capability.recipient} to {' or '.join(capability.actions)} {capability.model_package_arn}, "
+        f"single use, until {capability.expires_at.isoformat()}:\n{url}\n"
+    )
+    return EXIT_OK
+
+
+def _decide(args: argparse.Namespace) -> int:
+    from registrar.decisions.announce import DecisionNotPublishedError, announcer_for
+    from registrar.registry import Registry
+    from registrar_cli import decide
+
+    try:
+        request = decide.arguments(
+            model_package_arn=args.model_package_arn, approve=args.approve, by=args.by, comment=args.comment
+        )
+        settings = _settings()
+    except RegistrarError as error:
+        return _fail(str(error), EXIT_INVALID)
+    registry = Registry(endpoint_url=args.endpoint_url, region=args.region)
+    announcer = announcer_for(settings, endpoint_url=args.endpoint_url, region=args.region)
+    try:
+        outcome = decide.decide(request, registry=registry, announcer=announcer)
+    except DecisionNotPublishedError as error:
+        return _fail(f"{error}; run the same decide again once EventBridge accepts it", EXIT_AWS)
+    except RegistrarError as error:
+        return _fail(str(error), EXIT_INVALID)
+    except (ClientError, BotoCoreError) as error:
+        return _fail(f"AWS call failed: {error}", EXIT_AWS)
+    _print_json(outcome.to_json_dict())
+    if outcome.outcome != "updated":
+        return _fail(f"nothing decided: {'; '.join(outcome.reasons)}", EXIT_INVALID)
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from registrar_cli.serve import serve
+
+    try:
+        _settings()  # the page's settings, checked before the first request
+    except RegistrarError as error:
+        return _fail(str(error), EXIT_INVALID)
+    return serve(host=args.host, port=args.port, endpoint_url=args.endpoint_url, region=args.region)
+
+
 # Commands that need the development extra (moto, the emulator, the local topology): registrar_dev runs them.
 DEVELOPMENT_COMMANDS = ("emulator", "demo")
 
@@ -342,7 +432,7 @@ def _development_command(args: argparse.Namespace) -> int:
 
 
 # Commands that write to versions, each write announced through the decision journal when a table is configured.
-WRITING_COMMANDS = ("apply", "sweep", "rollback")
+WRITING_COMMANDS = ("apply", "sweep", "rollback", "decide")
 # How long a command's staged decision is its own to publish: a run that died leaves it to the next after this.
 CLI_WRITE_WINDOW = timedelta(minutes=2)
 
@@ -387,6 +477,12 @@ def _run(args: argparse.Namespace) -> int:
         return _history(args)
     if args.command == "rollback":
         return _rollback(args)
+    if args.command == "link":
+        return _link(args)
+    if args.command == "decide":
+        return _decide(args)
+    if args.command == "serve":
+        return _serve(args)
     if args.command in DEVELOPMENT_COMMANDS:
         return _development_command(args)
     raise AssertionError(args.command)  # argparse's `required=True` makes this unreachable

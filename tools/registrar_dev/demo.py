@@ -48,6 +48,11 @@ FUNCTION_TIMEOUT = 2
 VISIBILITY_TIMEOUT = 2
 # Who hears of every decision in the demo: one e-mail subscriber, and a chat webhook served on loopback.
 SUBSCRIBER = "ml-platform@example.com"
+# Who decides a held version: the approver e-mailed a personal link to the decision page, served on loopback.
+APPROVER = "ml-lead@example.com"
+SENDER = "registrar@example.com"
+APPROVER_COMMENT = "read the failed job's logs: a flaky data source, the model is fine"
+HELD = "fraud v2 (job failed)"
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,17 @@ class HandledEvent:
 
 
 @dataclass
+class PersonStep:
+    """The approver of the held version following the link e-mailed to them, as a browser would."""
+
+    link: str
+    shown: int  # the HTTP status of opening it (GET)
+    evidence_shown: bool  # the page showed the version and its evidence, with an Approve button
+    decided: int  # the HTTP status of approving (POST)
+    again: int  # the HTTP status of using the same link a second time
+
+
+@dataclass
 class ScenarioResult:
     """Everything the scenario observed, for the printed story and for the e2e test."""
 
@@ -108,6 +124,9 @@ class ScenarioResult:
     emails: list[tuple[str, str]] = field(default_factory=list)  # (to, text) of every e-mail SNS sent
     chat_messages: list[str] = field(default_factory=list)  # the text of every message posted to the chat
     chat_url: str = ""
+    page_url: str = ""  # the decision page, served on loopback
+    approver_emails: list[dict[str, str]] = field(default_factory=list)  # what SES sent the approvers
+    person: PersonStep | None = None  # the approver following their link
 
     def receives(self, expected: ExpectedDeadLetter) -> int:
         """How many times the handler dealt with the poison event (once per receive)."""
@@ -145,6 +164,15 @@ class ScenarioResult:
             if self.expected_dead_letter(flow, body) is None
         )
         problems.extend(self.notification_mismatches())
+        person = self.person
+        if person is None:
+            if HELD in self.expectations:
+                problems.append(f"{HELD}: its approver was not e-mailed a link, or did not follow it")
+        elif (person.shown, person.evidence_shown, person.decided, person.again) != (200, True, 200, 403):
+            problems.append(
+                f"{HELD}: the link answered {person.shown} (evidence shown: {person.evidence_shown}), "
+                f"approving answered {person.decided}, the second use {person.again}; expected 200, True, 200, 403"
+            )
         return problems
 
     def notification_mismatches(self) -> list[str]:
@@ -366,7 +394,12 @@ def register_scenario(setup: _Setup, result: ScenarioResult) -> None:
             ),
             "fraud v1 (processing job)": Expectation("fraud v1 (processing job)", FRAUD, "Approved"),
             "fraud v2 (job failed)": Expectation(
-                "fraud v2 (job failed)", FRAUD, "PendingManualApproval", metadata_keys=("registrar:verdict",)
+                # Held by registrar, then approved by its approver through the link e-mailed to them.
+                "fraud v2 (job failed)",
+                FRAUD,
+                "Approved",
+                decided_by_registrar=False,
+                metadata_keys=("registrar:verdict", "registrar:decided-by", "registrar:decided-at"),
             ),
         }
     )
@@ -379,6 +412,7 @@ def run_scenario(
     on_tick: Callable[[str], None] | None = None,
     sweep_interval: float = 2.0,
     timeout: float = 90.0,
+    keep_serving: bool = False,
 ) -> ScenarioResult:
     """Run the story against the emulator at ``endpoint`` and return what happened.
 
@@ -394,17 +428,26 @@ def run_scenario(
         Seconds between sweeps (the deployed schedule is minutes).
     timeout
         Give up waiting after this many seconds; the result then says what is missing.
+    keep_serving
+        Leave the decision page serving (at ``ScenarioResult.page_url``) after the scenario, for ``--keep``.
     """
     from registrar.decisions.contract import DecisionVerdict
+    from registrar_cli import serve as page_server
     from registrar_dev.chat import ChatReceiver
-    from registrar_dev.topology import IDEMPOTENCY_TABLE, POLICY_PARAMETER, build_notifications, build_topology
+    from registrar_dev.topology import (
+        IDEMPOTENCY_TABLE,
+        POLICY_PARAMETER,
+        build_decision_page,
+        build_notifications,
+        build_topology,
+    )
 
     started = time.monotonic()
     _configure_environment(endpoint, IDEMPOTENCY_TABLE, POLICY_PARAMETER)  # before Powertools reads it on import
     from registrar import aws
     from registrar_cli.queues import Queue
     from registrar_dev.outcomes import listening
-    from registrar_dev.runner import flow_mappings
+    from registrar_dev.runner import approver_mail_mapping, flow_mappings
 
     aws.reset_clients()
     # The stack's resources, the policy parameter included (the policy file as the stack deploys it).
@@ -422,6 +465,20 @@ def run_scenario(
         endpoint, email=[SUBSCRIBER], chat_url=chat.url, verdicts=typing.get_args(DecisionVerdict)
     )
     decisions_queue = _subscribe_to_decisions(endpoint)
+    # The decision page as the stack deploys it (its function URL here a server on loopback), and the approver
+    # e-mails: the mail rule and queue, the signing secret, the SES sender.
+    page = page_server.make_server()
+    result.page_url = page_server.url_of(page)
+    threading.Thread(target=page.serve_forever, name="decision-page", daemon=True).start()
+    decision_page = build_decision_page(
+        endpoint,
+        approvers={f"{FRAUD}*": [APPROVER], f"{CHURN}*": [APPROVER]},
+        sender=SENDER,
+        page_url=result.page_url,
+        managed_groups=(f"{CHURN}*", f"{FRAUD}*"),
+        visibility_timeout=VISIBILITY_TIMEOUT,
+    )
+    os.environ.update(decision_page.environment(IDEMPOTENCY_TABLE))
 
     def count_call(service: str, operation: str, params: dict[str, Any]) -> None:
         result.calls[f"{service}:{operation}"] += 1
@@ -445,6 +502,9 @@ def run_scenario(
         result.before = {label: setup.describe(arn) for label, arn in result.versions.items()}
         sqs = aws.client("sqs")
         mappings = flow_mappings(topology, sqs)  # every flow's queue into its handler, as the stack maps them
+        mappings["approver-mail"] = approver_mail_mapping(
+            decision_page.queue_url, decision_page.queue_arn, sqs, timeout_seconds=topology.function_timeout
+        )
         from registrar_dev.runner import LocalLambdaContext
 
         last_sweep = 0.0
@@ -475,7 +535,13 @@ def run_scenario(
                     Queue(url=f.dead_letter_url, client=sqs).depth()[0] for f in topology.flows.values()
                 )
                 awaited = max(0, len(result.expected_dead_letters) - dead_lettered)
+            in_queues += sum(Queue(url=decision_page.queue_url, client=sqs).depth())
             settled = busy == 0 and in_queues <= awaited and result.sweeps >= 2
+            if settled and result.person is None:
+                # The approver reads the e-mail about the held version and follows its link, as in a browser.
+                result.person = _follow_link(decision_page.sent_emails(), result.versions[HELD])
+                if result.person is not None:
+                    settled = False
             if not settled:
                 quiet_since = None
             elif quiet_since is None:
@@ -513,8 +579,43 @@ def run_scenario(
         chat.stop()
     result.chat_messages = [str(body.get("text")) if isinstance(body, dict) else str(body) for body in received]
     result.emails = [(email.to, email.body) for email in notifications.sent_emails()]
+    result.approver_emails = decision_page.sent_emails()
+    if not keep_serving:
+        page.shutdown()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _follow_link(emails: list[dict[str, str]], held_arn: str) -> PersonStep | None:
+    """Open the link e-mailed about ``held_arn`` (GET), approve with a comment (POST), then try the link again."""
+    import re
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    version = held_arn.rsplit("/", 1)[-1]
+    group = held_arn.rsplit("/", 2)[-2]
+    mail = next((m for m in emails if m["to"] == APPROVER and f"{group} version {version}" in m["body"]), None)
+    found = re.search(r"https?://\S+/decide\?token=[A-Za-z0-9._~%-]+", mail["body"]) if mail else None
+    if found is None:
+        return None
+    link = found.group(0)
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["token"][0]
+    form = urllib.parse.urlencode({"token": token, "action": "approve", "comment": APPROVER_COMMENT}).encode()
+    decide = urllib.parse.urljoin(link, "/decide")
+
+    def call(request: urllib.request.Request | str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode("utf-8")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode("utf-8", "replace")
+
+    shown, page = call(link)
+    decided, _ = call(urllib.request.Request(decide, data=form, method="POST"))
+    again, _ = call(urllib.request.Request(decide, data=form, method="POST"))
+    evidence = f"{group} · version {version}" in page and "Approve" in page and "Evidence" in page
+    return PersonStep(link=link, shown=shown, evidence_shown=evidence, decided=decided, again=again)
 
 
 def _subscribe_to_decisions(endpoint: str) -> Any:
@@ -554,10 +655,10 @@ def run_demo(*, keep: bool = False) -> int:
     story.started(emulator.endpoint)
     try:
         with story.progress() as tick:
-            result = run_scenario(emulator.endpoint, on_event=story.event, on_tick=tick)
+            result = run_scenario(emulator.endpoint, on_event=story.event, on_tick=tick, keep_serving=keep)
         story.summary(result)
         if keep:
-            story.kept(emulator.endpoint)
+            story.kept(emulator.endpoint, result.page_url)
             _wait_for_interrupt()
     finally:
         emulator.stop()

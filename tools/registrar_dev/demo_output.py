@@ -62,9 +62,11 @@ class Story:
         for label, arn in result.versions.items():
             before, after = result.before.get(label, {}), result.after.get(label, {})
             specs = [spec["Name"] for spec in after.get("AdditionalInferenceSpecifications", [])]
+            decided_by = after.get("CustomerMetadataProperties", {}).get("registrar:decided-by", "")
+            by = f" (by {decided_by.removeprefix('person:')})" if decided_by.startswith("person:") else ""
             self.line(
                 f"  {label:<27} {_short(arn):<16} "
-                f"{before.get('ModelApprovalStatus')} → {after.get('ModelApprovalStatus')}",
+                f"{before.get('ModelApprovalStatus')} → {after.get('ModelApprovalStatus')}{by}",
                 "bold",
             )
             self.line(f"      description: {after.get('ApprovalDescription') or '-'}")
@@ -106,6 +108,7 @@ class Story:
                     self.line(f"in the {flow} DLQ as expected after {receives} receives: {expected.label}", style)
         self.line("(the flow rules' DLQs are not checked: the emulator ignores an SQS target's DeadLetterConfig)")
         self.notifications(result)
+        self.approvers(result)
         problems = result.mismatches()
         if problems:
             self.line("NOT as the policy says:", "bold red")
@@ -134,8 +137,34 @@ class Story:
                 self.line(f"      {line}")
             self.line(f"  💬 chat ({result.chat_messages.count(summary)}×): {lines[0]}", style)
 
-    def kept(self, endpoint: str) -> None:
-        self.line(f"emulator still running: endpoint: {endpoint} (Ctrl-C to stop)", "bold")
+    def approvers(self, result: ScenarioResult) -> None:
+        """The e-mails SES sent the approvers, and the approver following their link to the decision page."""
+        self.line("")
+        self.line(f"decided by a person — the decision page at {result.page_url}", "bold")
+        for mail in result.approver_emails:
+            self.line(f"  ✉ SES to {mail['to']}: {mail['subject']}")
+            for line in mail["body"].splitlines():
+                if "/decide?token=" in line:
+                    self.line(f"      link: {line.strip()[:110]}…")
+        person = result.person
+        if person is None:
+            self.line("  nobody followed a link", "red")
+            return
+        ok = (person.shown, person.evidence_shown, person.decided, person.again) == (200, True, 200, 403)
+        self.line(
+            f"  the approver opened the link (HTTP {person.shown}, evidence shown: {person.evidence_shown}), "
+            f"approved (HTTP {person.decided}); the same link again: HTTP {person.again}",
+            "green" if ok else "red",
+        )
+
+    def kept(self, endpoint: str, page_url: str) -> None:
+        self.line(f"endpoint: {endpoint}", "bold")
+        self.line(f"decision page: {page_url}", "bold")
+        self.line("the emulator and the decision page keep running (Ctrl-C to stop)")
+        self.line(
+            f"  mint a link for a held version: registrar link ARN --for you@example.com --page-url {page_url} "
+            f"--endpoint-url {endpoint}"
+        )
         self.line(
             f"  try: aws --endpoint-url {endpoint} sagemaker list-model-packages --model-package-group-name churn-model"
         )

@@ -227,3 +227,33 @@ def flow_mappings(topology: Topology, sqs: Any, *, region: str = "us-east-1") ->
         )
         for name, flow in topology.flows.items()
     }
+
+
+# The approver e-mails' function (infra/approver_mail.py): not a flow of registrar.patterns.FLOWS, its rule is built
+# from cdk.json's approvers_notified_of (registrar_dev.topology.build_decision_page).
+APPROVER_MAIL_HANDLER = "handlers.approver_mail"
+
+
+def approver_mail_mapping(
+    queue_url: str,
+    queue_arn: str,
+    sqs: Any,
+    *,
+    region: str = "us-east-1",
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+) -> LocalEventSourceMapping:
+    """The local event source mapping of the approver e-mails: the mail queue polled into ``handlers.approver_mail``.
+
+    The handler reads its settings from ``REGISTRAR_*`` variables on its first invocation
+    (:meth:`registrar_dev.topology.DecisionPageTopology.environment`): set them before the first poll.
+    """
+    import importlib
+
+    return LocalEventSourceMapping(
+        queue=Queue(url=queue_url, client=sqs),
+        queue_arn=queue_arn,
+        handler=cast(Handler, importlib.import_module(APPROVER_MAIL_HANDLER).handler),
+        function_name="registrar-approver-mail",
+        region=region,
+        timeout_seconds=timeout_seconds,
+    )

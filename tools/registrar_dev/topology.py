@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -405,3 +405,175 @@ def build_notifications(
             chat_dead_letter_url=dead_letter["url"],
         )
     return Notifications(endpoint_url=endpoint_url, region=region, account=account, pattern=pattern, **made)
+
+
+# Approvers and the decision page (issue #16): what infra/decision_page.py and infra/approver_mail.py deploy. -------
+
+SIGNING_KEY_ID = "initial"  # infra.decision_page.INITIAL_KEY_ID
+SIGNING_KEY_LENGTH = 64  # infra.decision_page.GENERATED_KEY_LENGTH: letters and digits, valid base64 of 48 bytes
+
+
+@dataclass(frozen=True)
+class DecisionPageTopology:
+    """The local copy of the approver e-mails' resources and the signing secret.
+
+    Attributes
+    ----------
+    endpoint_url, region, account
+        Where they are.
+    signing_secret
+        The secret's name; its value is the links' keys JSON, generated as the stack generates it.
+    sender, mail_from
+        The verified SES identity, and the From address the e-mails use.
+    approvers
+        Group pattern → addresses, as the mail function receives them.
+    page_url, ttl_days
+        The page's base URL (the links lead there) and the links' lifetime.
+    pattern, rule
+        The mail rule's pattern and name.
+    queue_url, queue_arn, dead_letter_url, rule_dead_letter_url
+        The mail queue and its dead-letter queues.
+    """
+
+    endpoint_url: str
+    region: str
+    account: str
+    signing_secret: str
+    sender: str
+    mail_from: str
+    approvers: dict[str, list[str]]
+    page_url: str
+    ttl_days: int
+    pattern: dict[str, Any]
+    rule: str
+    queue_url: str
+    queue_arn: str
+    dead_letter_url: str
+    rule_dead_letter_url: str
+
+    def environment(self, table_name: str | None = IDEMPOTENCY_TABLE) -> dict[str, str]:
+        """The mail function's ``REGISTRAR_*`` variables, as the stack sets them (infra/approver_mail.py)."""
+        return {
+            **({"REGISTRAR_TABLE_NAME": table_name} if table_name else {}),
+            "REGISTRAR_APPROVERS": json.dumps(self.approvers, separators=(",", ":")),
+            "REGISTRAR_MAIL_FROM": self.mail_from,
+            "REGISTRAR_DECISION_PAGE_URL": self.page_url,
+            "REGISTRAR_SIGNING_SECRET": self.signing_secret,
+            "REGISTRAR_LINK_TTL_DAYS": str(self.ttl_days),
+        }
+
+    def sent_emails(self) -> list[dict[str, str]]:
+        """What SES sent from the sender so far, one entry per recipient, oldest first (read from the emulator)."""
+        import urllib.parse
+        import urllib.request
+
+        from registrar_dev.emulator.ses import SENT_EMAILS_PATH
+
+        query = urllib.parse.urlencode({"account": self.account, "region": self.region})
+        url = f"{self.endpoint_url.rstrip('/')}{SENT_EMAILS_PATH}?{query}"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            records = json.loads(response.read().decode("utf-8"))
+        return [record for record in records if record["from"] == self.mail_from]
+
+
+def build_decision_page(
+    endpoint_url: str,
+    *,
+    approvers: Sequence[str] | Mapping[str, Sequence[str]],
+    sender: str,
+    page_url: str,
+    ttl: int = 7,
+    verdicts: Sequence[str] = ("Held",),
+    signing_secret: str | None = None,
+    account: str = ACCOUNT,
+    region: str = "us-east-1",
+    managed_groups: Sequence[str] = ("*",),
+    visibility_timeout: int = 5,
+    name: str = "registrar-approver-mail",
+) -> DecisionPageTopology:
+    """Create, on the emulator, the signing secret, the verified sender and the approver e-mails' rule and queue.
+
+    Parameters
+    ----------
+    endpoint_url
+        The emulator's endpoint.
+    approvers
+        Addresses for every group (with ``managed_groups``), or group pattern → addresses (as cdk.json's ``approvers``).
+    sender
+        The SES identity (an address, or a domain: the e-mails then come from ``registrar@<domain>``); verified here
+        at once (in AWS, by the link SES sends, or DNS).
+    page_url
+        The decision page's base URL (a local server's, e.g. ``registrar serve``'s).
+    ttl
+        The links' lifetime in days.
+    verdicts
+        The verdicts that e-mail the approvers (cdk.json's ``approvers_notified_of``).
+    signing_secret
+        The secret's name; :data:`registrar.decisions.links.DEFAULT_SIGNING_SECRET` by default.
+    account
+        The stack's account: the rule accepts its decisions alone.
+    managed_groups
+        The group patterns a plain list of approvers applies to.
+    visibility_timeout
+        The mail queue's visibility timeout (at least the local function timeout).
+    name
+        The prefix of the rule's and the queues' names.
+    """
+    import secrets as random
+    import string
+
+    from registrar.decisions import links
+    from registrar.decisions.approver_mail import pattern as mail_pattern
+
+    by_group = (
+        {group: list(addresses) for group, addresses in approvers.items()}
+        if isinstance(approvers, dict)
+        else {group: list(approvers) for group in managed_groups}
+    )
+    secret_name = signing_secret or links.DEFAULT_SIGNING_SECRET
+    # As the stack: 64 letters and digits (Secrets Manager's generator without punctuation), the key as base64.
+    alphabet = string.ascii_letters + string.digits
+    key = "".join(random.choice(alphabet) for _ in range(SIGNING_KEY_LENGTH))
+    document = json.dumps({"current": {"id": SIGNING_KEY_ID, "key": key}, "previous": None}, separators=(",", ":"))
+    links.parse_signing_keys(document)  # the format the page and the mail function read
+    session_clients = {s: emulator_client(s, endpoint_url, region=region) for s in ("secretsmanager", "sesv2")}
+    session_clients["secretsmanager"].create_secret(Name=secret_name, SecretString=document)
+    session_clients["sesv2"].create_email_identity(EmailIdentity=sender)
+    sqs = aws.client("sqs", endpoint_url, region)
+    events = aws.client("events", endpoint_url, region)
+    dead_letter = _queue(sqs, f"{name}-dlq", {"MessageRetentionPeriod": "1209600"})
+    rule_dead_letter = _queue(sqs, f"{name}-rule-dlq", {"MessageRetentionPeriod": "1209600"})
+    queue = _queue(
+        sqs,
+        name,
+        {
+            "VisibilityTimeout": str(visibility_timeout),
+            "MessageRetentionPeriod": "345600",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dead_letter["arn"], "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+            ),
+        },
+    )
+    deployed = for_account(mail_pattern(verdicts), account)
+    events.put_rule(Name=name, EventPattern=json.dumps(deployed), State="ENABLED")
+    events.put_targets(
+        Rule=name,
+        Targets=[{"Id": "queue", "Arn": queue["arn"], "DeadLetterConfig": {"Arn": rule_dead_letter["arn"]}}],
+    )
+    return DecisionPageTopology(
+        endpoint_url=endpoint_url,
+        region=region,
+        account=account,
+        signing_secret=secret_name,
+        sender=sender,
+        mail_from=sender if "@" in sender else f"registrar@{sender}",
+        approvers=by_group,
+        page_url=page_url,
+        ttl_days=ttl,
+        pattern=deployed,
+        rule=name,
+        queue_url=queue["url"],
+        queue_arn=queue["arn"],
+        dead_letter_url=dead_letter["url"],
+        rule_dead_letter_url=rule_dead_letter["url"],
+    )

@@ -31,6 +31,8 @@ are neither required nor used): a deployment's permissions are not tested here.
   EventBridge documents it, 13 SNS topic targets and a record of the e-mails SNS sent
   (``GET /registrar-emulator/sns/sent-emails``), 14 API destinations called (loopback only) with retries and
   dead-letter queues.
+- :mod:`registrar_dev.emulator.ses`: 18 what SES v2 SendEmail sent, readable
+  (``GET /registrar-emulator/ses/sent-emails``).
 
 Helpers: :mod:`registrar_dev.emulator.outcome` (the ``emulator:outcome`` tag that makes a job fail or stop),
 :mod:`registrar_dev.emulator.clock` (times to the millisecond), :mod:`registrar_dev.emulator.server` (start/serve).

@@ -89,11 +89,14 @@ class _Server:
         from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
+        from registrar_dev.emulator.ses import with_sent_emails
         from registrar_dev.emulator.targets import with_inspection
 
         host, port = listening.getsockname()[:2]
         # What SNS "sent" by e-mail, readable over HTTP (registrar_dev.emulator.targets.SENT_EMAILS_PATH).
         app = with_inspection(DomainDispatcherApplication(create_backend_app))
+        # What SES sent (registrar_dev.emulator.ses.SENT_EMAILS_PATH): the approver e-mails.
+        app = with_sent_emails(app)
         # werkzeug serves on a duplicate of the descriptor (socket.fromfd): ours is closed once it has one.
         try:
             self._wsgi: BaseWSGIServer = make_server(
