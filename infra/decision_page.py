@@ -168,6 +168,8 @@ class DecisionPage(Construct):
                 ENV_TABLE_NAME: shared.table.table_name,
                 ENV_SIGNING_SECRET: signing.secret.secret_name,
                 ENV_MANAGED_GROUPS: ",".join(config.model_package_groups),
+                # The page carries the link's token: Powertools Tracer must not copy responses into X-Ray.
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             },
         )
         function = cast(lambda_.CfnFunction, self.handler.function.node.default_child)

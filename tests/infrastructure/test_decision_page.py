@@ -353,3 +353,10 @@ def test_a_domain_sender_is_the_identity_and_its_registrar_address_the_only_from
     assert send["Condition"]["StringEquals"]["ses:FromAddress"] == "registrar@mail.example.org"
     rules = [p["EventPattern"] for p in domain.properties("AWS::Events::Rule").values() if "EventPattern" in p]
     assert {"verdict": ["Held", "Rejected"]} in [r.get("detail") for r in rules]
+
+
+def test_the_page_never_copies_a_response_into_x_ray(synthesized: Synthesized) -> None:
+    # GIVEN the page function, traced like the others WHEN its environment is read
+    # THEN Powertools Tracer is told not to capture responses: a page carries its link's token
+    _, function = synthesized.function(DECISION_PAGE_HANDLER)
+    assert function["Environment"]["Variables"]["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"

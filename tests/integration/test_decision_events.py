@@ -200,7 +200,8 @@ def test_a_record_coming_back_while_its_writer_may_still_run_is_deferred_not_pub
         decided_at=datetime.now(UTC),
     )
     DecisionJournal(TABLE, client=clients.dynamodb).stage(
-        StagedDecision(detail=detail, request=update.to_request(), deadline=datetime.now(UTC) + timedelta(seconds=60))
+        StagedDecision(detail=detail, request=update.to_request(), deadline=datetime.now(UTC) + timedelta(seconds=60)),
+        now=datetime.now(UTC),
     )
     # WHEN the version's event is handled meanwhile
     response = approval.handler(
@@ -226,3 +227,26 @@ def test_apply_says_the_version_was_written_when_its_decision_cannot_be_publishe
     assert f"{arn} was written (Approved), but its Registrar Decision was not published: AccessDenied" in line
     assert clients.describe(arn)["ModelApprovalStatus"] == "Approved"
     assert decisions() == []
+
+
+def test_the_staged_decision_is_the_versions_lock_in_the_table(clients: Clients) -> None:
+    # GIVEN a decision staged with its writer's claim running a minute
+    create_idempotency_table(clients, TABLE)
+    journal = DecisionJournal(TABLE, client=clients.dynamodb)
+    now = datetime.now(UTC)
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model/1"
+
+    def staged(decision_id: str, deadline: datetime) -> StagedDecision:
+        detail = DecisionDetail(
+            decision_id=decision_id, model_package_arn=arn, verdict="Held", flow="approval", decided_at=now
+        )
+        return StagedDecision(detail=detail, request={"ModelPackageArn": arn}, deadline=deadline)
+
+    assert journal.stage(staged("first", now + timedelta(seconds=60)), now=now)
+    # THEN another writer cannot stage over it while it runs, and can once its claim is over (or released)
+    assert not journal.stage(staged("second", now + timedelta(seconds=60)), now=now)
+    assert journal.stage(staged("second", now + timedelta(seconds=60)), now=now + timedelta(seconds=62))
+    pending = journal.pending(arn)
+    assert pending is not None and pending.detail.decision_id == "second"
+    journal.release(arn, "second", now)
+    assert journal.stage(staged("third", now + timedelta(seconds=60)), now=now + timedelta(seconds=2))

@@ -119,11 +119,24 @@ class Announcer:
             **{key: value for key, value in context.items() if value is not None},
         )
 
-    def commit(self, write: Callable[[PackageUpdate], Any], update: PackageUpdate, detail: DecisionDetail) -> None:
+    def commit(
+        self,
+        write: Callable[[PackageUpdate], Any],
+        update: PackageUpdate,
+        detail: DecisionDetail,
+        *,
+        still_current: Callable[[], bool] | None = None,
+    ) -> None:
         """Stage ``detail``, make the write, publish ``detail``, clear it.
+
+        The staged item is the version's lock: while another of registrar's writers holds it, nothing is
+        written. ``still_current``, asked once the lock is held, says whether the version is still as it
+        was planned against (a person's decision reads it again): when not, nothing is written.
 
         Raises
         ------
+        DecisionInFlightError
+            Another writer holds the version (with a journal), or ``still_current`` said no: nothing written.
         DecisionNotPublishedError
             The write was made but its event could not be published (it stays staged, for the record's
             next delivery to publish).
@@ -132,8 +145,18 @@ class Announcer:
             write(update)
             self._publish(detail)
             return
-        deadline = invocation_deadline.get() or self.clock() + LONGEST_INVOCATION
-        self.journal.stage(StagedDecision(detail=detail, request=update.to_request(), deadline=deadline))
+        now = self.clock()
+        deadline = invocation_deadline.get() or now + LONGEST_INVOCATION
+        staged = StagedDecision(detail=detail, request=update.to_request(), deadline=deadline)
+        if not self.journal.stage(staged, now=now):
+            raise DecisionInFlightError(
+                f"another decision for {detail.model_package_arn} is being written; nothing was written"
+            )
+        if still_current is not None and not still_current():
+            self.journal.clear(detail.model_package_arn, detail.decision_id)
+            raise DecisionInFlightError(
+                f"{detail.model_package_arn} changed while it was being decided; nothing written"
+            )
         try:
             write(update)
             self._publish(detail)

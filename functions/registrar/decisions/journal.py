@@ -50,8 +50,12 @@ class StagedDecision:
 class Journal(Protocol):
     """Where staged decisions are kept (:class:`DecisionJournal`, or :class:`MemoryJournal` in tests)."""
 
-    def stage(self, staged: StagedDecision) -> None:
-        """Keep ``staged`` for its version, replacing any earlier one."""
+    def stage(self, staged: StagedDecision, *, now: datetime) -> bool:
+        """Keep ``staged`` for its version unless another decision's claim on it lasts past ``now``.
+
+        Returns ``False`` (nothing kept) while another writer may still be writing the version: the
+        staged item is also the version's lock, so two of registrar's writers never write it at once.
+        """
         ...
 
     def pending(self, model_package_arn: str) -> StagedDecision | None:
@@ -73,8 +77,12 @@ class MemoryJournal:
     def __init__(self) -> None:
         self.items: dict[str, StagedDecision] = {}
 
-    def stage(self, staged: StagedDecision) -> None:
+    def stage(self, staged: StagedDecision, *, now: datetime) -> bool:
+        held = self.items.get(staged.detail.model_package_arn)
+        if held is not None and held.deadline > now:
+            return False
         self.items[staged.detail.model_package_arn] = staged
+        return True
 
     def pending(self, model_package_arn: str) -> StagedDecision | None:
         return self.items.get(model_package_arn)
@@ -122,10 +130,21 @@ class DecisionJournal:
             self._client = aws.client("dynamodb", self._endpoint_url, self._region)
         return self._client
 
-    def stage(self, staged: StagedDecision) -> None:
+    def stage(self, staged: StagedDecision, *, now: datetime) -> bool:
+        try:
+            self._put(staged, now)
+        except Exception as error:
+            if aws.error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def _put(self, staged: StagedDecision, now: datetime) -> None:
         detail = staged.detail
         self.client.put_item(
             TableName=self.table_name,
+            ConditionExpression="attribute_not_exists(id) OR deadline < :now",
+            ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
             Item={
                 KEY_ATTRIBUTE: {"S": ID_PREFIX + detail.model_package_arn},
                 "decision_id": {"S": detail.decision_id},

@@ -203,5 +203,15 @@ def decide_as_person(
         detail = announcer.detail(
             package, update, verdict=verdict, flow="person", reasons=reasons, decided_by=decision.by
         )
-        announcer.commit(registry.update, update, detail)
+
+        def still_pending() -> bool:
+            # Read again under the version's lock: a decision made since the first read (another approver's link,
+            # registrar) is not overwritten.
+            now_read = registry.describe(model_package_arn)
+            return (now_read.ModelApprovalStatus, now_read.LastModifiedTime) == (PENDING, package.LastModifiedTime)
+
+        try:
+            announcer.commit(registry.update, update, detail, still_current=still_pending)
+        except DecisionInFlightError as error:
+            raise PersonDecisionRefusedError(f"{error}; look at the version again") from None
     return Outcome.updated(update.to_request(), reasons, arn=package.ModelPackageArn, verdict=verdict)

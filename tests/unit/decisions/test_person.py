@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from registrar.decisions.announce import Announcer
+from registrar.decisions.journal import MemoryJournal, StagedDecision
 from registrar.decisions.person import PersonDecisionRefusedError, decide_as_person, describe_decision
 from registrar.package import ModelPackage
 from registrar.plan import plan
@@ -202,3 +203,45 @@ def test_without_an_announcer_it_writes_without_announcing() -> None:
     registry = Registry()
     outcome = decide_as_person(registry, None, ARN, "Rejected", by="alice", comment=None, now=NOW, via="cli")
     assert outcome.outcome == "updated" and len(registry.requests) == 1
+
+
+class RacedRegistry(Registry):
+    """A version that another approver decides between this decision's first read and its write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def describe(self, model_package_arn: str) -> ModelPackage:
+        self.reads += 1
+        if self.reads == 2:  # the read under the lock: Bob's rejection landed in between
+            self.package = self.package.model_copy(
+                update={"ModelApprovalStatus": "Rejected", "LastModifiedTime": NOW - timedelta(seconds=1)}
+            )
+        return super().describe(model_package_arn)
+
+
+def test_a_decision_made_meanwhile_by_someone_else_is_not_overwritten() -> None:
+    # GIVEN Alice's approval, and Bob's rejection landing after Alice's page read the version
+    registry, bus = RacedRegistry(), RecordingBus()
+    announcer = Announcer(bus=bus, journal=MemoryJournal(), clock=lambda: NOW)
+    # WHEN Alice's decision is written THEN it is refused under the version's lock, nothing written or announced
+    with pytest.raises(PersonDecisionRefusedError, match="changed while it was being decided"):
+        decide_as_person(registry, announcer, ARN, "Approved", by="alice", comment=None, now=NOW, via="link")
+    assert (registry.requests, bus.published, registry.package.ModelApprovalStatus) == ([], [], "Rejected")
+
+
+def test_two_writers_of_one_version_never_write_at_once() -> None:
+    # GIVEN another writer holding the version's lock (its decision staged, its invocation still running)
+    registry, bus, journal = Registry(), RecordingBus(), MemoryJournal()
+    held = Announcer(bus=RecordingBus(), journal=journal, clock=lambda: NOW)
+    update = PackageUpdate(ModelPackageArn=ARN, ModelApprovalStatus="Rejected").with_client_token(registry.package)
+    detail = held.detail(registry.package, update, verdict="Rejected", flow="person", reasons=[], decided_by="bob")
+    assert journal.stage(
+        StagedDecision(detail=detail, request=update.to_request(), deadline=NOW + timedelta(seconds=30)), now=NOW
+    )
+    # WHEN Alice's decision comes THEN it is refused, nothing written
+    alice = Announcer(bus=bus, journal=journal, clock=lambda: NOW)
+    with pytest.raises(PersonDecisionRefusedError, match=r"another invocation|being written"):
+        decide_as_person(registry, alice, ARN, "Approved", by="alice", comment=None, now=NOW, via="link")
+    assert (registry.requests, bus.published) == ([], [])
