@@ -94,6 +94,23 @@ Sender = Annotated[str, AfterValidator(_sender)]
 SecretName = Annotated[str, AfterValidator(_secret_name)]
 
 
+def _recordable_as_decider(address: str) -> None:
+    """An approver's address is recorded as who decided (``person:<address>``): it must be a valid decider's name."""
+    from pydantic import TypeAdapter
+    from pydantic import ValidationError as InvalidName
+
+    from registrar.rollback import PersonName
+
+    try:
+        TypeAdapter(PersonName).validate_python(address)
+    except InvalidName as error:
+        rule = error.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ValueError(
+            f"{address!r} cannot be recorded as who decided ({rule}): use an address of at most 64 letters, "
+            "digits and _.@+=-"
+        ) from None
+
+
 def _listed_once(values: list[str], what: str, *, key: Any = str) -> list[str]:
     seen: set[Any] = set()
     for value in values:
@@ -282,6 +299,9 @@ class RegistrarConfig(BaseModel):
     def _approvers_named(
         cls, value: list[str] | dict[str, list[str]] | None
     ) -> list[str] | dict[str, list[str]] | None:
+        everyone = value if isinstance(value, list) else [a for group in (value or {}).values() for a in group]
+        for address in everyone:
+            _recordable_as_decider(address)
         if isinstance(value, list):
             if not value:
                 raise ValueError("names no approver: give e-mail addresses, or leave approvers out")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from handlers import cold_start_imports, cold_start_invocation
@@ -15,6 +16,7 @@ with cold_start_imports():
     from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
     from registrar.decisions import page
+    from registrar.decisions.announce import invocation_deadline
     from registrar.observability import logger, tracer
     from registrar.settings import deployed_settings
 
@@ -63,4 +65,9 @@ def failed(error: Exception) -> Response[str]:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    # A decision this invocation stages is its own to publish until it ends (registrar.decisions.announce).
+    claim = invocation_deadline.set(datetime.now(UTC) + timedelta(milliseconds=context.get_remaining_time_in_millis()))
+    try:
+        return app.resolve(event, context)
+    finally:
+        invocation_deadline.reset(claim)

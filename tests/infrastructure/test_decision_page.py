@@ -121,6 +121,9 @@ def test_a_group_pattern_is_covered_only_when_every_group_it_matches_is_managed(
         ({"approvers_notified_of": ["Held", "Held"]}, "listed twice"),
         ({"signing_secret": "arn:aws:secretsmanager:x"}, "signing_secret"),
         ({"approver": ["a@example.com"]}, "approver: unknown key"),
+        # An approver is recorded as who decided (person:<address>): an address that name cannot hold is refused
+        ({"approvers": ["o'brien@example.com"], "sender": "example.com"}, "cannot be recorded as who decided"),
+        ({"approvers": {"churn-*": ["x" * 60 + "@example.com"]}, "sender": "example.com"}, "at most 64"),
     ],
 )
 def test_an_invalid_approver_setting_is_named_with_its_rule(keys: dict[str, Any], message: str) -> None:

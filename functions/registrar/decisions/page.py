@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -42,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from registrar import aws
 from registrar.decisions import links
 from registrar.decisions.person import PENDING, PersonDecision, PersonDecisionRefusedError, decide_as_person
+from registrar.errors import ConfigurationError
 from registrar.groups import unmanaged_reason
 from registrar.history import MetricRow, VersionStory, story
 from registrar.package import ModelPackage
@@ -436,6 +438,9 @@ def deployed(settings: Settings, *, log: Callable[[str], None] = lambda _reason:
     from registrar.registry import Registry
 
     if settings.table_name is None:
+        if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+            # In Lambda, a link used in one container could be used again in another: refuse to serve at all.
+            raise ConfigurationError("the decision page needs REGISTRAR_TABLE_NAME in Lambda: links are single-use")
         ledger: links.UsedLinks = links.MemoryLinkLedger()  # a local run without a table: single use per process
     else:
         ledger = links.LinkLedger(settings.table_name)
