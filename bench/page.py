@@ -15,6 +15,7 @@ import argparse
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,6 +79,16 @@ class _Registry:
 
     def update(self, update: Any) -> str:
         raise AssertionError("the benchmark decides nothing")
+
+    # The group page's calls: this renders a version's page only.
+    def list_versions(self, group_name: str, limit: int) -> list[dict[str, Any]]:
+        raise AssertionError("only the version page is rendered here")
+
+    def list_packages(self, group_name: str, approval_status: str | None = None) -> Iterator[dict[str, Any]]:
+        raise AssertionError("only the version page is rendered here")
+
+    def latest_approved(self, group_name: str, *, excluding: str | None = None) -> ModelPackage | None:
+        raise AssertionError("only the version page is rendered here")
 
 
 def decision_page() -> page.DecisionPage:

@@ -176,6 +176,7 @@ class DecisionPage(Construct):
         function.reserved_concurrent_executions = PAGE_RESERVED_CONCURRENCY
         role = self.handler.role
         permissions.update_packages(role, config.model_package_groups)
+        permissions.list_group_versions(role, config.model_package_groups)  # the group page, and a rollback
         permissions.read_secret(role, signing.secret.secret_arn, signing.key.key_arn)
         permissions.use_table(
             role, shared.table, "DecisionLinks", PAGE_TABLE_ACTIONS, [f"{LINK_ID_PREFIX}*", f"{JOURNAL_ID_PREFIX}*"]

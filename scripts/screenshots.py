@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,16 @@ class _Registry:
 
     def update(self, update: Any) -> str:
         raise AssertionError("screenshots write nothing")
+
+    # The group page's calls: this renders a version's page only.
+    def list_versions(self, group_name: str, limit: int) -> list[dict[str, Any]]:
+        raise AssertionError("only the version page is rendered here")
+
+    def list_packages(self, group_name: str, approval_status: str | None = None) -> Iterator[dict[str, Any]]:
+        raise AssertionError("only the version page is rendered here")
+
+    def latest_approved(self, group_name: str, *, excluding: str | None = None) -> ModelPackage | None:
+        raise AssertionError("only the version page is rendered here")
 
 
 def shoot(out: Path) -> list[Path]:

@@ -44,6 +44,18 @@ def decide() -> Response[str]:
     return respond(decision_page().decide(body, event.headers.get("content-type")))
 
 
+@app.get(page.GROUP_PATH)
+def show_group() -> Response[str]:
+    return respond(decision_page().show_group(app.current_event.get_query_string_value("token")))
+
+
+@app.post(page.ROLLBACK_PATH)
+def rollback() -> Response[str]:
+    event = app.current_event
+    body = page.body_bytes(event.body, base64_encoded=bool(event.is_base64_encoded))
+    return respond(decision_page().rollback(body, event.headers.get("content-type")))
+
+
 @app.get(page.FAVICON)
 def favicon() -> Response[str]:
     return respond(page.NO_CONTENT)
@@ -51,8 +63,7 @@ def favicon() -> Response[str]:
 
 @app.not_found
 def not_found(_error: NotFoundError) -> Response[str]:
-    known = app.current_event.path == page.PATH
-    return respond(page.METHOD_NOT_ALLOWED if known else page.NOT_FOUND)
+    return respond(page.not_allowed(app.current_event.path))
 
 
 @app.exception_handler(Exception)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Protocol, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -458,3 +458,32 @@ def story(package: ModelPackage) -> VersionStory:
         ],
         rollback=RollbackRecord.parse(metadata.get(ROLLBACK_KEY)),
     )
+
+
+# --- a group's versions (one ListModelPackages page, one DescribeModelPackage each) -------------------------------
+
+MAX_VERSIONS = 100  # ListModelPackages' MaxResults: one page
+
+
+class GroupRegistry(Protocol):
+    """The calls reading a group's history makes (:class:`registrar.registry.Registry`, or a fake)."""
+
+    def list_versions(self, group_name: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def describe(self, model_package_arn: str) -> ModelPackage: ...
+
+
+def group_versions(group: str, *, limit: int, registry: GroupRegistry) -> list[ModelPackage]:
+    """The group's ``limit`` newest versions (1-100: one ListModelPackages page), newest first, each described.
+
+    Cost: one ListModelPackages and one DescribeModelPackage per version; nothing else.
+    """
+    if not 1 <= limit <= MAX_VERSIONS:
+        raise ValueError(f"limit {limit}: must be 1-{MAX_VERSIONS} (one ListModelPackages page)")
+    summaries = registry.list_versions(group, limit)
+    return [registry.describe(summary["ModelPackageArn"]) for summary in summaries[:limit]]
+
+
+def group_history(group: str, *, limit: int, registry: GroupRegistry) -> list[VersionStory]:
+    """The stories of the group's ``limit`` newest versions, newest first (:func:`group_versions`, :func:`story`)."""
+    return [story(package) for package in group_versions(group, limit=limit, registry=registry)]

@@ -181,6 +181,7 @@ def test_the_page_role_decides_managed_versions_reads_the_secret_and_its_items_o
     assert {a for a in granted if not a.startswith(("logs:", "xray:"))} == {
         "sagemaker:DescribeModelPackage",
         "sagemaker:UpdateModelPackage",
+        "sagemaker:ListModelPackages",  # the group page and its rollback list the managed groups' versions
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
         "dynamodb:GetItem",

@@ -1,29 +1,22 @@
 """``registrar history GROUP``: every version of a group, newest first, and what became of each.
 
 Cost: one ListModelPackages page (``--limit`` versions, at most 100) and one DescribeModelPackage per
-version shown; nothing else.
+version shown; nothing else. The reading is :func:`registrar.history.group_history` (the decision page's group
+view reads the same); this module checks the arguments and writes the text.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from registrar.history import GroupName, MetricRow, VersionStory, format_time, story
-from registrar.package import ModelPackage
+from registrar.history import MAX_VERSIONS, GroupName, MetricRow, VersionStory, format_time, group_history
+from registrar.history import GroupRegistry as HistoryRegistry
 from registrar_cli.arguments import validated
 
 DEFAULT_LIMIT = 20
-MAX_LIMIT = 100  # ListModelPackages' MaxResults: one page
-
-
-class HistoryRegistry(Protocol):
-    """The calls ``history`` makes (:class:`registrar.registry.Registry`, or a fake)."""
-
-    def list_versions(self, group_name: str, limit: int) -> list[dict[str, Any]]: ...
-
-    def describe(self, model_package_arn: str) -> ModelPackage: ...
+MAX_LIMIT = MAX_VERSIONS  # ListModelPackages' MaxResults: one page
 
 
 def _limit(value: int) -> int:
@@ -61,8 +54,7 @@ def history(group: str, *, limit: int, registry: HistoryRegistry) -> list[Versio
     registry
         Where the versions are read.
     """
-    summaries = registry.list_versions(group, limit)
-    return [story(registry.describe(summary["ModelPackageArn"])) for summary in summaries[:limit]]
+    return group_history(group, limit=limit, registry=registry)
 
 
 def text(group: str, stories: list[VersionStory]) -> list[str]:

@@ -105,7 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     aws_options(rollback)
 
     link = commands.add_parser("link", help="mint a fresh decision link for one person and print its URL")
-    link.add_argument("model_package_arn", metavar="MODEL_PACKAGE_ARN", help="the version held for a decision")
+    link.add_argument(
+        "model_package_arn", metavar="MODEL_PACKAGE_ARN", nargs="?", help="the version held for a decision"
+    )
+    link.add_argument(
+        "--group", metavar="GROUP", help="instead of a version: the group's history page, allowing one rollback"
+    )
     link.add_argument("--for", dest="recipient", metavar="EMAIL", required=True, help="whom the link is for")
     link.add_argument(
         "--ttl", metavar="DURATION", help="how long it stays valid: 7d, 12h, 30m; at most 30d (default 7d)"
@@ -350,6 +355,7 @@ def _link(args: argparse.Namespace) -> int:
         settings = _settings()
         request = link.arguments(
             model_package_arn=args.model_package_arn,
+            group=args.group,
             recipient=args.recipient,
             ttl=args.ttl,
             page_url=args.page_url or os.environ.get(link.PAGE_URL_VARIABLE),
@@ -357,13 +363,22 @@ def _link(args: argparse.Namespace) -> int:
         )
         keys = load_signing_keys(request.secret, endpoint_url=args.endpoint_url, region=args.region, max_age=0)
         registry = Registry(endpoint_url=args.endpoint_url, region=args.region)
-        capability, url = link.link(request, registry=registry, keys=keys, now=datetime.now(UTC))
+        if request.group is not None:
+            capability, url = link.group_link(
+                request,
+                describe_group=lambda name: registry.client.describe_model_package_group(ModelPackageGroupName=name),
+                managed_groups=settings.managed_groups,
+                keys=keys,
+                now=datetime.now(UTC),
+            )
+        else:
+            capability, url = link.link(request, registry=registry, keys=keys, now=datetime.now(UTC))
     except RegistrarError as error:
         return _fail(str(error), EXIT_INVALID)
     except (ClientError, BotoCoreError) as error:
         return _fail(f"AWS call failed: {error}", EXIT_AWS)
     sys.stdout.write(
-        f"link for {capability.recipient} to {' or '.join(capability.actions)} {capability.model_package_arn}, "
+        f"link for {capability.recipient} to {' or '.join(capability.actions)} {capability.subject}, "
         f"single use, until {capability.expires_at.isoformat()}:\n{url}\n"
     )
     return EXIT_OK

@@ -53,6 +53,7 @@ APPROVER = "ml-lead@example.com"
 SENDER = "registrar@example.com"
 APPROVER_COMMENT = "read the failed job's logs: a flaky data source, the model is fine"
 HELD = "fraud v2 (job failed)"
+KEPT_HELD = "fraud v3 (held for you)"
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,7 @@ def register_scenario(setup: _Setup, result: ScenarioResult) -> None:
         "churn v4 (human approved)": setup.register(CHURN, report_uri=human, approval="Approved"),
         "fraud v1 (processing job)": setup.register(FRAUD, report_uri=None),
         "fraud v2 (job failed)": setup.register(FRAUD, report_uri=None),
+        KEPT_HELD: setup.register(FRAUD, report_uri=None),
     }
     result.versions.update(versions)
     fraud_output = f"s3://{BUCKET}/evaluations/{FRAUD}/1/"
@@ -370,6 +372,14 @@ def register_scenario(setup: _Setup, result: ScenarioResult) -> None:
     # registrar's own explanation on the still-pending version is then ignored by the loop guard.
     setup.evaluate_with_processing_job(
         versions["fraud v2 (job failed)"], "fraud-detector-eval-2", f"s3://{BUCKET}/evaluations/{FRAUD}/2/", fail=True
+    )
+
+    # A version whose evaluation falls short is held too, and stays held: its approver is e-mailed a link nobody
+    # follows here, so that with --keep there is a held version to decide yourself (registrar link, the page).
+    short = json.dumps({"binary_classification_metrics": {"auc": {"value": 0.74}, "precision": {"value": 0.62}}})
+    setup.upload(f"evaluations/{FRAUD}/3/evaluation.json", short.encode())
+    setup.evaluate_with_processing_job(
+        versions[KEPT_HELD], "fraud-detector-eval-3", f"s3://{BUCKET}/evaluations/{FRAUD}/3/"
     )
 
     champion = versions["churn v1 (passes)"]
@@ -401,6 +411,7 @@ def register_scenario(setup: _Setup, result: ScenarioResult) -> None:
                 decided_by_registrar=False,
                 metadata_keys=("registrar:verdict", "registrar:decided-by", "registrar:decided-at"),
             ),
+            KEPT_HELD: Expectation(KEPT_HELD, FRAUD, "PendingManualApproval", metadata_keys=("registrar:verdict",)),
         }
     )
 
@@ -658,7 +669,7 @@ def run_demo(*, keep: bool = False) -> int:
             result = run_scenario(emulator.endpoint, on_event=story.event, on_tick=tick, keep_serving=keep)
         story.summary(result)
         if keep:
-            story.kept(emulator.endpoint, result.page_url)
+            story.kept(emulator.endpoint, result.page_url, result.versions[KEPT_HELD])
             _wait_for_interrupt()
     finally:
         emulator.stop()

@@ -157,13 +157,13 @@ class Story:
             "green" if ok else "red",
         )
 
-    def kept(self, endpoint: str, page_url: str) -> None:
+    def kept(self, endpoint: str, page_url: str, held_arn: str) -> None:
         self.line(f"endpoint: {endpoint}", "bold")
         self.line(f"decision page: {page_url}", "bold")
         self.line("the emulator and the decision page keep running (Ctrl-C to stop)")
         self.line(
-            f"  mint a link for a held version: registrar link ARN --for you@example.com --page-url {page_url} "
-            f"--endpoint-url {endpoint}"
+            f"  decide the version still held yourself: registrar link {held_arn} --for you@example.com "
+            f"--page-url {page_url} --endpoint-url {endpoint}"
         )
         self.line(
             f"  try: aws --endpoint-url {endpoint} sagemaker list-model-packages --model-package-group-name churn-model"

@@ -143,7 +143,7 @@ class DecisionJournal:
         detail = staged.detail
         self.client.put_item(
             TableName=self.table_name,
-            ConditionExpression="attribute_not_exists(id) OR deadline < :now",
+            ConditionExpression="attribute_not_exists(id) OR deadline <= :now",
             ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
             Item={
                 KEY_ATTRIBUTE: {"S": ID_PREFIX + detail.model_package_arn},

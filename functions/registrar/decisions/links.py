@@ -1,21 +1,27 @@
-"""Decision links: a link is a capability, signed, for one person, one version, named actions, expiring, single use.
+"""Decision links: a link is a capability, signed, for one person, one version or group, named actions, expiring,
+single use.
 
 A **capability** (:class:`Capability`) says: ``recipient`` may take one of ``actions`` on ``model_package_arn``
-until ``expires_at``; ``nonce`` names this one link. :func:`mint` turns it into a URL-safe **token**::
+(a version: ``approve``, ``reject``) or on ``model_package_group`` (a group: ``rollback``) until ``expires_at``;
+exactly one of the two is set, and the actions are the kind's (:data:`KIND_ACTIONS`). ``nonce`` names this one
+link. :func:`mint` turns it into a URL-safe **token**::
 
     base64url(payload) "." base64url(HMAC-SHA256(key, payload))
 
 ``payload`` is compact JSON with sorted keys, ``{"act": [...], "arn": ..., "exp": <epoch seconds>, "kid": ...,
-"nonce": ..., "sub": <recipient>, "v": 1}``; base64url is unpadded; the MAC is over the payload's bytes (the
+"nonce": ..., "sub": <recipient>, "v": 1}`` for a version; a group's has ``"grp": <group name>`` instead of
+``"arn"`` (same ``v``: a version's payload is byte for byte what it always was, so every version token minted
+before groups existed still verifies; a verifier that predates groups refuses a group's token, as an unknown
+member); base64url is unpadded; the MAC is over the payload's bytes (the
 decoded JSON), with the key ``kid`` names. :func:`verify` checks, in order: the token's length
 (:data:`MAX_TOKEN_LENGTH`, before any decoding), its shape, the key id (the current or the previous key), the
 signature (:func:`hmac.compare_digest`), the payload's members, the expiry. Any failure is
 :class:`LinkRefusedError`, whose ``reason`` is for logs: a page shows one refusal whatever the reason, so a
 forger learns nothing from it.
 
-What :func:`verify` does **not** check is the caller's: that the version the page acts on is the capability's
-``model_package_arn`` (the page takes the version from the capability, never from the request), that the action
-asked is one of ``actions`` (:meth:`Capability.allows`), and that the link was not used (:class:`LinkLedger`).
+What :func:`verify` does **not** check is the caller's: that the version (or group) the page acts on is the
+capability's (the page takes it from the capability, never from the request), that the action asked is one of
+``actions`` (:meth:`Capability.allows`), and that the link was not used (:class:`LinkLedger`).
 
 **Keys** (:class:`SigningKeys`) live in one Secrets Manager secret (:data:`DEFAULT_SIGNING_SECRET`), read with
 :func:`load_signing_keys`; its ``SecretString`` is JSON::
@@ -55,17 +61,23 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from registrar import aws
-from registrar.constrained import ModelPackageArn
+from registrar.constrained import EntityName, ModelPackageArn
 from registrar.errors import ConfigurationError, RegistrarError
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-Action = Literal["approve", "reject"]
+Action = Literal["approve", "reject", "rollback"]
+Kind = Literal["version", "group"]
+# A version's actions (and the default of a version's link).
 ACTIONS: tuple[Action, ...] = ("approve", "reject")
+# A group's actions.
+GROUP_ACTIONS: tuple[Action, ...] = ("rollback",)
+KIND_ACTIONS: Mapping[Kind, tuple[Action, ...]] = {"version": ACTIONS, "group": GROUP_ACTIONS}
 # The one name of the signing keys' secret the stack, the demo and the CLI share (each may be given another).
 DEFAULT_SIGNING_SECRET = "registrar/decision-links"
 # The longest token verify() reads: far above any real one (a package ARN is ~100 characters, a token ~400).
@@ -125,16 +137,18 @@ Recipient = Annotated[str, AfterValidator(_recipient)]
 
 
 class Capability(BaseModel):
-    """What one link grants: ``recipient`` may take one of ``actions`` on ``model_package_arn`` until ``expires_at``.
+    """What one link grants: ``recipient`` may take one of ``actions`` on a version or a group until ``expires_at``.
 
     Attributes
     ----------
     model_package_arn
-        The version the link decides.
+        The version the link decides (a version's link); ``None`` for a group's.
+    model_package_group
+        The group the link acts on (a group's link); ``None`` for a version's. Exactly one of the two is set.
     recipient
         Whom the link was made for: an e-mail address, lower-cased.
     actions
-        What it allows (``approve``, ``reject``), at least one, each once.
+        What it allows, at least one, each once: a version's ``approve``, ``reject``; a group's ``rollback``.
     expires_at
         When it stops verifying (UTC, whole seconds; a naive time is taken as UTC).
     nonce
@@ -143,9 +157,10 @@ class Capability(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model_package_arn: ModelPackageArn
+    model_package_arn: ModelPackageArn | None = None
+    model_package_group: EntityName | None = None
     recipient: Recipient
-    actions: tuple[Action, ...] = Field(min_length=1, max_length=len(ACTIONS))
+    actions: tuple[Action, ...] = Field(min_length=1, max_length=len(ACTIONS) + len(GROUP_ACTIONS))
     expires_at: datetime
     nonce: Annotated[str, AfterValidator(_nonce)]
 
@@ -160,6 +175,26 @@ class Capability(BaseModel):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return _utc_second(value)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Capability:
+        if (self.model_package_arn is None) == (self.model_package_group is None):
+            raise ValueError("names exactly one of a version (model_package_arn) and a group (model_package_group)")
+        allowed = KIND_ACTIONS[self.kind]
+        wrong = [action for action in self.actions if action not in allowed]
+        if wrong:
+            raise ValueError(f"a {self.kind}'s link allows {', '.join(allowed)}, not {', '.join(wrong)}")
+        return self
+
+    @property
+    def kind(self) -> Kind:
+        """``version`` or ``group``: what the link acts on."""
+        return "version" if self.model_package_arn is not None else "group"
+
+    @property
+    def subject(self) -> str:
+        """The version's ARN, or the group's name: what the link acts on, for logs and the ledger."""
+        return self.model_package_arn or self.model_package_group or ""
 
     def allows(self, action: str) -> bool:
         """Whether the link grants ``action``."""
@@ -206,7 +241,8 @@ class _Payload(BaseModel):
 
     v: Literal[1]
     kid: str
-    arn: str
+    arn: str | None = None
+    grp: str | None = None
     sub: str
     act: list[str]
     exp: int
@@ -267,6 +303,34 @@ def new_capability(
     )
 
 
+def new_group_capability(
+    group: str,
+    recipient: str,
+    *,
+    ttl: timedelta,
+    now: datetime,
+    actions: tuple[Action, ...] = GROUP_ACTIONS,
+) -> Capability:
+    """A fresh capability for ``recipient`` on the model package group ``group``, expiring ``ttl`` after ``now``.
+
+    As :func:`new_capability`, for a group: its actions are :data:`GROUP_ACTIONS` (``rollback``).
+
+    Raises
+    ------
+    ValueError
+        ``ttl`` out of bounds; pydantic's ``ValidationError`` for an invalid group name, address or action.
+    """
+    if ttl <= timedelta(0) or ttl > MAX_TTL:
+        raise ValueError(f"a link lives more than 0 seconds and at most {MAX_TTL.days} days, not {ttl}")
+    return Capability(
+        model_package_group=group,
+        recipient=recipient,
+        actions=actions,
+        expires_at=now + ttl,
+        nonce=secrets.token_urlsafe(NONCE_BYTES),
+    )
+
+
 def mint(capability: Capability, key: SigningKey) -> str:
     """The token of ``capability``, signed with ``key`` (module docstring: the format).
 
@@ -280,15 +344,19 @@ def mint(capability: Capability, key: SigningKey) -> str:
     ValueError
         The token would be longer than :data:`MAX_TOKEN_LENGTH` (an ARN far longer than SageMaker makes).
     """
-    payload = {
+    payload: dict[str, Any] = {
         "v": PAYLOAD_VERSION,
         "kid": key.key_id,
-        "arn": capability.model_package_arn,
         "sub": capability.recipient,
         "act": list(capability.actions),
         "exp": int(capability.expires_at.timestamp()),
         "nonce": capability.nonce,
     }
+    # A version's payload is what it always was (no "grp"): tokens minted before groups existed still verify.
+    if capability.model_package_arn is not None:
+        payload["arn"] = capability.model_package_arn
+    else:
+        payload["grp"] = capability.model_package_group
     data = json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=True).encode("ascii")
     token = f"{_b64encode(data)}.{_b64encode(_mac(key, data))}"
     if len(token) > MAX_TOKEN_LENGTH:
@@ -330,6 +398,7 @@ def verify(token: str, keys: SigningKeys, *, now: datetime) -> Capability:
     try:
         capability = Capability(
             model_package_arn=payload.arn,
+            model_package_group=payload.grp,
             recipient=payload.sub,
             actions=tuple(payload.act),  # validated as Action by Capability
             expires_at=datetime.fromtimestamp(payload.exp, tz=UTC),
@@ -439,7 +508,7 @@ def load_signing_keys(
 
 def _use_record(capability: Capability, used_by_action: str, at: datetime) -> dict[str, Any]:
     return {
-        "model_package_arn": capability.model_package_arn,
+        "model_package_arn": capability.subject,
         "recipient": capability.recipient,
         "action": used_by_action,
         "used_at": _utc_second(at),
@@ -534,7 +603,8 @@ class LinkLedger:
         Returns
         -------
         dict or None
-            ``model_package_arn``, ``recipient``, ``action`` (str), ``used_at`` and ``expires_at`` (UTC datetimes).
+            ``model_package_arn`` (a group's link: the group's name, :attr:`Capability.subject`), ``recipient``,
+            ``action`` (str), ``used_at`` and ``expires_at`` (UTC datetimes).
         """
         response = self.client.get_item(
             TableName=self.table_name,
@@ -558,7 +628,7 @@ def _from_item(item: Mapping[str, Any], capability: Capability) -> dict[str, Any
     except ValueError:
         used_at = None
     return {
-        "model_package_arn": text("model_package_arn") or capability.model_package_arn,
+        "model_package_arn": text("model_package_arn") or capability.subject,
         "recipient": text("recipient") or capability.recipient,
         "action": text("action") or "",
         "used_at": used_at,

@@ -17,6 +17,16 @@ Every refusal of a link (malformed, tampered, expired, used, another version's, 
 that no longer exists) is one page, byte for byte the same (:data:`REFUSED`), naming nothing: whoever holds a
 wrong token learns nothing from it. The reason goes to the log only.
 
+``GET /group?token=T`` shows a model package group's whole story, every version newest first
+(:class:`~registrar.decisions.group_view.GroupView`: status, who decided and when, metrics against thresholds,
+Neo specifications, deployments). A group's link (``registrar link --group``) that allows ``rollback`` adds the
+rollback form (the version to restore, defaulting to the rollback's own default target, and a required reason),
+posted to ``POST /rollback`` (:meth:`DecisionPage.rollback`: the same orchestration as ``registrar rollback``,
+:mod:`registrar.rollback_service`, as the link's recipient). A version's link opens its own version's group
+read-only (the version page links to it), under the version page's own checks; it never rolls back. A rollback
+the logic refuses (no champion, a target never Approved, the champion changed) is a 409 page with its reason, not
+a refusal of the link; the link is spent only once a write may have been made.
+
 Rendering is Jinja2 with autoescape over ``templates/``: everything that comes from a package, a report or a
 person is escaped, and no template marks such data safe. The stylesheet (``templates/page.css``, no web fonts)
 is inlined in every page and allowed by its hash in the Content-Security-Policy (:data:`SECURITY_HEADERS`), so
@@ -30,7 +40,7 @@ import hashlib
 import os
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,13 +50,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from registrar import aws
+from registrar import aws, rollback_service
 from registrar.decisions import links
+from registrar.decisions.group_view import GroupView
 from registrar.decisions.person import PENDING, PersonDecision, PersonDecisionRefusedError, decide_as_person
 from registrar.errors import ConfigurationError
-from registrar.groups import unmanaged_reason
-from registrar.history import MetricRow, VersionStory, story
+from registrar.groups import first_match, unmanaged_reason
+from registrar.history import MAX_VERSIONS, MetricRow, VersionStory, group_versions, story
 from registrar.package import ModelPackage
+from registrar.rollback import MAX_REASON, RollbackRefusedError, RollbackRequest
 
 if TYPE_CHECKING:
     from registrar.decisions.announce import Announcer
@@ -55,6 +67,9 @@ if TYPE_CHECKING:
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 PATH: Final = "/decide"
+# A group's history (GET) and its rollback (POST): module docstring of registrar.decisions.group_view, and below.
+GROUP_PATH: Final = "/group"
+ROLLBACK_PATH: Final = "/rollback"
 # Browsers ask for it on every page: answered with nothing (204), not a 404 page.
 FAVICON: Final = "/favicon.ico"
 ALLOWED_METHODS: Final = ("GET", "POST")
@@ -221,6 +236,23 @@ NOT_FOUND: Final = problem(404, "Page not found", "There is nothing at this addr
 METHOD_NOT_ALLOWED: Final = problem(
     405, "Method not allowed", "Open the link from your e-mail.", {"Allow": ", ".join(ALLOWED_METHODS)}
 )
+GROUP_METHOD_NOT_ALLOWED: Final = problem(
+    405, "Method not allowed", "Open the link from your e-mail.", {"Allow": "GET"}
+)
+ROLLBACK_METHOD_NOT_ALLOWED: Final = problem(
+    405, "Method not allowed", "Roll back from the group's page.", {"Allow": "POST"}
+)
+
+
+def not_allowed(path: str) -> Page:
+    """The answer to a method a known path does not take (405 with its ``Allow``), or :data:`NOT_FOUND`."""
+    return {
+        PATH: METHOD_NOT_ALLOWED,
+        GROUP_PATH: GROUP_METHOD_NOT_ALLOWED,
+        ROLLBACK_PATH: ROLLBACK_METHOD_NOT_ALLOWED,
+    }.get(path, NOT_FOUND)
+
+
 NO_CONTENT: Final = Page(204, "")
 TOO_LARGE: Final = problem(413, "Request too large", "The form is larger than a decision needs.")
 UNSUPPORTED: Final = problem(415, "Unsupported form", "Send the decision from the page's own form.")
@@ -239,6 +271,12 @@ class Versions(Protocol):
     """The SageMaker calls the page makes (:class:`registrar.registry.Registry`, or a fake)."""
 
     def describe(self, model_package_arn: str) -> ModelPackage: ...
+
+    def list_versions(self, group_name: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def list_packages(self, group_name: str, approval_status: str | None = None) -> Iterator[dict[str, Any]]: ...
+
+    def latest_approved(self, group_name: str, *, excluding: str | None = None) -> ModelPackage | None: ...
 
     def update(self, update: Any) -> str: ...
 
@@ -362,7 +400,7 @@ class DecisionPage:
             outcome = self.decide_as_person(
                 self.registry,
                 self.announcer,
-                capability.model_package_arn,
+                package.ModelPackageArn,
                 VERDICTS[action],
                 by=capability.recipient,
                 comment=comment,
@@ -371,13 +409,121 @@ class DecisionPage:
             )
         except PersonDecisionRefusedError as error:
             return problem(409, "Not decided", f"{error}. The link is used: ask for a new one.")
-        view = VersionView.of(self.registry.describe(capability.model_package_arn))
+        view = VersionView.of(self.registry.describe(package.ModelPackageArn))
         if outcome.outcome != "updated":  # decided by someone else between our read and the write
             return Page(409, render("changed.html", view=view, posted=True))
         return Page(
             200,
             render("done.html", view=view, verdict=VERDICTS[action], recipient=capability.recipient, comment=comment),
         )
+
+    # GET /group: reads only.
+    def show_group(self, token: str | None) -> Page:
+        """The page of ``GET /group?token=T``: the group's history, and the rollback form if the link allows it.
+
+        A group's link shows its group; a version's link (the token of ``GET /decide``) shows its own version's
+        group, read-only, as long as the version page itself would open (the same checks: managed, unused, the
+        version exists). Nothing is written.
+        """
+        try:
+            capability = self._capability(token)
+            group = self._group(capability)
+        except _RefusedError as refused:
+            self.log(refused.reason)
+            return REFUSED
+        view = GroupView.of(group, group_versions(group, limit=MAX_VERSIONS, registry=self.registry))
+        body = render(
+            "group.html",
+            view=view,
+            token=token,
+            can_rollback=capability.kind == "group" and capability.allows("rollback"),
+            recipient=capability.recipient,
+            expires_at=capability.expires_at,
+            max_reason=MAX_REASON,
+        )
+        return Page(200, body)
+
+    # POST /rollback: two writes, once.
+    def rollback(self, body: bytes | None, content_type: str | None) -> Page:
+        """The page of ``POST /rollback`` (form ``token``, ``to``, ``reason``): the rollback made, or why not.
+
+        The token must be a group's link allowing ``rollback``; the rollback is
+        :func:`registrar.rollback_service.prepare` then :func:`~registrar.rollback_service.execute`, as the
+        recipient, with the form's reason and target. A refusal of ``prepare`` (no champion, no such target, a
+        target never Approved, already rolled back) writes nothing and leaves the link unused (409); otherwise the
+        link is consumed before the first write, and a refusal of ``execute`` (the champion or the target changed
+        meanwhile) says what was written (409, the link spent).
+        """
+        if body is None or len(body) > MAX_FORM_BYTES:
+            return TOO_LARGE
+        if (content_type or "").split(";")[0].strip().lower() != FORM_TYPE:
+            return UNSUPPORTED
+        try:
+            form = _form(body)
+            capability = self._capability(form.get("token"))
+            if capability.kind != "group" or not capability.allows("rollback"):
+                raise _RefusedError(f"rollback: the link is a {capability.kind}'s for {', '.join(capability.actions)}")
+            group = self._group(capability)
+        except _RefusedError as refused:
+            self.log(refused.reason)
+            return REFUSED
+        to = (form.get("to") or "").strip().removeprefix("v")
+        if not to.isascii() or not to.isdigit() or len(to) > 10:
+            return problem(400, "Version not chosen", "Choose the version to restore, then send the form again.")
+        try:
+            request = RollbackRequest(
+                group=group, to=int(to), by=capability.recipient, reason=(form.get("reason") or "").strip()
+            )
+        except ValidationError as error:
+            member = str(error.errors(include_url=False)[0]["loc"][0])
+            messages = {
+                "to": "Choose the version to restore, then send the form again.",
+                "by": "The link's address cannot be recorded as who decided: roll back with `registrar rollback`.",
+            }
+            default = f"Write the reason on one line, at most {MAX_REASON} characters, then send the form again."
+            return problem(400, "Rollback not accepted", messages.get(member, default))
+        now = self.clock().replace(microsecond=0)
+        try:
+            prepared = rollback_service.prepare(request, registry=self.registry, clock=lambda: now)
+        except RollbackRefusedError as error:
+            return Page(409, render("not_rolled_back.html", group=group, reason=str(error), spent=False))
+        if prepared.decided is None:  # rolled back already: nothing to write, nothing spent
+            reason = (prepared.finished or [])[0].reasons[-1] if prepared.finished else "nothing to write"
+            return Page(409, render("not_rolled_back.html", group=group, reason=reason, spent=False))
+        if not self.ledger.consume(capability, used_by_action="rollback", at=now):
+            self.log("used already (lost a race to another use)")
+            return REFUSED
+        try:
+            list(rollback_service.execute(prepared, registry=self.registry, announcer=self.announcer))
+        except RollbackRefusedError as error:
+            return Page(409, render("not_rolled_back.html", group=group, reason=str(error), spent=True))
+        champion = story(self.registry.describe(prepared.champion.ModelPackageArn))
+        target = story(self.registry.describe(prepared.target.ModelPackageArn))
+        return Page(
+            200,
+            render(
+                "rolled_back.html",
+                group=group,
+                champion=champion,
+                target=target,
+                recipient=capability.recipient,
+                reason=prepared.decided.reason,
+            ),
+        )
+
+    def _group(self, capability: links.Capability) -> str:
+        """The group a link shows: a group's link's own, or a version's link's version's (if it would open)."""
+        if capability.model_package_group is None:
+            package = self._package(capability)
+            if not package.ModelPackageGroupName:
+                raise _RefusedError("the version names no group")
+            return package.ModelPackageGroupName
+        group = capability.model_package_group
+        if self.managed_groups and first_match(group, self.managed_groups) is None:
+            raise _RefusedError(f"group {group} is not among the managed groups ({', '.join(self.managed_groups)})")
+        if self.ledger.used(capability) is not None:
+            raise _RefusedError("used already")
+        return group
 
     def _capability(self, token: str | None) -> links.Capability:
         if not token:
@@ -389,6 +535,8 @@ class DecisionPage:
 
     def _package(self, capability: links.Capability) -> ModelPackage:
         """The capability's version, if its group is managed, the link unused, and the version still exists."""
+        if capability.model_package_arn is None:
+            raise _RefusedError(f"a {capability.kind}'s link, not a version's")
         unmanaged = unmanaged_reason(capability.model_package_arn, self.managed_groups)
         if unmanaged is not None:
             raise _RefusedError(unmanaged)

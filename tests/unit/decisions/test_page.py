@@ -6,7 +6,7 @@ import base64
 import hashlib
 import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,6 +67,7 @@ class Registry:
     def __init__(self, *packages: ModelPackage) -> None:
         self.packages = {package.ModelPackageArn: package for package in packages}
         self.requests: list[dict[str, Any]] = []
+        self.listed: list[str] = []
 
     def describe(self, model_package_arn: str) -> ModelPackage:
         if model_package_arn not in self.packages:
@@ -79,8 +80,8 @@ class Registry:
         package = self.packages[update.ModelPackageArn]
         self.packages[update.ModelPackageArn] = package.model_copy(
             update={
-                "ModelApprovalStatus": update.ModelApprovalStatus,
-                "ApprovalDescription": update.ApprovalDescription,
+                "ModelApprovalStatus": update.ModelApprovalStatus or package.ModelApprovalStatus,
+                "ApprovalDescription": update.ApprovalDescription or package.ApprovalDescription,
                 "CustomerMetadataProperties": {
                     **package.CustomerMetadataProperties,
                     **(update.CustomerMetadataProperties or {}),
@@ -89,6 +90,32 @@ class Registry:
             }
         )
         return update.ModelPackageArn
+
+    def _newest_first(self, group: str) -> list[ModelPackage]:
+        found = [p for p in self.packages.values() if p.ModelPackageGroupName == group]
+        return sorted(found, key=lambda p: p.ModelPackageVersion or 0, reverse=True)
+
+    def _summary(self, package: ModelPackage) -> dict[str, Any]:
+        return {
+            "ModelPackageArn": package.ModelPackageArn,
+            "ModelPackageVersion": package.ModelPackageVersion,
+            "ModelApprovalStatus": package.ModelApprovalStatus,
+        }
+
+    def list_versions(self, group_name: str, limit: int) -> list[dict[str, Any]]:
+        self.listed.append(group_name)
+        return [self._summary(p) for p in self._newest_first(group_name)[:limit]]
+
+    def list_packages(self, group_name: str, approval_status: str | None = None) -> Iterator[dict[str, Any]]:
+        for package in self._newest_first(group_name):
+            if approval_status is None or package.ModelApprovalStatus == approval_status:
+                yield self._summary(package)
+
+    def latest_approved(self, group_name: str, *, excluding: str | None = None) -> ModelPackage | None:
+        for summary in self.list_packages(group_name, "Approved"):
+            if summary["ModelPackageArn"] != excluding:
+                return self.describe(summary["ModelPackageArn"])
+        return None
 
 
 class World:
