@@ -402,7 +402,7 @@ def _other_shape(error: Any) -> bool:
     return error["type"] in ("list_type", "dict_type") and len(loc) == 2 and "[" in str(loc[1])
 
 
-def load_config(context: Any, *, root: Path = PROJECT_ROOT) -> RegistrarConfig:
+def load_config(context: Any, *, root: Path = PROJECT_ROOT, source: str | None = None) -> RegistrarConfig:
     """Validate the ``registrar`` context value into a :class:`RegistrarConfig`.
 
     Parameters
@@ -411,6 +411,8 @@ def load_config(context: Any, *, root: Path = PROJECT_ROOT) -> RegistrarConfig:
         ``app.node.try_get_context("registrar")``: a mapping, or its JSON text when given with ``-c``.
     root
         The directory ``policy_file`` is relative to.
+    source
+        Where the context came from, for the messages (``REGISTRAR_CONFIG=FILE``); cdk.json's by default.
 
     Raises
     ------
@@ -433,4 +435,36 @@ def load_config(context: Any, *, root: Path = PROJECT_ROOT) -> RegistrarConfig:
         problems = "\n".join(
             f"  - {_where(e['loc'])}: {_message(e)}" for e in error.errors(include_url=False) if not _other_shape(e)
         )
-        raise ConfigurationError(f'invalid "{CONTEXT_KEY}" configuration in cdk.json context:\n{problems}') from None
+        where = source or "cdk.json context"
+        raise ConfigurationError(f'invalid "{CONTEXT_KEY}" configuration in {where}:\n{problems}') from None
+
+
+CONFIG_FILE_VARIABLE = "REGISTRAR_CONFIG"
+
+
+def context_from_file(path: str | Path) -> dict[str, Any]:
+    """The ``registrar`` context read from a JSON file (``REGISTRAR_CONFIG=FILE make synth``), not yet validated.
+
+    The file holds the same keys as cdk.json's ``registrar`` context; :func:`load_config` validates it the
+    same way, and its messages name the file.
+
+    Raises
+    ------
+    ConfigurationError
+        The file cannot be read, is not JSON, or is not a JSON object.
+    """
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigurationError(f"{CONFIG_FILE_VARIABLE}={path}: cannot be read: {error.strerror}") from None
+    try:
+        context = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(f"{CONFIG_FILE_VARIABLE}={path}: not JSON: {error}") from None
+    if not isinstance(context, dict):
+        raise ConfigurationError(
+            f"{CONFIG_FILE_VARIABLE}={path}: must be a JSON object with the keys of cdk.json's "
+            f'"{CONTEXT_KEY}" context, got {type(context).__name__}'
+        )
+    return context
