@@ -30,6 +30,8 @@ READ_ELSEWHERE: Final = {
     f"{PREFIX}LINK_TTL_DAYS",
     # The decision page's URL: the approver mail function's links, and `registrar link` (tools/registrar_cli/link.py).
     f"{PREFIX}DECISION_PAGE_URL",
+    # infra/app.py, at synth: the deployment's configuration file, instead of cdk.json's context.
+    f"{PREFIX}CONFIG",
 }
 
 # SageMaker's group name rule, [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, widened by the two wildcards IAM and fnmatch share.
