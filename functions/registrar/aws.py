@@ -135,3 +135,36 @@ def observe_calls(callback: Any) -> None:
 
     # Once per API call (retries are not counted again), with the call's own keyword arguments.
     _session().register("before-parameter-build", before_parameter_build)
+
+
+class DynamoDBTable:
+    """Base of registrar's adapters of its shared table: the table's name and a ``dynamodb`` client.
+
+    Parameters
+    ----------
+    table_name
+        The table (partition key ``id``, a string; TTL on ``expiration``), shared with Powertools Idempotency.
+    client
+        A botocore ``dynamodb`` client; by default the process-wide one, created on first use.
+    endpoint_url, region
+        Used only to build the default client.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        client: Any | None = None,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        self.table_name = table_name
+        self._client = client
+        self._endpoint_url = endpoint_url
+        self._region = region
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = client("dynamodb", self._endpoint_url, self._region)
+        return self._client

@@ -132,7 +132,7 @@ class SentMail(Protocol):
         ...
 
 
-class MailLedger:
+class MailLedger(aws.DynamoDBTable):
     """Sent e-mails in the shared table (partition key ``id``; TTL on ``expiration``), one item per e-mail.
 
     Parameters
@@ -144,25 +144,6 @@ class MailLedger:
     endpoint_url, region
         Used only to build the default client.
     """
-
-    def __init__(
-        self,
-        table_name: str,
-        client: BaseClient | None = None,
-        *,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-    ) -> None:
-        self.table_name = table_name
-        self._client = client
-        self._endpoint_url = endpoint_url
-        self._region = region
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("dynamodb", self._endpoint_url, self._region)
-        return self._client
 
     def claim(self, decision_id: str, recipient: str, *, now: datetime, lease: timedelta) -> bool:
         seconds = int(now.timestamp())

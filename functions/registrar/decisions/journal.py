@@ -20,7 +20,7 @@ from registrar import aws
 from registrar.decisions.contract import DecisionDetail
 
 if TYPE_CHECKING:
-    from botocore.client import BaseClient
+    pass
 
 ID_PREFIX = "decision#"
 KEY_ATTRIBUTE = "id"
@@ -98,7 +98,7 @@ class MemoryJournal:
             self.items[model_package_arn] = StagedDecision(detail=staged.detail, request=staged.request, deadline=at)
 
 
-class DecisionJournal:
+class DecisionJournal(aws.DynamoDBTable):
     """Staged decisions in the idempotency table.
 
     Parameters
@@ -110,25 +110,6 @@ class DecisionJournal:
     endpoint_url, region
         Used only to build the default client.
     """
-
-    def __init__(
-        self,
-        table_name: str,
-        client: BaseClient | None = None,
-        *,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-    ) -> None:
-        self.table_name = table_name
-        self._client = client
-        self._endpoint_url = endpoint_url
-        self._region = region
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("dynamodb", self._endpoint_url, self._region)
-        return self._client
 
     def stage(self, staged: StagedDecision, *, now: datetime) -> bool:
         try:

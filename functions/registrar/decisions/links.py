@@ -69,7 +69,7 @@ from registrar.constrained import EntityName, ModelPackageArn
 from registrar.errors import ConfigurationError, RegistrarError
 
 if TYPE_CHECKING:
-    from botocore.client import BaseClient
+    pass
 
 Action = Literal["approve", "reject", "rollback"]
 Kind = Literal["version", "group"]
@@ -524,7 +524,7 @@ class UsedLinks(Protocol):
     def used(self, capability: Capability) -> dict[str, Any] | None: ...
 
 
-class LinkLedger:
+class LinkLedger(aws.DynamoDBTable):
     """Which links were used, in DynamoDB: the shared idempotency table, one item ``link#<nonce>`` a used link.
 
     Parameters
@@ -537,25 +537,6 @@ class LinkLedger:
     endpoint_url, region
         Used only to build the default client.
     """
-
-    def __init__(
-        self,
-        table_name: str,
-        client: BaseClient | None = None,
-        *,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-    ) -> None:
-        self.table_name = table_name
-        self._client = client
-        self._endpoint_url = endpoint_url
-        self._region = region
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("dynamodb", self._endpoint_url, self._region)
-        return self._client
 
     @staticmethod
     def item_id(capability: Capability) -> str:

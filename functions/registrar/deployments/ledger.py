@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from registrar import aws
 
 if TYPE_CHECKING:
-    from botocore.client import BaseClient
+    pass
 
 ID_PREFIX = "deployment#"
 KEY_ATTRIBUTE = "id"
@@ -74,7 +74,7 @@ class MemoryLedger:
             self.items[endpoint_arn] = served
 
 
-class DeploymentLedger:
+class DeploymentLedger(aws.DynamoDBTable):
     """Served sets in the state table.
 
     Parameters
@@ -86,25 +86,6 @@ class DeploymentLedger:
     endpoint_url, region
         Used only to build the default client.
     """
-
-    def __init__(
-        self,
-        table_name: str,
-        client: BaseClient | None = None,
-        *,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-    ) -> None:
-        self.table_name = table_name
-        self._client = client
-        self._endpoint_url = endpoint_url
-        self._region = region
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("dynamodb", self._endpoint_url, self._region)
-        return self._client
 
     def served(self, endpoint_arn: str) -> ServedSet | None:
         response = self.client.get_item(
