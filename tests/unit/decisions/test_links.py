@@ -320,7 +320,7 @@ class FakeDynamo:
 
 def test_the_ledger_writes_one_item_per_link_that_expires_with_it() -> None:
     dynamo = FakeDynamo()
-    ledger = LinkLedger("idempotency", client=dynamo)  # type: ignore[arg-type]
+    ledger = LinkLedger("idempotency", client=dynamo)
     granted = capability()
     assert ledger.consume(granted, used_by_action="reject", at=NOW)
     assert not ledger.consume(granted, used_by_action="reject", at=NOW)
@@ -342,4 +342,4 @@ def test_a_retried_put_that_had_landed_is_this_use() -> None:
 
     dynamo.put_item = put_twice  # type: ignore[method-assign]
     # THEN the use is this call's
-    assert LinkLedger("idempotency", client=dynamo).consume(capability(), used_by_action="approve", at=NOW)  # type: ignore[arg-type]
+    assert LinkLedger("idempotency", client=dynamo).consume(capability(), used_by_action="approve", at=NOW)
