@@ -49,8 +49,8 @@ synth: $(STAMP)  ## synthesize cdk.out/ offline, with cdk-nag, then cfn-lint eve
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) synth --quiet
 	$(BIN)/cfn-lint cdk.out/*.template.json
 
-deploy: synth  ## cdk deploy (needs AWS credentials)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) deploy --app cdk.out
+deploy: synth  ## cdk deploy (needs AWS credentials); with several accounts, STACKS=Registrar, then each forwarder
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) deploy --app cdk.out $(STACKS)
 
 bench: $(STAMP)  ## benchmarks: figures printed beside their budgets
 	$(BIN)/python -m bench

@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""CDK entry point: read the configuration from cdk.json, build the stack, check it with cdk-nag.
+"""CDK entry point: read the configuration from cdk.json, build the stacks, check them with cdk-nag.
+
+One stack with a single account; with ``accounts`` in the configuration, the registry account's stack and a
+forwarder stack per workload account (infra/app.py).
 
 ``cdk synth`` runs this with the context and output directory it chose; run as ``python app.py``,
 it reads cdk.json's context itself and writes to cdk.out/, so both give the same assembly.

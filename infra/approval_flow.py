@@ -5,11 +5,12 @@ from __future__ import annotations
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra import permissions
+from infra import cross_account, permissions
 from infra.config import STANDARD_PARAMETER_BYTES, RegistrarConfig
 from infra.function import RegistrarFunction
 from infra.names import (
     APPROVAL_HANDLER,
+    APPROVAL_ROLE_NAME,
     ENV_MANAGED_GROUPS,
     ENV_POLICY_PARAMETER,
     ENV_REPORT_LOCATIONS,
@@ -26,6 +27,8 @@ class ApprovalFlow(Construct):
     The policy file, validated at synth, is delivered as compact JSON in an SSM parameter the
     handler reads with a cache; the handler may read reports under the configured locations,
     update versions of the configured groups and keep its own idempotency records, nothing else.
+    With several accounts its rules also match the listed workload accounts' events, and it may
+    assume their evidence roles (:mod:`infra.cross_account`).
 
     Parameters
     ----------
@@ -74,14 +77,18 @@ class ApprovalFlow(Construct):
                 ENV_TABLE_NAME: shared.table.table_name,
                 ENV_REPORT_LOCATIONS: ",".join(config.report_locations),
                 ENV_MANAGED_GROUPS: ",".join(config.model_package_groups),
+                **cross_account.flow_environment(self, config),
             },
+            role_name=cross_account.flow_role_name(config, APPROVAL_ROLE_NAME),
         )
         role = self.handler.role
         self.policy.grant_read(role)
         permissions.update_packages(role, config.model_package_groups)
         permissions.list_group_versions(role, config.model_package_groups)
         permissions.read_jobs(role, "processing-job", ["sagemaker:DescribeProcessingJob"])
+        # The registry's own report locations; a workload's reports are read through its evidence role.
         permissions.read_reports(role, config.report_locations)
+        cross_account.read_workload_evidence(self.handler, config)
 
         self.route = RoutedQueue(
             self,
@@ -91,5 +98,6 @@ class ApprovalFlow(Construct):
             consumer=self.handler.function,
             timeout=self.handler.timeout,
             max_concurrency=config.max_concurrency,
+            workloads=cross_account.flow_workloads(config),
         )
         permissions.use_idempotency_records(self.handler, shared.table, before=[self.route.mapping])

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -23,7 +24,8 @@ from infra.names import CONTEXT_KEY, ENV_REPORT_LOCATIONS
 from registrar.approval.policy import deployable_json
 from registrar.decisions.contract import DecisionVerdict
 from registrar.errors import ConfigurationError, PolicyError
-from registrar.settings import GroupPattern, report_location
+from registrar.settings import GroupPattern, account_id, report_location
+from registrar.settings import role_name as iam_role_name
 
 # The signing secret's default name (registrar.decisions.links.DEFAULT_SIGNING_SECRET; a test holds the two equal).
 # Spelled here so that reading cdk.json never imports the page's runtime.
@@ -51,6 +53,18 @@ _SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 
 # Who hears of a decision unless cdk.json says otherwise: what a person must act on or look into.
 DEFAULT_NOTIFY_VERDICTS: tuple[DecisionVerdict, ...] = ("Held", "Rejected", "Failed")
+
+# The role registrar assumes in each workload account to read its evidence, unless accounts.evidence_role says so.
+DEFAULT_EVIDENCE_ROLE = "registrar-evidence-reader"
+# A commercial, China, GovCloud or ISO region name: us-east-1, cn-north-1, us-gov-west-1, us-isob-east-1.
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+_ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
+# A workload's name becomes part of its forwarder stack's name (RegistrarForwarder-<name>): CloudFormation allows
+# letters, digits and hyphens there.
+_WORKLOAD_NAME = re.compile(r"[A-Za-z0-9](-?[A-Za-z0-9])*")
+MAX_WORKLOAD_NAME = 64
+# Lambda holds at most 4 KB of environment variables per function; the workloads' locations share them with the rest.
+MAX_WORKLOAD_SETTINGS_BYTES = 2560
 
 
 def _report_location(value: str) -> str:
@@ -88,7 +102,40 @@ def _sender(value: str) -> str:
     return value
 
 
+def _account_id_text(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            f"{value} is a number: give the account id as a string of 12 digits (a number loses leading zeros)"
+        )
+    return value
+
+
+def _region(value: str) -> str:
+    if not _REGION.fullmatch(value):
+        raise ValueError(f"{value!r} is not an AWS region name (e.g. 'eu-west-1')")
+    return value
+
+
+def _organization_id(value: str) -> str:
+    if not _ORGANIZATION_ID.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an AWS Organizations id: 'o-' and 10 to 32 lowercase letters or digits (the "
+            "organization's id, not its root's 'r-' id or an account id)"
+        )
+    return value
+
+
+def _workload_name(value: str) -> str:
+    if len(value) > MAX_WORKLOAD_NAME or not _WORKLOAD_NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} cannot name a forwarder stack (RegistrarForwarder-<name>): use 1 to {MAX_WORKLOAD_NAME} "
+            "letters, digits and single hyphens, beginning and ending with a letter or digit"
+        )
+    return value
+
+
 ReportLocation = Annotated[str, AfterValidator(_report_location)]
+AccountId = Annotated[str, BeforeValidator(_account_id_text), AfterValidator(account_id)]
 Email = Annotated[str, AfterValidator(_email)]
 Sender = Annotated[str, AfterValidator(_sender)]
 SecretName = Annotated[str, AfterValidator(_secret_name)]
@@ -158,6 +205,122 @@ class NotifyConfig(BaseModel):
         if not self.email and self.chat is None:
             raise ValueError("names nobody to notify: give email addresses, a chat webhook secret, or leave notify out")
         return self
+
+
+class WorkloadAccount(BaseModel):
+    """One workload account: where models are trained, evaluated and compiled, and whose evidence registrar reads.
+
+    Attributes
+    ----------
+    name
+        Names the account's forwarder stack (``RegistrarForwarder-<name>``): letters, digits and single hyphens.
+    account
+        The account's 12-digit id.
+    report_locations
+        ``s3://bucket/prefix`` locations in that account evaluation reports may be read from, through the
+        evidence role (the same rules as the top-level ``report_locations``).
+    neo_output_locations
+        ``s3://bucket/prefix`` locations where that account's Neo compilations write compiled models.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, AfterValidator(_workload_name)]
+    account: AccountId
+    report_locations: list[ReportLocation] = Field(min_length=1)
+    neo_output_locations: list[ReportLocation] = Field(min_length=1)
+
+    @field_validator("report_locations", "neo_output_locations")
+    @classmethod
+    def _unique(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(values))
+
+
+class AccountsConfig(BaseModel):
+    """Several accounts: registrar in the registry account, the workload accounts forwarding to it.
+
+    ``context.registrar.accounts`` (docs/deployment.md, "Several accounts"). Absent, registrar runs in the
+    one account it is deployed to.
+
+    Attributes
+    ----------
+    registry
+        The account holding the model registry, where the registrar stack is deployed.
+    region
+        The region of every stack: the registry's and each workload's forwarder.
+    organization_id
+        An AWS Organizations id (``o-...``): the registry's bus then also requires ``aws:PrincipalOrgID``
+        of the forwarded events' senders. It narrows the account list, never replaces it.
+    evidence_role
+        The name of the role each forwarder stack creates for registrar to read evidence with.
+    workloads
+        The workload accounts (:class:`WorkloadAccount`), at least one; each gets a forwarder stack.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    registry: AccountId
+    region: Annotated[str, AfterValidator(_region)]
+    organization_id: Annotated[str, AfterValidator(_organization_id)] | None = None
+    evidence_role: Annotated[str, AfterValidator(iam_role_name)] = DEFAULT_EVIDENCE_ROLE
+    workloads: list[WorkloadAccount] = Field(min_length=1)
+
+    @field_validator("workloads")
+    @classmethod
+    def _distinct_workloads(cls, workloads: list[WorkloadAccount], info: ValidationInfo) -> list[WorkloadAccount]:
+        registry = info.data.get("registry")
+        accounts: set[str] = set()
+        names: set[str] = set()
+        for number, workload in enumerate(workloads):
+            where = f"[{number}] ({workload.name})"
+            if workload.account == registry:
+                raise ValueError(
+                    f"{where}: the account {workload.account} is the registry account: list only the other accounts as "
+                    "workloads"
+                )
+            if workload.account in accounts:
+                raise ValueError(
+                    f"{where}: the account {workload.account} is listed twice: each account may appear once"
+                )
+            # Case-insensitively: CloudFormation stack names are case-sensitive, but people are not.
+            if workload.name.lower() in names:
+                raise ValueError(f"{where}: the name {workload.name!r} is listed twice: each name may appear once")
+            accounts.add(workload.account)
+            names.add(workload.name.lower())
+        return workloads
+
+    @model_validator(mode="after")
+    def _settings_fit(self) -> AccountsConfig:
+        size = len(self.workload_settings.encode("utf-8"))
+        if size > MAX_WORKLOAD_SETTINGS_BYTES:
+            raise ValueError(
+                f"workloads: their locations come to {size} bytes of JSON, more than the "
+                f"{MAX_WORKLOAD_SETTINGS_BYTES} the functions' environment leaves for them (Lambda holds 4 KB in "
+                "all): use fewer or shorter locations"
+            )
+        return self
+
+    @property
+    def workload_ids(self) -> list[str]:
+        """The workload accounts' ids, in the configured order."""
+        return [workload.account for workload in self.workloads]
+
+    @property
+    def workload_settings(self) -> str:
+        """What the functions receive of the workloads: compact JSON, account id → its locations.
+
+        ``{"111111111111": {"report_locations": [...], "neo_output_locations": [...]}, ...}``
+        """
+        return json.dumps(
+            {
+                workload.account: {
+                    "report_locations": list(workload.report_locations),
+                    "neo_output_locations": list(workload.neo_output_locations),
+                }
+                for workload in self.workloads
+            },
+            separators=(",", ":"),
+        )
 
 
 def split_location(location: str) -> tuple[str, str]:
@@ -248,6 +411,9 @@ class RegistrarConfig(BaseModel):
     signing_secret
         The name of the Secrets Manager secret the stack creates for the links' signing key
         (``registrar/decision-links`` by default).
+    accounts
+        Several accounts (:class:`AccountsConfig`): the registry account the stack is deployed to, and the
+        workload accounts that forward their events to it. Absent, one account: the one deployed to.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -268,6 +434,7 @@ class RegistrarConfig(BaseModel):
         default_factory=lambda: list(DEFAULT_APPROVER_VERDICTS), min_length=1
     )
     signing_secret: SecretName = DEFAULT_SIGNING_SECRET
+    accounts: AccountsConfig | None = None
 
     _root: Path = PrivateAttr(default=PROJECT_ROOT)
     _policy_text: str = PrivateAttr(default="")
@@ -384,14 +551,19 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return text or CONTEXT_KEY
 
 
-# The models of the nested objects, by their key in RegistrarConfig: what an unknown key there is checked against.
-_NESTED: dict[str, type[BaseModel]] = {"notify": NotifyConfig}
+# The models of the nested objects, by their keys in RegistrarConfig (list positions left out): what an unknown key
+# there is checked against.
+_NESTED: dict[tuple[str, ...], type[BaseModel]] = {
+    ("notify",): NotifyConfig,
+    ("accounts",): AccountsConfig,
+    ("accounts", "workloads"): WorkloadAccount,
+}
 
 
 def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
-        loc = error["loc"]
-        model = _NESTED[loc[0]] if len(loc) == 2 and loc[0] in _NESTED else RegistrarConfig
+        where = tuple(part for part in error["loc"][:-1] if isinstance(part, str))
+        model = _NESTED.get(where, RegistrarConfig)
         return f"unknown key; the keys are {', '.join(model.model_fields)}"
     return str(error["msg"]).removeprefix("Value error, ")
 

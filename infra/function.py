@@ -43,6 +43,9 @@ class RegistrarFunction(Construct):
         The function timeout.
     tracing
         X-Ray active tracing (Powertools Tracer); off, Powertools is told so and never imports the X-Ray SDK.
+    role_name
+        A physical name for the role, when another account must name it (:data:`infra.names.APPROVAL_ROLE_NAME`);
+        otherwise CloudFormation generates one.
 
     Attributes
     ----------
@@ -64,6 +67,7 @@ class RegistrarFunction(Construct):
         environment: Mapping[str, str],
         timeout: cdk.Duration = DEFAULT_TIMEOUT,
         tracing: bool = True,
+        role_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.timeout = timeout
@@ -73,6 +77,7 @@ class RegistrarFunction(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"registrar {construct_id}: {description}",
+            role_name=role_name,
         )
         self.log_group.grant_write(self.role)
         self.function = lambda_.Function(

@@ -12,6 +12,12 @@ from typing import Final
 from registrar.settings import PREFIX, Settings
 
 STACK: Final = "Registrar"
+# With several accounts (cdk.json's accounts): one forwarder stack per workload account, RegistrarForwarder-<name>.
+FORWARDER_STACK: Final = "RegistrarForwarder"
+FORWARDER_STACK_DESCRIPTION: Final = (
+    "registrar forwarder: sends this workload account's SageMaker evaluation and Neo compilation events to the "
+    "registry account's registrar, and lets it read their evidence"
+)
 STACK_DESCRIPTION: Final = (
     "registrar: EventBridge rules, SQS queues and Lambda functions that keep the SageMaker Model Registry up to date"
 )
@@ -28,6 +34,23 @@ SWEEPER_HANDLER: Final = "handlers.sweeper.handler"
 DEPLOYMENT_HANDLER: Final = "handlers.deployment.handler"
 DECISION_PAGE_HANDLER: Final = "handlers.decision_page.handler"
 APPROVER_MAIL_HANDLER: Final = "handlers.approver_mail.handler"
+
+# With several accounts, the roles that assume the evidence role in the workload accounts have physical names: the
+# workload's role trusts them by ARN, and CloudFormation cannot pass a generated name from one account to another.
+# IAM names are global to an account, so the region is part of the name (one registry per account and region).
+APPROVAL_ROLE_NAME: Final = "registrar-approval-{region}"
+NEO_REGISTRATION_ROLE_NAME: Final = "registrar-neo-registration-{region}"
+
+
+def role_name(template: str, region: str) -> str:
+    """A physical role name from one of this module's templates, for one region."""
+    return template.format(region=region)
+
+
+def forwarder_stack(workload: str) -> str:
+    """The id (and CloudFormation name) of a workload account's forwarder stack."""
+    return f"{FORWARDER_STACK}-{workload}"
+
 
 # Business and operational metrics the functions emit (registrar.observability).
 DECISION_METRICS: Final = ("PackageApproved", "PackageRejected", "PackageHeld")
@@ -63,6 +86,11 @@ ENV_MANAGED_GROUPS: Final = setting("managed_groups")
 ENV_SWEEP_LOOKBACK_MINUTES: Final = setting("sweep_lookback_minutes")
 
 ENV_SIGNING_SECRET: Final = setting("signing_secret")
+
+# Several accounts: the registry account (always the stack's own), the workloads' locations and the evidence role.
+ENV_REGISTRY_ACCOUNT: Final = setting("registry_account")
+ENV_WORKLOAD_ACCOUNTS: Final = setting("workload_accounts")
+ENV_EVIDENCE_ROLE: Final = setting("evidence_role")
 # The approver e-mails' own variables: not Settings fields, the mail function parses them itself
 # (registrar.decisions.approver_mail.ApproverMailSettings).
 ENV_APPROVERS: Final = f"{PREFIX}APPROVERS"

@@ -81,6 +81,22 @@ def report_listings(locations: Iterable[str]) -> list[tuple[str, list[str] | Non
     return [(f"arn:${{AWS::Partition}}:s3:::{bucket}", patterns) for bucket, patterns in prefixes.items()]
 
 
+def evidence_role(account: str, role_name: str) -> str:
+    """An ``Fn::Sub`` template for the ARN of the evidence role in a workload ``account``."""
+    return f"arn:${{AWS::Partition}}:iam::{account}:role/{role_name}"
+
+
+def assume_evidence_roles(role: iam.IRole, accounts: Sequence[str], role_name: str) -> None:
+    """sts:AssumeRole on the evidence role of each listed workload account, and on no other role.
+
+    The ARNs are exact (no wildcard): a workload account that is not listed cannot be assumed into,
+    whatever an event or a package names.
+    """
+    role.add_to_principal_policy(
+        _statement("AssumeEvidenceRoles", ["sts:AssumeRole"], [evidence_role(a, role_name) for a in accounts])
+    )
+
+
 def default_bus() -> str:
     """An ``Fn::Sub`` template for the ARN of the account's default event bus."""
     return "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"

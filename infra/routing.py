@@ -16,7 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import nag
-from registrar.patterns import for_account
+from registrar.patterns import for_registry
 
 BATCH_SIZE = 10
 MAX_RECEIVE_COUNT = 5
@@ -73,9 +73,10 @@ def rule_id(pattern: Mapping[str, Any]) -> str:
 class RoutedQueue(Construct):
     """Rules on the default event bus that feed one queue, which feeds one function in batches.
 
-    Each rule matches only events of the stack's account (:func:`registrar.patterns.for_account`):
-    the default bus also receives what other accounts deliver to it, and none of that may reach a
-    flow. Each rule target has its own dead-letter queue (events EventBridge could not deliver); the
+    Each rule matches only events of the stack's account (:func:`registrar.patterns.for_registry`): the
+    default bus also receives what other accounts deliver to it, and none of that may reach a flow,
+    except the forwarded events (:data:`registrar.patterns.FORWARDED`) of the workload accounts the
+    configuration lists. Each rule target has its own dead-letter queue (events EventBridge could not deliver); the
     queue has another (messages the function failed ``MAX_RECEIVE_COUNT`` times). The function
     reports partial batch failures, so one bad message does not send its whole batch back.
 
@@ -94,6 +95,8 @@ class RoutedQueue(Construct):
         The consumer's timeout, which sets the queue's visibility timeout.
     max_concurrency
         The most concurrent invocations the event source mapping starts.
+    workloads
+        With several accounts, the workload accounts whose forwarded events the rules also match.
 
     Attributes
     ----------
@@ -120,6 +123,7 @@ class RoutedQueue(Construct):
         consumer: lambda_.Function,
         timeout: cdk.Duration,
         max_concurrency: int,
+        workloads: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         account = cdk.Stack.of(self).account
@@ -141,7 +145,7 @@ class RoutedQueue(Construct):
                 self,
                 name,
                 description=f"registrar {flow} flow: {', '.join(pattern.get('detail-type', []))}",
-                event_pattern=event_pattern(for_account(pattern, account)),
+                event_pattern=event_pattern(for_registry(pattern, account, workloads)),
                 targets=[
                     targets.SqsQueue(
                         self.queue,

@@ -12,6 +12,7 @@ from infra import permissions
 from infra.approval_flow import ApprovalFlow
 from infra.approver_mail import ApproverMail
 from infra.config import PROJECT_ROOT, RegistrarConfig
+from infra.cross_account import CrossAccountAccess
 from infra.decision_page import DecisionPage, SigningSecret
 from infra.deployment_flow import DeploymentFlow
 from infra.names import SERVICE, STACK_DESCRIPTION
@@ -23,6 +24,11 @@ from infra.shared import SharedResources
 
 class RegistrarStack(cdk.Stack):
     """registrar in one stack: shared resources, the approval flow, the Neo flow, notifications and observability.
+
+    With several accounts (``accounts`` in the configuration) this is the registry account's stack, which also
+    accepts the workload accounts' forwarded events and shares the exact model package groups with them
+    (:class:`infra.cross_account.CrossAccountAccess`); each workload account has a
+    :class:`infra.forwarder.ForwarderStack`.
 
     Parameters
     ----------
@@ -57,6 +63,8 @@ class RegistrarStack(cdk.Stack):
         # or not: anyone may subscribe to the contract (docs/events.md).
         for role in (self.approval.handler.role, self.neo.handler.role):
             permissions.put_decision_events(role)
+        # Several accounts: the registry's bus accepts the workloads' forwarded events, and they may register versions.
+        self.cross_account = CrossAccountAccess(self, "CrossAccount", config=config) if config.accounts else None
         self.notifications = Notifications(self, "Notify", notify=config.notify) if config.notify else None
         # Approvers: their e-mails and the page their links lead to, with the links' signing secret.
         self.signing: SigningSecret | None = None

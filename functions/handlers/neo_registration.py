@@ -21,6 +21,7 @@ with cold_start_imports():
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    flow = neo.deployed()
     return process_batch(
-        event, context, parse=neo.parse, flow=neo.deployed(), table_name=deployed_settings().table_name
+        event, context, parse=neo.parse, flow=flow, table_name=deployed_settings().table_name, accounts=flow.accounts
     )

@@ -17,6 +17,8 @@ import os
 from typing import Any, Final
 
 MAX_ATTEMPTS = 5
+# How registrar's sessions in a workload account are named in its CloudTrail.
+ROLE_SESSION_NAME = "registrar"
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 20
 
@@ -44,6 +46,8 @@ OPERATIONS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "secretsmanager": ("GetSecretValue",),
     "sesv2": ("SendEmail",),
+    # botocore's own AssumeRoleCredentialFetcher calls it for the clients acting in workload accounts.
+    "sts": ("AssumeRole",),
     "ssm": ("GetParameter", "GetParameters", "GetParametersByPath"),
 }
 SERVICES: Final = tuple(OPERATIONS)
@@ -104,21 +108,91 @@ def client(service: str, endpoint_url: str | None = None, region: str | None = N
     return _client(service, endpoint_url, region or os.environ.get("AWS_REGION") or None)
 
 
-@functools.cache
-def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
+def _config() -> Any:
     from botocore.config import Config
 
-    config = Config(
+    return Config(
         retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
     )
-    return _session().create_client(service, endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+@functools.cache
+def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
+    return _session().create_client(service, endpoint_url=endpoint_url, region_name=region, config=_config())
+
+
+def assumed_client(service: str, role_arn: str, endpoint_url: str | None = None, region: str | None = None) -> Any:
+    """Return the process-wide client for ``service`` acting as ``role_arn``, creating it on first use.
+
+    The role is assumed with the process's own credentials when the client first calls, and again
+    before the credentials expire (botocore's refreshable credentials): one set of credentials per
+    role, shared by its clients, for as long as they last.
+
+    Parameters
+    ----------
+    service
+        The botocore service name.
+    role_arn
+        The role to act as (registrar's evidence role in a workload account).
+    endpoint_url, region
+        As for :func:`client`; STS is called at the same endpoint.
+    """
+    return _assumed_client(service, role_arn, endpoint_url, region or os.environ.get("AWS_REGION") or None)
+
+
+@functools.cache
+def _assumed_client(service: str, role_arn: str, endpoint_url: str | None, region: str | None) -> Any:
+    return _role_session(role_arn, endpoint_url, region).create_client(
+        service, endpoint_url=endpoint_url, region_name=region, config=_config()
+    )
+
+
+@functools.cache
+def _role_session(role_arn: str, endpoint_url: str | None, region: str | None) -> Any:
+    import botocore.session
+    from botocore.credentials import (
+        AssumeRoleCredentialFetcher,
+        CredentialProvider,
+        CredentialResolver,
+        DeferredRefreshableCredentials,
+    )
+
+    source = _session()
+
+    def sts_client(service: str, **credentials: Any) -> Any:
+        config = _config()
+        return source.create_client(
+            service, endpoint_url=endpoint_url, region_name=region, config=config, **credentials
+        )
+
+    fetcher = AssumeRoleCredentialFetcher(
+        client_creator=sts_client,
+        source_credentials=source.get_credentials(),
+        role_arn=role_arn,
+        extra_args={"RoleSessionName": ROLE_SESSION_NAME},
+    )
+
+    class Assumed(CredentialProvider):
+        """Hands out the role's credentials: assumed on first use, refreshed before they expire."""
+
+        METHOD = "assume-role"
+        CANONICAL_NAME = "registrar-assume-role"
+
+        def load(self) -> Any:
+            return DeferredRefreshableCredentials(refresh_using=fetcher.fetch_credentials, method=self.METHOD)
+
+    session = botocore.session.Session()
+    session.register_component("credential_provider", CredentialResolver([Assumed()]))
+    return session
 
 
 def reset_clients() -> None:
     """Forget every cached client (tests that change endpoints or credentials between cases)."""
     _client.cache_clear()
+    _assumed_client.cache_clear()
+    _role_session.cache_clear()
     _session.cache_clear()
 
 

@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from registrar import aws
+from registrar.accounts import Accounts
 from registrar.decisions.announce import invocation_deadline
 from registrar.errors import DeploymentError, RegistrarError
 from registrar.observability import count, cut, logger
@@ -91,6 +92,7 @@ def process_batch(
     parse: Callable[[Any], Event],
     flow: Flow[Event, Any],
     table_name: str | None,
+    accounts: Accounts | None = None,
 ) -> dict[str, Any]:
     """Handle an SQS event of one flow, reporting the records that failed (``batchItemFailures``).
 
@@ -104,9 +106,13 @@ def process_batch(
         The flow that resolves and decides each event.
     table_name
         The idempotency table; ``None`` (a local run without one) handles every record afresh.
+    accounts
+        The workload accounts whose forwarded events the flow accepts besides its own account's;
+        ``None`` accepts the function's own account alone.
     """
     handle = _deduplicated(table_name, context)
     home = _home(context)
+    trusted = accounts if accounts is not None else Accounts()
 
     # One processor per batch: it keeps the batch's records and results, and a local runner may handle
     # several batches at once in threads of one process. A batch whose every record failed is reported
@@ -120,7 +126,9 @@ def process_batch(
     try:
         response = process_partial_response(
             event=event,
-            record_handler=functools.partial(_handle_record, parse=parse, flow=flow, handle=handle, home=home),
+            record_handler=functools.partial(
+                _handle_record, parse=parse, flow=flow, handle=handle, home=home, accounts=trusted
+            ),
             processor=processor,
             context=context,
         )
@@ -144,11 +152,12 @@ def _handle_record(
     flow: Flow[Any, Any],
     handle: Callable[..., dict[str, Any]],
     home: tuple[str | None, str | None],
+    accounts: Accounts,
 ) -> dict[str, Any]:
     # Each record logs under its own subject: none from the record before it, none from another thread's.
     logger.thread_safe_remove_keys(["subject"])
     receives = record.attributes.get("ApproximateReceiveCount")
-    event = _parsed(record.body, parse, home)
+    event = _parsed(record.body, parse, home, accounts)
     _decided_here.set(False)
     try:
         target = flow.resolve(event)
@@ -184,8 +193,8 @@ def _handle_record(
     return result
 
 
-def _parsed(body: str, parse: Callable[[Any], Any], home: tuple[str | None, str | None]) -> Any:
-    """The record body as the flow's event, of this account and region; :class:`PoisonEventError` for anything else."""
+def _parsed(body: str, parse: Callable[[Any], Any], home: tuple[str | None, str | None], accounts: Accounts) -> Any:
+    """The record body as the flow's event, of this account (or a listed workload's) and region; else poison."""
     try:
         event = parse(json.loads(body))
     except RecursionError:
@@ -194,8 +203,9 @@ def _parsed(body: str, parse: Callable[[Any], Any], home: tuple[str | None, str 
         reason = str(error)
     else:
         account, region = home
-        if account is not None and event.account != account:
-            reason = f"the event is about account {event.account}, this function runs in {account}"
+        foreign = accounts.event_refusal(event.account, home=account)
+        if foreign is not None:
+            reason = foreign
         elif region is not None and event.region != region:
             reason = f"the event is about region {event.region}, this function runs in {region}"
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from registrar.events import (
@@ -54,6 +54,11 @@ FLOWS: dict[str, tuple[dict[str, Any], ...]] = {
     "deployment": (ENDPOINT_IN_SERVICE,),
 }
 
+# What a workload account forwards to the registry account's bus: the events of the jobs that run there. A
+# version's own events come from the registry account, where it lives, and endpoints are recorded where the
+# registry runs (docs/decisions.md, "Several accounts").
+FORWARDED: tuple[dict[str, Any], ...] = (FINISHED_PROCESSING_JOB, FINISHED_COMPILATION_JOB)
+
 
 def for_account(pattern: Mapping[str, Any], account: str) -> dict[str, Any]:
     """``pattern`` narrowed to the events of one account: a copy with ``"account": [account]``.
@@ -76,3 +81,36 @@ def for_account(pattern: Mapping[str, Any], account: str) -> dict[str, Any]:
         A deep copy of ``pattern`` with its ``account`` key set to ``[account]``.
     """
     return {**copy.deepcopy(dict(pattern)), "account": [account]}
+
+
+def for_accounts(pattern: Mapping[str, Any], accounts: Sequence[str]) -> dict[str, Any]:
+    """``pattern`` narrowed to the events of ``accounts`` (the registry's own, then its workloads), once each.
+
+    Raises
+    ------
+    ValueError
+        When ``accounts`` is empty: a rule matching no account would silently match nothing.
+    """
+    if not accounts:
+        raise ValueError("a rule must accept the events of at least one account")
+    return {**copy.deepcopy(dict(pattern)), "account": list(dict.fromkeys(accounts))}
+
+
+def for_registry(pattern: Mapping[str, Any], registry: str, workloads: Sequence[str] = ()) -> dict[str, Any]:
+    """``pattern`` as the registry account's rule deploys it: its own events, and the workloads' it forwards.
+
+    A pattern of :data:`FORWARDED` also matches the events of ``workloads``; any other (a version's own
+    event, an endpoint's) matches the registry account's alone.
+
+    Parameters
+    ----------
+    pattern
+        One of :data:`FLOWS`' patterns.
+    registry
+        The account the stack is deployed in (in the CDK app, the stack's account token).
+    workloads
+        The workload accounts the deployment lists; none for a single account.
+    """
+    if workloads and any(pattern == forwarded for forwarded in FORWARDED):
+        return for_accounts(pattern, [registry, *workloads])
+    return for_account(pattern, registry)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from registrar import aws
+from registrar.accounts import Accounts, arn_account
 from registrar.package import ModelPackage
 from registrar.updates import PackageUpdate
 
@@ -24,14 +25,29 @@ class Registry:
         ``AWS_ENDPOINT_URL`` honoured), created on first use.
     endpoint_url, region
         Used only to build the default client.
+    accounts
+        Reaches the jobs of workload accounts (through the evidence role there); without it, a job is
+        described with the registry's own client wherever it runs.
     """
 
     def __init__(
-        self, client: BaseClient | None = None, *, endpoint_url: str | None = None, region: str | None = None
+        self,
+        client: BaseClient | None = None,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        accounts: Accounts | None = None,
     ) -> None:
         self._client = client
         self._endpoint_url = endpoint_url
         self._region = region
+        self._accounts = accounts
+
+    def _in(self, account: str | None) -> Any:
+        """The client acting in ``account``: a workload's through its evidence role, else the registry's own."""
+        if self._accounts is None or account is None or account not in self._accounts.workloads:
+            return self.client
+        return self._accounts.client("sagemaker", account)
 
     @property
     def client(self) -> Any:
@@ -83,9 +99,9 @@ class Registry:
                 return self.describe(summary["ModelPackageArn"])
         return None
 
-    def describe_compilation_job(self, name: str) -> dict[str, Any]:
-        """DescribeCompilationJob by job name."""
-        response: dict[str, Any] = self.client.describe_compilation_job(CompilationJobName=name)
+    def describe_compilation_job(self, name: str, *, account: str | None = None) -> dict[str, Any]:
+        """DescribeCompilationJob by job name, in ``account`` (a workload's) or the registry's own."""
+        response: dict[str, Any] = self._in(account).describe_compilation_job(CompilationJobName=name)
         response.pop("ResponseMetadata", None)
         return response
 
@@ -104,16 +120,16 @@ class Registry:
         for page in pages:
             yield from page.get("CompilationJobSummaries", [])
 
-    def describe_processing_job(self, name: str) -> dict[str, Any]:
-        """DescribeProcessingJob by job name."""
-        response: dict[str, Any] = self.client.describe_processing_job(ProcessingJobName=name)
+    def describe_processing_job(self, name: str, *, account: str | None = None) -> dict[str, Any]:
+        """DescribeProcessingJob by job name, in ``account`` (a workload's) or the registry's own."""
+        response: dict[str, Any] = self._in(account).describe_processing_job(ProcessingJobName=name)
         response.pop("ResponseMetadata", None)
         return response
 
     def tags(self, resource_arn: str) -> dict[str, str]:
-        """The tags of a SageMaker resource, as a mapping."""
+        """The tags of a SageMaker resource, as a mapping; read in the account its ARN names."""
         tags: dict[str, str] = {}
-        for page in self.client.get_paginator("list_tags").paginate(ResourceArn=resource_arn):
+        for page in self._in(arn_account(resource_arn)).get_paginator("list_tags").paginate(ResourceArn=resource_arn):
             tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
         return tags
 

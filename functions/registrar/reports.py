@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from registrar import aws
+from registrar.accounts import Accounts
 from registrar.errors import DeploymentError, EvidenceError
 from registrar.locations import within
 
@@ -229,6 +230,9 @@ class ReportStore:
         before any call. Empty allows any location (the deployed IAM policy still applies).
     max_bytes
         The largest report read; a larger object is refused.
+    accounts
+        The workload accounts: a report in one's report locations is allowed too, and read through the
+        evidence role in that account.
     """
 
     def __init__(
@@ -239,6 +243,7 @@ class ReportStore:
         region: str | None = None,
         allowed_locations: Sequence[str] = (),
         max_bytes: int = DEFAULT_MAX_BYTES,
+        accounts: Accounts | None = None,
     ) -> None:
         for location in allowed_locations:
             if not location.startswith("s3://") or len(location) <= len("s3://"):
@@ -248,7 +253,9 @@ class ReportStore:
         self._client = client
         self._endpoint_url = endpoint_url
         self._region = region
-        self.allowed_locations = tuple(allowed_locations)
+        self._accounts = accounts
+        workload_locations = accounts.report_locations() if accounts is not None else {}
+        self.allowed_locations = tuple(dict.fromkeys([*allowed_locations, *workload_locations]))
         self.max_bytes = max_bytes
 
     @property
@@ -329,7 +336,8 @@ class ReportStore:
             request["VersionId"] = version.removeprefix(VERSION_PREFIX)
         elif version is not None and version.startswith(ETAG_PREFIX):
             request["IfMatch"] = f'"{version.removeprefix(ETAG_PREFIX)}"'
-        client = self.client
+        owner = self._accounts.owner_of_report(uri) if self._accounts is not None else None
+        client = self.client if owner is None or self._accounts is None else self._accounts.client("s3", owner)
         try:
             response: dict[str, Any] = client.get_object(**request)
         except client.exceptions.ClientError as error:

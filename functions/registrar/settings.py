@@ -37,6 +37,8 @@ READ_ELSEWHERE: Final = {
 # SageMaker's group name rule, [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, widened by the two wildcards IAM and fnmatch share.
 _GROUP = re.compile(r"[A-Za-z0-9*?][-A-Za-z0-9*?]{0,62}")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 
 
 def group_pattern(value: str) -> str:
@@ -92,8 +94,64 @@ def report_location(value: str) -> str:
     return value
 
 
+def account_id(value: str) -> str:
+    """Check an AWS account id (twelve digits); return it.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and the rule it breaks.
+    """
+    if not _ACCOUNT.fullmatch(value):
+        raise ValueError(f"{value!r} is not an AWS account id (twelve digits)")
+    return value
+
+
+def role_name(value: str) -> str:
+    """Check an IAM role name (1-64 of letters, digits and ``+=,.@_-``); return it.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and the rule it breaks.
+    """
+    if not _ROLE_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not an IAM role name (1-64 letters, digits and +=,.@_-)")
+    return value
+
+
 GroupPattern = Annotated[str, AfterValidator(group_pattern)]
 ReportLocation = Annotated[str, AfterValidator(report_location)]
+AccountId = Annotated[str, AfterValidator(account_id)]
+RoleName = Annotated[str, AfterValidator(role_name)]
+
+
+class WorkloadAccount(BaseModel):
+    """Where a workload account keeps the evidence registrar may read in it, through its evidence role.
+
+    Attributes
+    ----------
+    report_locations
+        ``s3://bucket/prefix`` locations of that account's evaluation reports.
+    neo_output_locations
+        ``s3://bucket/prefix`` locations its compilation jobs must write compiled models to, to be attached.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    report_locations: list[ReportLocation] = Field(default_factory=list)
+    neo_output_locations: list[ReportLocation] = Field(default_factory=list)
+
+
+def _json_object(value: object) -> object:
+    if isinstance(value, str):
+        import json  # here, not at the top: only a deployment of several accounts sets this variable
+
+        try:
+            return json.loads(value)
+        except ValueError as error:
+            raise ValueError(f"is not JSON ({error})") from None
+    return value
 
 
 def _split(value: object) -> object:
@@ -136,6 +194,16 @@ class Settings(BaseModel):
     signing_secret
         The Secrets Manager secret holding the decision links' signing keys (the decision page and the link
         commands); ``registrar.decisions.links.DEFAULT_SIGNING_SECRET`` by default (a test holds the two equal).
+    registry_account
+        The account whose model package groups registrar manages (the stack sets its own); a version of
+        any other account is refused. Unset (a local run), a version must be in the account of the event
+        or job that names it.
+    workload_accounts
+        Accounts whose forwarded events registrar accepts, each with where its evidence lies, as a JSON
+        object ``{"111111111111": {"report_locations": [...], "neo_output_locations": [...]}}``; their
+        jobs and reports are read through :attr:`evidence_role` in that account. Empty: one account.
+    evidence_role
+        The name of the role registrar assumes in a workload account to read its evidence.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -150,8 +218,12 @@ class Settings(BaseModel):
     sweep_lookback_minutes: int = Field(default=60, ge=1, le=60 * 24 * 14)
     policy_cache_seconds: int = Field(default=300, ge=0, le=3600)
     signing_secret: str = Field(default="registrar/decision-links", min_length=1)
+    registry_account: AccountId | None = None
+    workload_accounts: dict[AccountId, WorkloadAccount] = Field(default_factory=dict)
+    evidence_role: RoleName = "registrar-evidence-reader"
 
     _split_lists = field_validator("report_locations", "neo_output_locations", "managed_groups", mode="before")(_split)
+    _parse_accounts = field_validator("workload_accounts", mode="before")(_json_object)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -187,7 +259,7 @@ def variable(field: str) -> str:
 
 def _problem(error: Any) -> str:
     name = variable(str(error["loc"][0]))
-    if error["type"] == "extra_forbidden":
+    if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
         import difflib  # here, not at the top: every cold start imports this module, only a typo needs difflib
 
         known = sorted([*map(variable, Settings.model_fields), *ALIASES])
@@ -197,8 +269,9 @@ def _problem(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "string_too_short":
         message = "cannot be empty: unset the variable instead"
-    if len(error["loc"]) > 1 and isinstance(error["loc"][1], int):
-        name += f"[{error['loc'][1]}]"
+    for part in [part for part in error["loc"][1:] if part != "[key]"]:
+        # A list's index, or the path into a JSON object (REGISTRAR_WORKLOAD_ACCOUNTS.111111111111.report_locations).
+        name += f"[{part}]" if isinstance(part, int) else f".{part}"
     return f"{name}: {message}"
 
 

@@ -119,11 +119,11 @@ class FakeSageMaker:
             raise not_found("DescribeModelPackage", f"Model package {model_package_arn}")
         return self.package
 
-    def describe_processing_job(self, name: str) -> dict[str, Any]:
+    def describe_processing_job(self, name: str, *, account: str | None = None) -> dict[str, Any]:
         self.calls.append("DescribeProcessingJob")
         raise not_found("DescribeProcessingJob", f"Processing job {name}")
 
-    def describe_compilation_job(self, name: str) -> dict[str, Any]:
+    def describe_compilation_job(self, name: str, *, account: str | None = None) -> dict[str, Any]:
         self.calls.append("DescribeCompilationJob")
         raise not_found("DescribeCompilationJob", f"Compilation job {name}")
 

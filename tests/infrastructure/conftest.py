@@ -7,6 +7,7 @@ loopback-only socket policy of the test process does not reach.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,11 +17,12 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.app import compose
-from infra.config import RegistrarConfig, load_config
-from infra.names import CONTEXT_KEY, STACK
+from infra.app import compose, compose_topology
+from infra.config import CONFIG_FILE_VARIABLE, RegistrarConfig, context_from_file, load_config
+from infra.names import CONTEXT_KEY, STACK, forwarder_stack
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+MULTI_ACCOUNT_EXAMPLE = ROOT / "docs" / "examples" / "multi-account.json"
 
 
 @dataclass(frozen=True)
@@ -125,3 +127,55 @@ def template(synthesized: Synthesized) -> Template:
 @pytest.fixture(scope="session")
 def config(synthesized: Synthesized) -> RegistrarConfig:
     return synthesized.config
+
+
+@dataclass(frozen=True)
+class MultiAccount:
+    """One synthesis of the app from a configuration of several accounts: every stack, read back."""
+
+    outdir: pathlib.Path
+    config: RegistrarConfig
+    registry: Synthesized
+    forwarders: dict[str, Synthesized]  # by workload name
+    error: str | None
+
+    def stacks(self) -> dict[str, Synthesized]:
+        """Every stack, by its name."""
+        return {STACK: self.registry, **{forwarder_stack(name): s for name, s in self.forwarders.items()}}
+
+
+def synthesize_from_file(outdir: pathlib.Path, config_file: pathlib.Path) -> MultiAccount:
+    """Synthesize the app as ``REGISTRAR_CONFIG=<config_file> make synth`` does, into ``outdir``."""
+    previous = os.environ.get(CONFIG_FILE_VARIABLE)
+    os.environ[CONFIG_FILE_VARIABLE] = str(config_file)
+    try:
+        app = cdk.App(outdir=str(outdir))
+        topology = compose_topology(app, root=ROOT)
+    finally:
+        if previous is None:
+            del os.environ[CONFIG_FILE_VARIABLE]
+        else:
+            os.environ[CONFIG_FILE_VARIABLE] = previous
+    error = None
+    try:
+        app.synth()
+    except RuntimeError as raised:  # cdk-nag findings: the templates are written all the same
+        error = str(raised)
+    config = load_config(context_from_file(config_file), root=ROOT)
+
+    def read(name: str) -> Synthesized:
+        template = json.loads((outdir / f"{name}.template.json").read_text(encoding="utf-8"))
+        return Synthesized(outdir=outdir, template=template, config=config, error=error)
+
+    return MultiAccount(
+        outdir=outdir,
+        config=config,
+        registry=read(topology.registry.stack_name),
+        forwarders={name: read(stack.stack_name) for name, stack in topology.forwarders.items()},
+        error=error,
+    )
+
+
+@pytest.fixture(scope="session")
+def multi_account(tmp_path_factory: pytest.TempPathFactory) -> MultiAccount:
+    return synthesize_from_file(tmp_path_factory.mktemp("cdk.out.multi"), MULTI_ACCOUNT_EXAMPLE)

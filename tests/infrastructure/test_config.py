@@ -8,8 +8,15 @@ from typing import Any
 
 import pytest
 
-from infra.config import ADVANCED_PARAMETER_BYTES, STANDARD_PARAMETER_BYTES, RegistrarConfig, load_config
-from infra.names import CONTEXT_KEY, ENV_REPORT_LOCATIONS
+from infra.config import (
+    ADVANCED_PARAMETER_BYTES,
+    DEFAULT_EVIDENCE_ROLE,
+    STANDARD_PARAMETER_BYTES,
+    RegistrarConfig,
+    context_from_file,
+    load_config,
+)
+from infra.names import CONTEXT_KEY, ENV_REPORT_LOCATIONS, ENV_WORKLOAD_ACCOUNTS
 from registrar.approval.policy import load_policy, parse_policy
 from registrar.errors import ConfigurationError
 from registrar.settings import Settings
@@ -186,3 +193,118 @@ def test_the_model_is_frozen() -> None:
     with pytest.raises(ValueError, match="frozen"):
         config.max_concurrency = 5  # type: ignore[misc]
     assert isinstance(config, RegistrarConfig)
+
+
+# --- several accounts -----------------------------------------------------------------------------------------
+
+ACCOUNTS: dict[str, Any] = {
+    "registry": "222222222222",
+    "region": "eu-west-1",
+    "workloads": [
+        {
+            "name": "training-dev",
+            "account": "111111111111",
+            "report_locations": ["s3://training-dev-evaluations/reports/"],
+            "neo_output_locations": ["s3://training-dev-evaluations/compiled/"],
+        }
+    ],
+}
+
+
+def with_accounts(**changes: Any) -> dict[str, Any]:
+    return {**MINIMAL, "accounts": {**ACCOUNTS, **changes}}
+
+
+def workload(**changes: Any) -> dict[str, Any]:
+    return {**ACCOUNTS["workloads"][0], **changes}
+
+
+def test_the_multi_account_example_is_valid() -> None:
+    # GIVEN docs/examples/multi-account.json WHEN validated THEN a registry and two workloads, the default role name
+    config = load_config(context_from_file(ROOT / "docs" / "examples" / "multi-account.json"), root=ROOT)
+    assert config.accounts is not None
+    assert config.accounts.registry == "222222222222"
+    assert config.accounts.workload_ids == ["111111111111", "333333333333"]
+    assert config.accounts.evidence_role == DEFAULT_EVIDENCE_ROLE
+
+
+def test_without_accounts_there_is_one_account() -> None:
+    assert load_config(MINIMAL, root=ROOT).accounts is None
+
+
+def test_accounts_have_defaults() -> None:
+    accounts = load_config(with_accounts(), root=ROOT).accounts
+    assert accounts is not None
+    assert (accounts.organization_id, accounts.evidence_role) == (None, "registrar-evidence-reader")
+
+
+def test_the_workloads_settings_are_what_the_functions_parse() -> None:
+    # GIVEN the workloads WHEN handed to the functions as REGISTRAR_WORKLOAD_ACCOUNTS THEN they read the same back
+    accounts = load_config(with_accounts(), root=ROOT).accounts
+    assert accounts is not None
+    settings = Settings.from_environment({ENV_WORKLOAD_ACCOUNTS: accounts.workload_settings})
+    assert {a: w.model_dump() for a, w in settings.workload_accounts.items()} == {
+        "111111111111": {
+            "report_locations": ["s3://training-dev-evaluations/reports/"],
+            "neo_output_locations": ["s3://training-dev-evaluations/compiled/"],
+        }
+    }
+    assert " " not in accounts.workload_settings
+
+
+@pytest.mark.parametrize(
+    ("context", "where", "message"),
+    [
+        (with_accounts(registry="22222222222"), "accounts.registry", "is not an AWS account id"),
+        (with_accounts(registry=222222222222), "accounts.registry", "give the account id as a string"),
+        (with_accounts(region="Ireland"), "accounts.region", "is not an AWS region name"),
+        (with_accounts(organization_id="r-a1b2"), "accounts.organization_id", "is not an AWS Organizations id"),
+        (with_accounts(organization_id="o-ab"), "accounts.organization_id", "is not an AWS Organizations id"),
+        (with_accounts(evidence_role="arn:aws:iam::1:role/x"), "accounts.evidence_role", "is not an IAM role name"),
+        (with_accounts(workloads=[]), "accounts.workloads", "at least 1 item"),
+        (with_accounts(workloads=[workload(account="1111")]), "accounts.workloads[0].account", "account id"),
+        (
+            with_accounts(workloads=[workload(account="222222222222")]),
+            "accounts.workloads",
+            "the account 222222222222 is the registry account",
+        ),
+        (
+            with_accounts(workloads=[workload(), workload(name="training-prod")]),
+            "accounts.workloads",
+            "the account 111111111111 is listed twice",
+        ),
+        (
+            with_accounts(workloads=[workload(), workload(name="Training-Dev", account="333333333333")]),
+            "accounts.workloads",
+            "the name 'Training-Dev' is listed twice",
+        ),
+        (with_accounts(workloads=[workload(name="training_dev")]), "accounts.workloads[0].name", "forwarder stack"),
+        (with_accounts(workloads=[workload(name="-dev")]), "accounts.workloads[0].name", "forwarder stack"),
+        (with_accounts(workloads=[workload(name="x" * 65)]), "accounts.workloads[0].name", "forwarder stack"),
+        (
+            with_accounts(workloads=[workload(report_locations=["https://x/"])]),
+            "accounts.workloads[0].report_locations[0]",
+            "is not an s3://bucket/prefix location",
+        ),
+        (
+            with_accounts(workloads=[workload(neo_output_locations=[])]),
+            "accounts.workloads[0].neo_output_locations",
+            "at least 1 item",
+        ),
+        (
+            with_accounts(workloads=[workload(report_locations=[f"s3://bucket/{'x' * 2600}/"])]),
+            "accounts",
+            "the functions' environment leaves for them",
+        ),
+        (with_accounts(workload_accounts=[]), "accounts.workload_accounts", "unknown key; the keys are registry"),
+        (
+            with_accounts(workloads=[workload(role="x")]),
+            "accounts.workloads[0].role",
+            "unknown key; the keys are name, account",
+        ),
+    ],
+)
+def test_a_bad_accounts_configuration_names_the_key_and_the_rule(context: Any, where: str, message: str) -> None:
+    error = invalid(context)
+    assert f"- {where}: " in error
+    assert message in error

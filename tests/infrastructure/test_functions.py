@@ -36,8 +36,14 @@ SETTINGS = {
         "REGISTRAR_TABLE_NAME",
         "REGISTRAR_REPORT_LOCATIONS",
         "REGISTRAR_MANAGED_GROUPS",
+        "REGISTRAR_REGISTRY_ACCOUNT",
     },
-    NEO_REGISTRATION_HANDLER: {"REGISTRAR_TABLE_NAME", "REGISTRAR_MANAGED_GROUPS", "REGISTRAR_NEO_OUTPUT_LOCATIONS"},
+    NEO_REGISTRATION_HANDLER: {
+        "REGISTRAR_TABLE_NAME",
+        "REGISTRAR_MANAGED_GROUPS",
+        "REGISTRAR_NEO_OUTPUT_LOCATIONS",
+        "REGISTRAR_REGISTRY_ACCOUNT",
+    },
     DEPLOYMENT_HANDLER: {"REGISTRAR_TABLE_NAME", "REGISTRAR_MANAGED_GROUPS"},
     SWEEPER_HANDLER: {
         "REGISTRAR_TABLE_NAME",
@@ -48,8 +54,19 @@ SETTINGS = {
 }
 
 
+# What {"Ref": "AWS::AccountId"} resolves to in these tests: some twelve-digit account.
+DEPLOYED_ACCOUNT = "123456789012"
+
+
 def environment(function: dict[str, Any]) -> dict[str, Any]:
     return function["Environment"]["Variables"]
+
+
+def placeholder(value: Any) -> str:
+    """A variable's value as the function would see it: a reference resolved to a stand-in of the right shape."""
+    if isinstance(value, str):
+        return value
+    return DEPLOYED_ACCOUNT if value == {"Ref": "AWS::AccountId"} else "resolved-at-deploy"
 
 
 def test_there_is_one_function_per_handler(synthesized: Synthesized) -> None:
@@ -88,15 +105,17 @@ def test_function_settings_parse_with_the_settings_model_the_handlers_use(
 ) -> None:
     # GIVEN the function's environment, with deploy-time references standing in as placeholders
     _name, function = synthesized.function(handler)
-    env = {
-        name: value if isinstance(value, str) else "resolved-at-deploy" for name, value in environment(function).items()
-    }
+    env = {name: placeholder(value) for name, value in environment(function).items()}
     # WHEN the handler would parse it THEN every value is valid and lands where the config says
     settings = Settings.from_environment(env)
     assert settings.managed_groups == synthesized.config.model_package_groups
     if handler == APPROVAL_HANDLER:
         assert settings.report_locations == synthesized.config.report_locations
         assert settings.policy_parameter == "resolved-at-deploy"
+    if handler in (APPROVAL_HANDLER, NEO_REGISTRATION_HANDLER):
+        # The registry account is the stack's own, whichever account it is deployed to.
+        assert environment(function)["REGISTRAR_REGISTRY_ACCOUNT"] == {"Ref": "AWS::AccountId"}
+        assert settings.registry_account == DEPLOYED_ACCOUNT
     if handler == SWEEPER_HANDLER:
         assert settings.event_bus_name == "default"
         assert settings.sweep_lookback_minutes >= 3 * synthesized.config.sweep_rate_minutes

@@ -638,8 +638,8 @@ class HeldOpenRegistry:
             raise TimeoutError("the other registration never wrote")
         return self.inner.update(update)
 
-    def describe_compilation_job(self, name: str) -> dict[str, Any]:
-        return self.inner.describe_compilation_job(name)
+    def describe_compilation_job(self, name: str, *, account: str | None = None) -> dict[str, Any]:
+        return self.inner.describe_compilation_job(name, account=account)
 
     def tags(self, resource_arn: str) -> dict[str, str]:
         return self.inner.tags(resource_arn)

@@ -4,7 +4,9 @@
 - :class:`CallCounter`: every AWS call registrar's own clients make (``registrar.aws.observe_calls``).
 - :func:`emulator_clients` and :func:`emulator_client`: plain botocore clients of the emulator from a
   botocore session that is not registrar's, so observing registrar's calls (or injecting faults into
-  them) never sees these, and with every operation (registrar's clients carry only the ones it makes).
+  them) never sees these, and with every operation (registrar's clients carry only the ones it makes);
+  ``account=`` makes them act in another account. :func:`emulator_credentials`: a role's credentials as
+  Lambda gets them, to run a handler as its function role.
 - :func:`create_processing_job` and :func:`create_compilation_job`: the jobs a data scientist's
   pipeline starts, linked to a model package by tag or by ARN.
 - :func:`emulator_environment`: the environment of a deployed function pointed at the emulator.
@@ -31,6 +33,7 @@ PACKAGE_TAG = "registrar:model-package-arn"
 OUTCOME_TAG = "emulator:outcome"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 DEFAULT_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:registrar-test"
+ACCOUNT_HEADER = "x-moto-account-id"  # moto: the account a request acts in, whatever its credentials
 SENT_TIMESTAMP = "1741079727000"
 
 # The samples under events/ ---------------------------------------------------------------------------
@@ -179,15 +182,29 @@ class EmulatorClients:
 
 
 def emulator_clients(
-    endpoint: str, *, region: str = REGION, access_key: str = "testing", secret_key: str = "testing"
+    endpoint: str,
+    *,
+    region: str = REGION,
+    access_key: str = "testing",
+    secret_key: str = "testing",
+    account: str | None = None,
 ) -> EmulatorClients:
-    """Clients of the emulator at ``endpoint`` from a botocore session of their own (fake credentials)."""
+    """Clients of the emulator at ``endpoint`` from a botocore session of their own (fake credentials).
+
+    ``account`` makes them act in that account (see :func:`emulator_client`).
+    """
     import botocore.session
 
     session = botocore.session.Session()
     made = {
         service: emulator_client(
-            service, endpoint, region=region, access_key=access_key, secret_key=secret_key, session=session
+            service,
+            endpoint,
+            region=region,
+            access_key=access_key,
+            secret_key=secret_key,
+            session=session,
+            account=account,
         )
         for service in ("sagemaker", "s3", "sqs", "events", "dynamodb")
     }
@@ -202,17 +219,92 @@ def emulator_client(
     access_key: str = "testing",
     secret_key: str = "testing",
     session: Any = None,
+    account: str | None = None,
+    session_token: str | None = None,
 ) -> Any:
-    """One plain botocore client of the emulator at ``endpoint`` (of ``session``, else of a session of its own)."""
+    """One plain botocore client of the emulator at ``endpoint`` (of ``session``, else of a session of its own).
+
+    Parameters
+    ----------
+    service
+        The botocore service name.
+    endpoint
+        The emulator's endpoint.
+    region
+        The client's region.
+    access_key, secret_key, session_token
+        The credentials: fake ones act in the default account :data:`ACCOUNT`; those of an assumed role
+        (:func:`emulator_credentials`, or STS AssumeRole) act as that role in its account.
+    session
+        The botocore session to create the client from; a session of its own otherwise.
+    account
+        Act in this account, as its root principal (a person of that account, not a role): every request
+        carries moto's ``x-moto-account-id`` header, which selects the account whatever the credentials.
+    """
     import botocore.session
 
-    return (session or botocore.session.Session()).create_client(
+    client = (session or botocore.session.Session()).create_client(
         service,
         endpoint_url=endpoint,
         region_name=region,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
+        aws_session_token=session_token,
     )
+    if account is not None:
+
+        def act_in_account(request: Any, **_: Any) -> None:
+            request.headers[ACCOUNT_HEADER] = account
+
+        client.meta.events.register("before-sign", act_in_account)
+    return client
+
+
+def emulator_credentials(
+    endpoint: str, role_arn: str, *, service: str = "lambda.amazonaws.com", session_name: str = "registrar"
+) -> dict[str, str]:
+    """The credentials ``service`` gets for ``role_arn`` in the emulator: what Lambda gives a function with that role.
+
+    The role must exist and trust ``service`` (``registrar_dev.emulator.accounts.service_credentials``); the
+    credentials act as the role in its account, until the emulator is reset.
+
+    Parameters
+    ----------
+    endpoint
+        The emulator's endpoint.
+    role_arn
+        The role, e.g. a flow function's execution role.
+    service
+        The service principal assuming it.
+    session_name
+        The session's name (the last part of ``arn:aws:sts::<account>:assumed-role/<role>/<session>``).
+
+    Returns
+    -------
+    dict
+        ``AccessKeyId``, ``SecretAccessKey``, ``SessionToken``, ``Expiration`` (ISO 8601) and ``Arn``.
+
+    Raises
+    ------
+    PermissionError
+        The role does not exist or does not trust ``service``; the message says which.
+    """
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from registrar_dev.emulator.accounts import SERVICE_CREDENTIALS_PATH
+
+    query = urllib.parse.urlencode({"role_arn": role_arn, "service": service, "session": session_name})
+    request = urllib.request.Request(f"{endpoint.rstrip('/')}{SERVICE_CREDENTIALS_PATH}?{query}", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return dict(json.load(response))
+    except urllib.error.HTTPError as error:
+        if error.code == 403:
+            raise PermissionError(json.load(error).get("message", str(error))) from error
+        raise
 
 
 def create_processing_job(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from registrar import aws, groups
+from registrar.accounts import Accounts
 from registrar.approval.decide import (
     REFUSED_KEY,
     Check,
@@ -71,8 +72,8 @@ class PackageRegistry(Protocol):
         """DescribeModelPackage."""
         ...
 
-    def describe_processing_job(self, name: str) -> dict[str, Any]:
-        """DescribeProcessingJob by name."""
+    def describe_processing_job(self, name: str, *, account: str | None = None) -> dict[str, Any]:
+        """DescribeProcessingJob by name, in ``account`` (a workload's) or the registry's own."""
         ...
 
     def tags(self, resource_arn: str) -> dict[str, str]:
@@ -154,6 +155,9 @@ class ApprovalFlow:
     announcer
         Makes each write and publishes its ``Registrar Decision``; ``None`` writes without
         announcing (a flow that only plans, or a test looking at the writes alone).
+    accounts
+        The registry and workload accounts: which versions may be decided (the registry account's
+        alone) and where a job's evidence is read. By default a single account.
     """
 
     registry: PackageRegistry
@@ -161,6 +165,7 @@ class ApprovalFlow:
     policy: Callable[[], Policy]
     managed_groups: Sequence[str] = field(default_factory=tuple)
     announcer: Announcer | None = None
+    accounts: Accounts = field(default_factory=Accounts)
 
     @classmethod
     def from_settings(
@@ -172,12 +177,19 @@ class ApprovalFlow:
         from registrar.registry import Registry
         from registrar.reports import ReportStore
 
+        accounts = Accounts.from_settings(settings, endpoint_url=endpoint_url, region=region)
         return cls(
-            registry=Registry(endpoint_url=endpoint_url, region=region),
-            reports=ReportStore(endpoint_url=endpoint_url, region=region, allowed_locations=settings.report_locations),
+            registry=Registry(endpoint_url=endpoint_url, region=region, accounts=accounts),
+            reports=ReportStore(
+                endpoint_url=endpoint_url,
+                region=region,
+                allowed_locations=settings.report_locations,
+                accounts=accounts,
+            ),
             policy=functools.partial(parameters.load_policy, settings, endpoint_url=endpoint_url, region=region),
             managed_groups=tuple(settings.managed_groups),
             announcer=announcer_for(settings, endpoint_url=endpoint_url, region=region),
+            accounts=accounts,
         )
 
     def handle(self, event: ApprovalEvent, *, apply: bool = True) -> Outcome:
@@ -205,9 +217,10 @@ class ApprovalFlow:
             detail = event.detail
             if detail.caused_by_own_write:
                 return Outcome.skipped(loop_guard_reason(detail.UpdatedModelPackageFields), arn=detail.arn)
-            return self._described(detail.arn, job=None)
+            return self._described(detail.arn, job=None, named_in=event.account)
         try:
-            job = self.registry.describe_processing_job(event.detail.job_name)
+            # The job lives in the account whose event this is: a workload's is read through its evidence role.
+            job = self.registry.describe_processing_job(event.detail.job_name, account=event.account)
         except Exception as error:
             if not aws.is_not_found(error):
                 raise
@@ -216,9 +229,9 @@ class ApprovalFlow:
                 f"processing job {event.detail.job_name} cannot be described: "
                 f"{aws.error_code(error)} ({aws.error_message(error)})"
             )
-        return self._linked_version(job)
+        return self._linked_version(job, account=event.account)
 
-    def _linked_version(self, job: dict[str, Any]) -> Target | Outcome:
+    def _linked_version(self, job: dict[str, Any], *, account: str) -> Target | Outcome:
         job_arn = str(job.get("ProcessingJobArn"))
         linked = self.registry.tags(job_arn).get(PACKAGE_TAG)
         if linked is None:
@@ -231,9 +244,13 @@ class ApprovalFlow:
             return Outcome.early(
                 f"job {job_arn} is {status or 'without a status'}, not finished: the event is early", arn=linked
             )
-        return self._described(linked, job=job)
+        return self._described(linked, job=job, named_in=account)
 
-    def _described(self, arn: str, *, job: dict[str, Any] | None) -> Target | Outcome:
+    def _described(self, arn: str, *, job: dict[str, Any] | None, named_in: str) -> Target | Outcome:
+        foreign = self.accounts.version_refusal(arn, named_in=named_in)
+        if foreign is not None:
+            # Never described nor written: a tag or an event cannot point registrar at another account's registry.
+            return Outcome.invalid(foreign, arn=arn)
         unmanaged = groups.unmanaged_reason(arn, self.managed_groups)
         if unmanaged is not None:
             # Not described: the function's role allows DescribeModelPackage on the managed groups only.

@@ -27,6 +27,7 @@ from typing import Any, Protocol, cast
 from pydantic import ValidationError
 
 from registrar import aws, groups
+from registrar.accounts import Accounts, arn_account
 from registrar.decisions.announce import Announcer, DecisionInFlightError
 from registrar.decisions.contract import DecisionVerdict
 from registrar.errors import DeploymentError, InvalidUpdateError
@@ -74,7 +75,7 @@ class NeoRegistry(Protocol):
 
     def update(self, update: PackageUpdate) -> str: ...
 
-    def describe_compilation_job(self, name: str) -> dict[str, Any]: ...
+    def describe_compilation_job(self, name: str, *, account: str | None = None) -> dict[str, Any]: ...
 
     def tags(self, resource_arn: str) -> dict[str, str]: ...
 
@@ -118,6 +119,10 @@ class NeoFlow:
     announcer
         Makes each write and publishes its ``Registrar Decision``; ``None`` writes without
         announcing (a flow that only plans, or a test looking at the writes alone).
+    accounts
+        The registry and workload accounts: which versions may be attached to (the registry account's
+        alone), where a workload's job is described and where its compiled models must lie. By default
+        a single account.
     """
 
     registry: NeoRegistry
@@ -125,6 +130,7 @@ class NeoFlow:
     output_locations: Sequence[str] = field(default_factory=tuple)
     max_replans: int = MAX_REPLANS
     announcer: Announcer | None = None
+    accounts: Accounts = field(default_factory=Accounts)
 
     @classmethod
     def from_settings(
@@ -134,11 +140,13 @@ class NeoFlow:
         from registrar.decisions.announce import announcer_for
         from registrar.registry import Registry
 
+        accounts = Accounts.from_settings(settings, endpoint_url=endpoint_url, region=region)
         return cls(
-            registry=Registry(endpoint_url=endpoint_url, region=region),
+            registry=Registry(endpoint_url=endpoint_url, region=region, accounts=accounts),
             managed_groups=tuple(settings.managed_groups),
             output_locations=tuple(settings.neo_output_locations),
             announcer=announcer_for(settings, endpoint_url=endpoint_url, region=region),
+            accounts=accounts,
         )
 
     def handle(self, event: CompilationJobEvent, *, apply: bool = True) -> Outcome:
@@ -171,16 +179,21 @@ class NeoFlow:
 
     def resolve(self, event: CompilationJobEvent) -> Target | Outcome:
         """The job the event names and its version (:meth:`resolve_job`); only the job's name is the event's."""
-        return self.resolve_job(event.detail.CompilationJobName, announced_modified=event.detail.LastModifiedTime)
+        return self.resolve_job(
+            event.detail.CompilationJobName, announced_modified=event.detail.LastModifiedTime, account=event.account
+        )
 
-    def resolve_job(self, job_name: str, *, announced_modified: datetime | None = None) -> Target | Outcome:
+    def resolve_job(
+        self, job_name: str, *, announced_modified: datetime | None = None, account: str | None = None
+    ) -> Target | Outcome:
         """The finished job named ``job_name`` and its version, read from SageMaker; or why there is none.
 
         ``announced_modified`` is the ``LastModifiedTime`` an event gave the job, if any: a job found
         running that was created after that time is another job under the same name, and the event
-        is stale rather than early.
+        is stale rather than early. ``account`` is where the job runs: a workload account's job is
+        described through the evidence role there; ``None``, the registry's own.
         """
-        job = self._describe_job(job_name)
+        job = self._describe_job(job_name, account)
         if isinstance(job, Outcome):
             return job
         if not job.finished:
@@ -192,6 +205,10 @@ class NeoFlow:
             reason = linked.reason or "not linked"
             return Outcome.skipped(reason, final=False) if linked.status == "unlinked" else Outcome.invalid(reason)
         arn = linked.model_package_arn
+        foreign = self.accounts.version_refusal(arn, named_in=arn_account(job.CompilationJobArn) or account or "")
+        if foreign is not None:
+            # Never described nor written: a job's tag cannot point registrar at another account's registry.
+            return Outcome.invalid(foreign, arn=arn)
         unmanaged = groups.unmanaged_reason(arn, self.managed_groups)
         if unmanaged is not None:
             # Not described: the function's role allows DescribeModelPackage on the managed groups only.
@@ -201,9 +218,9 @@ class NeoFlow:
             return package
         return Target(job=job, package=package, link_source=linked.source or "")
 
-    def _describe_job(self, job_name: str) -> CompilationJob | Outcome:
+    def _describe_job(self, job_name: str, account: str | None) -> CompilationJob | Outcome:
         try:
-            raw = self.registry.describe_compilation_job(job_name)
+            raw = self.registry.describe_compilation_job(job_name, account=account)
         except Exception as error:
             if not aws.is_not_found(error):
                 raise
@@ -243,7 +260,7 @@ class NeoFlow:
         unbound = unbound_reason(target.job, target.package)
         if unbound is not None:
             return self._refuse(target, unbound, apply=apply)
-        misplaced = misplaced_reason(target.job, self.output_locations) if target.job.finished_ok else None
+        misplaced = misplaced_reason(target.job, self._output_locations(target.job)) if target.job.finished_ok else None
         if misplaced is not None:
             self._refuse(target, misplaced, apply=apply)
             raise DeploymentError(misplaced)
@@ -316,6 +333,11 @@ class NeoFlow:
         )
         self.announcer.commit(self.registry.update, update, detail)
 
+    def _output_locations(self, job: CompilationJob) -> Sequence[str]:
+        """Where ``job`` must have written its compiled model: its workload account's locations, else the registry's."""
+        account = arn_account(job.CompilationJobArn)
+        return self.accounts.neo_output_locations(account, self.output_locations) if account else self.output_locations
+
     def _recorded_job(self, job: CompilationJob, package: ModelPackage) -> CompilationJob | None:
         """The other job the package's record for this target names, to keep a newer record; ``None`` if none."""
         key = record_key(target_label(job.target_device, job.target_platform))
@@ -323,7 +345,9 @@ class NeoFlow:
         if other is None or other == job.CompilationJobName:
             return None
         try:
-            return CompilationJob.model_validate(self.registry.describe_compilation_job(other))
+            # A record names the job alone: the other job ran where this one did.
+            other_job = self.registry.describe_compilation_job(other, account=arn_account(job.CompilationJobArn))
+            return CompilationJob.model_validate(other_job)
         except ValidationError:
             return None
         except Exception as error:

@@ -98,6 +98,7 @@ class FakeRegistry:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.resource_tags: dict[str, dict[str, str]] = {}
         self.calls: Counter[str] = Counter()
+        self.job_accounts: list[str | None] = []
         self.updates: list[PackageUpdate] = []
 
     def add_package(self, package: ModelPackage) -> ModelPackage:
@@ -116,8 +117,9 @@ class FakeRegistry:
             raise client_error("ValidationException", f"ModelPackage {model_package_arn} does not exist.")
         return self.packages[model_package_arn]
 
-    def describe_processing_job(self, name: str) -> dict[str, Any]:
+    def describe_processing_job(self, name: str, *, account: str | None = None) -> dict[str, Any]:
         self.calls["describe_processing_job"] += 1
+        self.job_accounts.append(account)
         if name not in self.jobs:
             raise client_error("ValidationException", f"Could not find requested job with name {name}")
         return copy.deepcopy(self.jobs[name])

@@ -156,6 +156,7 @@ class FakeRegistry:
         self.before_update: Callable[[FakeRegistry], None] | None = None
         self.tag_calls: list[str] = []
         self.described_jobs: list[str] = []
+        self.job_accounts: list[str | None] = []
         self.described_packages: list[str] = []
         self.pages_read: dict[str, int] = {}
         self.listed: list[dict[str, Any]] = []
@@ -195,8 +196,9 @@ class FakeRegistry:
         self.packages[arn].setdefault("CustomerMetadataProperties", {}).update(record or {})
 
     # DescribeCompilationJob / ListTags / ListCompilationJobs
-    def describe_compilation_job(self, name: str) -> dict[str, Any]:
+    def describe_compilation_job(self, name: str, *, account: str | None = None) -> dict[str, Any]:
         self.described_jobs.append(name)
+        self.job_accounts.append(account)
         if name not in self.jobs:
             raise client_error(
                 "ResourceNotFound", f"Could not find compilation job '{name}'.", "DescribeCompilationJob"

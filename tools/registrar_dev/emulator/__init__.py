@@ -22,9 +22,10 @@ The fixes, numbered across the package, each in the module that holds it:
   8 TestEventPattern, 10 events delivered to targets verbatim (moto substituted its template's
   placeholders inside the event's detail).
 
-Not emulated: the emulator enforces no IAM (any credentials may do anything), no resource policies
-(queue, event-bus and bucket policies are kept, not enforced) and no KMS (keys named in encryption settings
-are neither required nor used): a deployment's permissions are not tested here.
+Not emulated: the emulator enforces no IAM within an account (any credentials may do anything their account
+holds), no queue, topic or bucket policies (kept, not enforced) and no KMS (keys named in encryption settings
+are neither required nor used): a deployment's permissions are not tested here. Between accounts it enforces
+what fixes 19-21 name: role trust policies, event-bus policies and model package group policies.
 
 - :mod:`registrar_dev.emulator.sqs`: 11 one receive at a time per queue (moto could hand a message over twice).
 - :mod:`registrar_dev.emulator.targets`: 12 a target's input (``Input``, ``InputPath``, ``InputTransformer``) as
@@ -33,6 +34,12 @@ are neither required nor used): a deployment's permissions are not tested here.
   dead-letter queues.
 - :mod:`registrar_dev.emulator.ses`: 18 what SES v2 SendEmail sent, readable
   (``GET /registrar-emulator/ses/sent-emails``).
+- Several accounts (docs/sagemaker.md#accounts-in-the-emulator): :mod:`registrar_dev.emulator.accounts` 19 AssumeRole
+  only where the role's trust policy allows (and a role's credentials as Lambda gets them,
+  ``POST /registrar-emulator/sts/service-credentials``); :mod:`registrar_dev.emulator.targets` 20 events sent to
+  another account's bus keep their envelope and need that bus's policy; :mod:`registrar_dev.emulator.package_groups`
+  21 model package group policies, and versions registered from another account. The policy language they share
+  is :mod:`registrar_dev.emulator.policies`.
 
 Helpers: :mod:`registrar_dev.emulator.outcome` (the ``emulator:outcome`` tag that makes a job fail or stop),
 :mod:`registrar_dev.emulator.clock` (times to the millisecond), :mod:`registrar_dev.emulator.server` (start/serve).

@@ -22,6 +22,9 @@ Departures corrected (docs/sagemaker.md#departures-corrected):
     ``ingestion-time``); with one, each placeholder of the template is replaced once, from moto's
     own values, and inserted values are never scanned again.
 
+(20, event buses of other accounts, is in :mod:`registrar_dev.emulator.targets`; PutPermission's ``Principal: "*"``
+is kept as ``"*"`` here, as EventBridge keeps it, where moto wrote ``arn:aws:iam::*:root``.)
+
 Emission is process-wide, like moto's state: :func:`set_emission` turns it off for tests that do not
 want events.
 """
@@ -38,7 +41,7 @@ from typing import Any, cast
 from moto.core.utils import unix_time
 from moto.events import urls as moto_events_urls
 from moto.events.exceptions import ValidationException
-from moto.events.models import EventPattern, EventsBackend, events_backends
+from moto.events.models import EventBus, EventPattern, EventsBackend, events_backends
 from moto.events.responses import EventsHandler
 
 SOURCE = "aws.sagemaker"
@@ -134,6 +137,18 @@ class EmulatorEventsHandler(EventsHandler):
 
 class EmulatorEventsBackend(EventsBackend):
     """moto's EventBridge backend, routing its HTTP requests to :class:`EmulatorEventsHandler`."""
+
+    def _put_permission_from_params(
+        self, event_bus: EventBus, action: str | None, principal: str, statement_id: str, condition: dict[str, str]
+    ) -> None:
+        """PutPermission with ``Principal``: as moto, but ``"*"`` kept as ``"*"`` (fix 20).
+
+        moto writes ``Principal: "*"`` as ``{"AWS": "arn:aws:iam::*:root"}``, which names no account; EventBridge
+        keeps ``"*"``, any principal, limited by the statement's ``Condition`` (EventBridge's PutPermission reference).
+        """
+        super()._put_permission_from_params(event_bus, action, principal, statement_id, condition)
+        if principal == "*" and statement_id in event_bus._statements:
+            event_bus._statements[statement_id].principal = "*"  # type: ignore[assignment]
 
     @property
     def _url_module(self) -> Any:

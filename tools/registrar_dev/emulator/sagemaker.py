@@ -44,7 +44,9 @@ Departures corrected (docs/sagemaker.md#departures-corrected):
    looked at: nothing is changed, the token is not spent, no event is published.
 
 Compilation jobs are built as :class:`registrar_dev.emulator.neo.NeoCompilationJob`; endpoints (15-17: UpdateEndpoint,
-endpoint events, shadow variants) are :mod:`registrar_dev.emulator.endpoints`, mixed into the two classes below.
+endpoint events, shadow variants) are :mod:`registrar_dev.emulator.endpoints`, and model package group policies and
+calls naming another account's groups and versions (21) are :mod:`registrar_dev.emulator.package_groups`, both mixed
+into the two classes below.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 from moto.core.responses import ActionResult
 from moto.sagemaker import urls as moto_sagemaker_urls
 from moto.sagemaker.exceptions import ConflictException, ValidationError
-from moto.sagemaker.models import FakeProcessingJob, ModelPackage, SageMakerModelBackend
+from moto.sagemaker.models import FakeProcessingJob, ModelPackage, SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import validate_model_approval_status
 
@@ -71,6 +73,11 @@ from registrar_dev.emulator import clock, constraints, events
 from registrar_dev.emulator.endpoints import EndpointsBackend, EndpointsResponse
 from registrar_dev.emulator.neo import NeoCompilationJob
 from registrar_dev.emulator.outcome import requested_outcome
+from registrar_dev.emulator.package_groups import (
+    PackageGroupPoliciesBackend,
+    PackageGroupPoliciesResponse,
+    parse_sagemaker_arn,
+)
 
 MAX_ADDITIONAL_SPECIFICATIONS = 15
 # Documented limits the service model does not carry (docs/sagemaker.md#metadata, #limits): at most 50
@@ -179,7 +186,7 @@ class EmulatorProcessingJob(FakeProcessingJob):
         self.last_modified_time = ended
 
 
-class EmulatorSageMakerBackend(EndpointsBackend, SageMakerModelBackend):
+class EmulatorSageMakerBackend(PackageGroupPoliciesBackend, EndpointsBackend, SageMakerModelBackend):
     """moto's SageMaker backend with the fixes listed in the module docstring.
 
     Parameters
@@ -268,6 +275,8 @@ class EmulatorSageMakerBackend(EndpointsBackend, SageMakerModelBackend):
             The new package's ARN.
         """
         _validate_model_card_status(model_card)
+        if kwargs.get("model_package_group_name"):
+            kwargs["model_package_group_name"] = self.group_name(kwargs["model_package_group_name"])
         model_package_arn: str = super().create_model_package(*args, **kwargs)
         package = self.model_packages[model_package_arn]
         package.creation_time = clock.to_millisecond(package.creation_time)
@@ -496,8 +505,10 @@ class EmulatorSageMakerBackend(EndpointsBackend, SageMakerModelBackend):
         """
         package = None
         if model_package_version_arn:
-            mapped = self.model_package_name_mapping.get(model_package_version_arn, model_package_version_arn)
-            package = self.model_packages.get(mapped)
+            parsed = parse_sagemaker_arn(model_package_version_arn)
+            owner = self if parsed is None else sagemaker_backends[parsed[1]][parsed[0]]  # fix 21: any account
+            mapped = owner.model_package_name_mapping.get(model_package_version_arn, model_package_version_arn)
+            package = owner.model_packages.get(mapped)
         job = NeoCompilationJob(
             model_package=package,
             compilation_job_name=compilation_job_name,
@@ -588,7 +599,7 @@ def _first_duplicate(values: Iterable[str]) -> str | None:
     return None
 
 
-class EmulatorSageMakerResponse(EndpointsResponse, SageMakerResponse):
+class EmulatorSageMakerResponse(PackageGroupPoliciesResponse, EndpointsResponse, SageMakerResponse):
     """moto's SageMaker handler, passing the members moto drops to :class:`EmulatorSageMakerBackend`."""
 
     @property

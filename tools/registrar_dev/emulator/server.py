@@ -89,6 +89,7 @@ class _Server:
         from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
+        from registrar_dev.emulator.accounts import with_service_credentials
         from registrar_dev.emulator.ses import with_sent_emails
         from registrar_dev.emulator.targets import with_inspection
 
@@ -97,6 +98,8 @@ class _Server:
         app = with_inspection(DomainDispatcherApplication(create_backend_app))
         # What SES sent (registrar_dev.emulator.ses.SENT_EMAILS_PATH): the approver e-mails.
         app = with_sent_emails(app)
+        # A role's credentials as Lambda gets them (registrar_dev.emulator.accounts.SERVICE_CREDENTIALS_PATH).
+        app = with_service_credentials(app)
         # werkzeug serves on a duplicate of the descriptor (socket.fromfd): ours is closed once it has one.
         try:
             self._wsgi: BaseWSGIServer = make_server(
@@ -148,8 +151,9 @@ def _install() -> None:
         from moto.sagemaker.models import sagemaker_backends
         from moto.sns.models import sns_backends
         from moto.sqs.models import sqs_backends
+        from moto.sts.models import sts_backends
 
-        from registrar_dev.emulator import events, sagemaker, sqs, targets
+        from registrar_dev.emulator import accounts, events, sagemaker, sqs, targets
 
         sagemaker.install()
         events.install()
@@ -158,6 +162,7 @@ def _install() -> None:
         _use_backend_class(events_backends, events.EmulatorEventsBackend)
         _use_backend_class(sqs_backends, sqs.EmulatorSQSBackend)
         _use_backend_class(sns_backends, targets.EmulatorSNSBackend)
+        _use_backend_class(sts_backends, accounts.EmulatorSTSBackend)
         _installed = True
 
 

@@ -1,4 +1,4 @@
-"""EventBridge rule targets delivered as EventBridge delivers them: the input, SNS topics, API destinations.
+"""EventBridge rule targets delivered as EventBridge delivers them: the input, SNS topics, API destinations, buses.
 
 Departures corrected (docs/sagemaker.md#departures-corrected):
 
@@ -51,14 +51,34 @@ Departures corrected (docs/sagemaker.md#departures-corrected):
     Redirects are not followed and proxies are not used. Plain ``http`` is accepted on loopback (AWS
     requires HTTPS); OAuth connections are not emulated (sent without a token).
 
-Targets other than SQS, SNS and API destinations (log groups, archives, buses), and deliveries moto makes
-itself (archive replays, S3 notifications), keep moto's behaviour. RetryPolicy and DeadLetterConfig of SQS
-targets are still not used.
+20. Event bus targets (docs/sagemaker.md#accounts-in-the-emulator). moto re-sends the event to the target bus as a
+    new PutEvents of that bus's account: ``account`` becomes the *receiving* account, ``resources``, ``id`` and
+    ``time`` are lost, and the event is delivered whatever the receiving bus's policy says. Here the event keeps
+    its envelope (``account`` stays the sender's, as EventBridge keeps it: the receiving account's rules can
+    match on it, [eb-putpermission]) and every rule of the target bus routes it. A bus of another account
+    accepts it only when its resource policy (PutPermission, with ``Principal`` or ``Policy``) allows the sender
+    ``events:PutEvents`` on the bus (:mod:`registrar_dev.emulator.policies`; [eb-cross-account],
+    [eb-bus-perms]): the sender is the target's ``RoleArn`` (which must be a role of the rule's account trusting
+    ``events.amazonaws.com``: ``aws:PrincipalArn`` is the role, ``aws:PrincipalOrgID`` the account's
+    organization) or, without one, the rule's account (no organization: accounts granted through an
+    organization must name a role). ``events:source`` and ``events:detail-type`` are the event's. A refused,
+    missing-role or missing-bus delivery fails: to the target's ``DeadLetterConfig`` queue (``ERROR_CODE``
+    ``AccessDenied`` or ``ResourceNotFound``), as 13 and 14 do. Every failed delivery of 13, 14 and 20 counts
+    one ``FailedInvocations`` in ``AWS/Events`` of the rule's account ([eb-monitoring]). The target's input
+    settings are not applied to a bus target (assumed).
+
+Targets other than SQS, SNS, API destinations and buses (log groups, archives), and deliveries moto makes itself
+(archive replays, S3 notifications), keep moto's behaviour. RetryPolicy and DeadLetterConfig of SQS targets are
+still not used.
 
 [eb-transform]: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html
 [eb-input-transformer]: https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_InputTransformer.html
 [eb-api-destinations]: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-api-destinations.html
 [eb-dlq]: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html
+[eb-cross-account]: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-account.html
+[eb-bus-perms]: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-perms.html
+[eb-putpermission]: https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutPermission.html
+[eb-monitoring]: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html
 """
 
 from __future__ import annotations
@@ -83,7 +103,10 @@ from moto.events.models import Rule, events_backends
 from moto.sns.models import SNSBackend, Subscription, sns_backends
 from moto.sqs.models import sqs_backends
 from moto.utilities.arns import parse_arn
+from moto.utilities.utils import get_partition
 
+from registrar_dev.emulator.accounts import organization_of, trust_decision
+from registrar_dev.emulator.policies import Caller, evaluate
 from registrar_dev.emulator.server import ACCOUNT_ID, REGION
 
 SENT_EMAILS_PATH = "/registrar-emulator/sns/sent-emails"
@@ -91,6 +114,9 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 HTTP_TIMEOUT_SECONDS = 5  # EventBridge's client execution timeout for an API destination
 DEFAULT_RETRY_ATTEMPTS = 185
 DEFAULT_EVENT_AGE_SECONDS = 86_400
+EVENTS_SERVICE = "events.amazonaws.com"
+EVENTS_NAMESPACE = "AWS/Events"
+FAILED_INVOCATIONS = "FailedInvocations"
 EMAIL_SUBJECT = "AWS Notification Message"  # what SNS puts when the publisher gives no subject
 # The delivered event carries no ``ingestion-time`` (moto's own member); ``time`` is ISO 8601.
 _INTERNAL_MEMBERS = frozenset({"ingestion-time"})
@@ -272,7 +298,9 @@ _moto_send_to_targets: Callable[..., None] | None = None
 
 def _handled(target: dict[str, Any]) -> bool:
     arn = parse_arn(target["Arn"])
-    return arn.service in ("sqs", "sns") or (arn.service == "events" and arn.resource_type == "api-destination")
+    return arn.service in ("sqs", "sns") or (
+        arn.service == "events" and arn.resource_type in ("api-destination", "event-bus")
+    )
 
 
 def send_to_targets(rule: Rule, event: dict[str, Any], transform_input: bool = True) -> None:
@@ -296,6 +324,9 @@ def send_to_targets(rule: Rule, event: dict[str, Any], transform_input: bool = T
             _send_to_queue(rule, target, event)
             continue
         try:
+            if arn.resource_type == "event-bus":
+                _send_to_bus(rule, target, event)
+                continue
             text = target_input(rule, target, event)
             if text is None:
                 continue
@@ -345,6 +376,57 @@ def _publish(topic_arn: str, text: str) -> None:
         raise DeliveryError("ResourceNotFound", f"topic {topic_arn} does not exist") from error
     except ValueError as error:  # moto's InvalidParameterValue (a message too long) is a ValueError too
         raise DeliveryError("InvalidParameter", str(error)) from error
+
+
+def _send_to_bus(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
+    """Put ``event``, as it is, on the target bus, whose rules then route it (fix 20).
+
+    EventBridge keeps the event's envelope (``account`` stays the sender's), and accepts it on another account's
+    bus only when that bus's resource policy allows the sender ``events:PutEvents``.
+
+    Raises
+    ------
+    DeliveryError
+        The bus does not exist (``ResourceNotFound``), the target's role cannot be assumed by EventBridge or the
+        receiving bus's policy does not allow the sender (``AccessDenied``).
+    """
+    arn = parse_arn(target["Arn"])
+    receiving = events_backends[arn.account][arn.region]
+    bus = receiving.event_buses.get(arn.resource_id)
+    if bus is None:
+        raise DeliveryError("ResourceNotFound", f"event bus {target['Arn']} does not exist")
+    if arn.account != rule.account_id:
+        sender = _sender(rule, target)
+        decision = evaluate(
+            bus.policy,
+            sender,
+            "events:PutEvents",
+            bus.arn,
+            {"events:source": str(event.get("source")), "events:detail-type": str(event.get("detail-type"))},
+        )
+        if not decision.allowed:
+            refused = f"{sender.arn} is not authorized to perform: events:PutEvents on resource: {bus.arn}"
+            raise DeliveryError("AccessDenied", f"{refused}: {decision.reason}")
+    for receiving_rule in list(bus.rules.values()):
+        forwarded = copy.deepcopy(event)
+        forwarded["ingestion-time"] = time.time()
+        receiving_rule.send_to_targets(cast(Any, forwarded))
+
+
+def _sender(rule: Rule, target: dict[str, Any]) -> Caller:
+    """Who EventBridge sends as: the target's role, assumed by EventBridge, or else the rule's account."""
+    role_arn = target.get("RoleArn")
+    if not role_arn:
+        # Accounts granted through an organization must name a role ([eb-putpermission]): none, no organization.
+        root = f"arn:{get_partition(rule.region_name)}:iam::{rule.account_id}:root"
+        return Caller(rule.account_id, root, root)
+    if parse_arn(role_arn).account != rule.account_id:
+        raise DeliveryError("AccessDenied", f"role {role_arn} is not in the rule's account {rule.account_id}")
+    trust = trust_decision(role_arn, Caller("", EVENTS_SERVICE, EVENTS_SERVICE, service=EVENTS_SERVICE))
+    if not trust.allowed:
+        raise DeliveryError("AccessDenied", f"{EVENTS_SERVICE} cannot assume {role_arn}: {trust.reason}")
+    session = f"arn:{get_partition(rule.region_name)}:sts::{rule.account_id}:assumed-role/{role_arn.split('/')[-1]}/"
+    return Caller(rule.account_id, session + "EventBridge", role_arn, organization_of(rule.account_id))
 
 
 @dataclass(frozen=True)
@@ -461,7 +543,8 @@ def _dead_letter(
     retry_attempts: int,
     exhausted: str | None,
 ) -> None:
-    """Send the undelivered event to the target's dead-letter queue, or log that it is dropped."""
+    """Count a failed invocation, and send the event to the target's dead-letter queue or log that it is dropped."""
+    _count_failed_invocation(rule)
     queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
     if not queue_arn:
         logger.warning("rule %s, target %s: %s; dropped (no dead-letter queue)", rule.name, target["Id"], error)
@@ -485,6 +568,21 @@ def _dead_letter(
         )
     except Exception:  # the queue is gone (a reset since): EventBridge would count InvocationsFailedToBeSentToDLQ
         logger.warning("rule %s, target %s: %s; dead-letter queue %s failed", rule.name, target["Id"], error, queue_arn)
+
+
+def _count_failed_invocation(rule: Rule) -> None:
+    """One ``FailedInvocations`` datum in the rule's account, as EventBridge reports it in ``AWS/Events``.
+
+    Dimensions as [eb-monitoring] says: ``RuleName`` for a rule of the default bus, ``EventBusName`` and
+    ``RuleName`` for a rule of a custom bus.
+    """
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    dimensions = [{"Name": "RuleName", "Value": rule.name}]
+    if rule.event_bus_name != "default":
+        dimensions.insert(0, {"Name": "EventBusName", "Value": rule.event_bus_name})
+    datum = {"MetricName": FAILED_INVOCATIONS, "Value": 1.0, "Unit": "Count", "Dimensions": dimensions}
+    cloudwatch_backends[rule.account_id][rule.region_name].put_metric_data(EVENTS_NAMESPACE, [datum])  # stamped now
 
 
 # SNS: what e-mail subscriptions were sent -------------------------------------------------------------------
