@@ -24,13 +24,23 @@ from infra.layer import KEPT_SERVICES
 from registrar.approval.policy import deployable_json
 from registrar.aws import OPERATIONS
 from registrar_dev.emulator import Emulator
-from registrar_dev.support import create_compilation_job, create_idempotency_table, sqs_event
+from registrar_dev.support import (
+    create_compilation_job,
+    create_idempotency_table,
+    create_processing_job,
+    emulator_client,
+    emulator_credentials,
+    sqs_event,
+)
 from tests.conftest import EVENTS
 
 BUCKET = "registrar-test-artifacts"
 TABLE = "registrar-layout-idempotency"
 PARAMETER = "/registrar/layout-policy"
 ROLE = "arn:aws:iam::123456789012:role/registrar-test"
+WORKLOAD = "111111111111"
+WORKLOAD_BUCKET = "registrar-test-workload-reports"
+APPROVAL_ROLE = "registrar-approval-us-east-1"
 
 # The child: import the handler, report what it imported from where, handle the event it is given.
 CHILD = """\
@@ -67,7 +77,9 @@ def layout() -> LambdaLayout:
     return build_layout()
 
 
-def run_handler(layout: LambdaLayout, emulator: Emulator, module: str, event: dict[str, Any]) -> dict[str, Any]:
+def run_handler(
+    layout: LambdaLayout, emulator: Emulator, module: str, event: dict[str, Any], **variables: str
+) -> dict[str, Any]:
     environment = layout.environment(
         {
             "AWS_ENDPOINT_URL": emulator.endpoint,
@@ -81,6 +93,7 @@ def run_handler(layout: LambdaLayout, emulator: Emulator, module: str, event: di
             "REGISTRAR_POLICY_PARAMETER": PARAMETER,
             "REGISTRAR_REPORT_LOCATIONS": f"s3://{BUCKET}/",
             "REGISTRAR_MANAGED_GROUPS": "churn-*",
+            **variables,
         }
     )
     done = subprocess.run(
@@ -148,6 +161,66 @@ def test_the_neo_handler_runs_on_the_layer_alone(
     assert reported["result"] == {"batchItemFailures": []}
     package = sagemaker.describe_model_package(ModelPackageName=arn)
     assert [spec["Name"].startswith("neo-ml-c5-") for spec in package["AdditionalInferenceSpecifications"]] == [True]
+
+
+def test_the_approval_handler_reads_a_workload_accounts_evidence_through_its_role_on_the_layer_alone(
+    layout: LambdaLayout, aws: Emulator, deployed_state: Callable[[], str], make_package: Callable[..., str]
+) -> None:
+    # GIVEN the registry's credit-risk version, and in a workload account the evidence role trusting the approval
+    # function's role, a bucket with the evaluation's report and the evaluation job that wrote it
+    deployed_state()
+    arn = make_package("credit-risk")
+    iam = emulator_client("iam", aws.endpoint)
+    iam.create_role(
+        RoleName=APPROVAL_ROLE, AssumeRolePolicyDocument=json.dumps(trust({"Service": "lambda.amazonaws.com"}))
+    )
+    caller = f"arn:aws:iam::{aws.account_id}:role/{APPROVAL_ROLE}"
+    evidence_trust = trust({"AWS": f"arn:aws:iam::{aws.account_id}:root"}, {"ArnEquals": {"aws:PrincipalArn": caller}})
+    workload = {
+        service: emulator_client(service, aws.endpoint, account=WORKLOAD) for service in ("iam", "s3", "sagemaker")
+    }
+    workload["iam"].create_role(
+        RoleName="registrar-evidence-reader", AssumeRolePolicyDocument=json.dumps(evidence_trust)
+    )
+    workload["s3"].create_bucket(Bucket=WORKLOAD_BUCKET)
+    report = (EVENTS / "approval" / "reports" / "processing.json").read_bytes()
+    workload["s3"].put_object(Bucket=WORKLOAD_BUCKET, Key="credit-risk-w/evaluation/evaluation.json", Body=report)
+    model = "s3://registrar-test-artifacts/credit-risk/model.tar.gz"
+    output = f"s3://{WORKLOAD_BUCKET}/credit-risk-w/evaluation"
+    create_processing_job(workload["sagemaker"], "credit-risk-w", arn, output, role=ROLE, model_uri=model)
+    job = workload["sagemaker"].describe_processing_job(ProcessingJobName="credit-risk-w")
+    event = json.loads(
+        (EVENTS / "approval" / "processing-completed.json").read_text().replace(aws.account_id, WORKLOAD)
+    )
+    event["detail"].update(ProcessingJobName="credit-risk-w", ProcessingJobArn=job["ProcessingJobArn"])
+    event["resources"] = [job["ProcessingJobArn"]]
+    # WHEN the approval handler, from the staged code and the layer only, running as its function role, handles
+    # the workload's forwarded event
+    credentials = emulator_credentials(aws.endpoint, caller)
+    reported = run_handler(
+        layout,
+        aws,
+        "approval",
+        sqs_event([json.dumps(event)]),
+        AWS_ACCESS_KEY_ID=credentials["AccessKeyId"],
+        AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],
+        AWS_SESSION_TOKEN=credentials["SessionToken"],
+        REGISTRAR_MANAGED_GROUPS="credit-risk",
+        REGISTRAR_REGISTRY_ACCOUNT=aws.account_id,
+        REGISTRAR_WORKLOAD_ACCOUNTS=json.dumps({WORKLOAD: {"report_locations": [f"s3://{WORKLOAD_BUCKET}/"]}}),
+    )
+    # THEN the layer's botocore assumed the evidence role, read the job and the report there, and approved the version
+    assert reported["result"] == {"batchItemFailures": []}
+    sagemaker = boto3.client("sagemaker", endpoint_url=aws.endpoint, region_name=aws.region)
+    described = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert described["ModelApprovalStatus"] == "Approved", described.get("ApprovalDescription")
+    assert described["CustomerMetadataProperties"]["registrar:evidence"].startswith(f"s3://{WORKLOAD_BUCKET}/")
+
+
+def trust(principal: dict[str, str], condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A role's trust policy: ``principal`` may assume it, under ``condition``."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    return {"Version": "2012-10-17", "Statement": [{**statement, **({"Condition": condition} if condition else {})}]}
 
 
 def test_the_deployment_handler_runs_on_the_layer_alone(
@@ -286,6 +359,9 @@ CALLS: dict[str, dict[str, dict[str, Any]]] = {
             "Destination": {"ToAddresses": ["lead@example.com"]},
             "Content": {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}},
         }
+    },
+    "sts": {
+        "AssumeRole": {"RoleArn": "arn:aws:iam::111111111111:role/registrar-evidence-reader", "RoleSessionName": "r"}
     },
     "ssm": {
         "GetParameter": {"Name": "/registrar/policy"},
