@@ -1,7 +1,7 @@
 """``make bench``: every benchmark, each figure beside its budget; exit 1 when one is missed.
 
 The cold start runs first, while nothing else of the benchmark has warmed or loaded the machine; the
-work-per-event and AWS-call benchmarks share one in-process emulator; the latency benchmark starts an
+work-per-event, AWS-call and several-accounts benchmarks share one in-process emulator; the latency benchmark starts an
 emulator process of its own; the hostile-report benchmark parses each report in a fresh process; the decision
 page renders in process and loads once in Debian's chromium; the size benchmark synthesizes the CDK app last.
 ``make bench-burst`` (``python -m bench.burst``) is separate and not run here.
@@ -14,7 +14,7 @@ import datetime
 import sys
 import time
 
-from bench import calls, cold_start, hostile_reports, latency, size, work
+from bench import accounts, calls, cold_start, hostile_reports, latency, size, work
 from bench import page as decision_page
 from bench.common import Figure, exit_status, header, machine
 
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         figures += cold_start.run(emulator.endpoint, args.runs)
         figures += work.run(emulator.endpoint, emulator, args.iterations)
         figures += calls.run(emulator.endpoint, emulator)
+        figures += accounts.run(emulator.endpoint, emulator)
     figures += latency.run(args.events)
     figures += hostile_reports.run()
     figures += decision_page.run()

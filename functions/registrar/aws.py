@@ -83,6 +83,11 @@ def is_not_found(error: BaseException) -> bool:
     return error_code(error) in NOT_FOUND
 
 
+# The call observers (observe_calls) and the role sessions they are registered on besides the shared one.
+_observers: list[Any] = []
+_role_sessions: list[Any] = []
+
+
 @functools.cache
 def _session() -> Any:
     import botocore.session
@@ -184,12 +189,19 @@ def _role_session(role_arn: str, endpoint_url: str | None, region: str | None) -
             return DeferredRefreshableCredentials(refresh_using=fetcher.fetch_credentials, method=self.METHOD)
 
     session = botocore.session.Session()
+    # The shared session's loader already holds the models and endpoint rules it read: a role's clients read none again.
+    session.register_component("data_loader", source.get_component("data_loader"))
     session.register_component("credential_provider", CredentialResolver([Assumed()]))
+    for observer in _observers:
+        session.register("before-parameter-build", observer)
+    _role_sessions.append(session)
     return session
 
 
 def reset_clients() -> None:
-    """Forget every cached client (tests that change endpoints or credentials between cases)."""
+    """Forget every cached client, and every call observer (tests that change endpoints or credentials)."""
+    _observers.clear()
+    _role_sessions.clear()
     _client.cache_clear()
     _assumed_client.cache_clear()
     _role_session.cache_clear()
@@ -199,16 +211,19 @@ def reset_clients() -> None:
 def observe_calls(callback: Any) -> None:
     """Call ``callback(service, operation, kwargs)`` before every AWS call registrar's clients make.
 
-    Registered on the shared session, so it reaches clients created afterwards; the demo and the
-    benchmarks count calls per kind with it (botocore's own event hooks, no patching).
+    Registered on the shared session and on every role's session (:func:`assumed_client`), so it reaches
+    clients created afterwards, in any account; the demo and the benchmarks count calls per kind with it
+    (botocore's own event hooks, no patching). Forgotten by :func:`reset_clients`.
     """
 
     def before_parameter_build(event_name: str, params: dict[str, Any], **kwargs: Any) -> None:
         service_name, operation_name = event_name.split(".")[1:3]
         callback(service_name, operation_name, params)
 
+    _observers.append(before_parameter_build)
     # Once per API call (retries are not counted again), with the call's own keyword arguments.
-    _session().register("before-parameter-build", before_parameter_build)
+    for session in (_session(), *_role_sessions):
+        session.register("before-parameter-build", before_parameter_build)
 
 
 class DynamoDBTable:
