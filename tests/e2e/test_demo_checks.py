@@ -8,9 +8,17 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from registrar.outcome import Outcome
 from registrar.settings import Settings
-from registrar_dev.demo import ExpectedDeadLetter, HandledEvent, ScenarioResult, _configure_environment
+from registrar_dev.demo import (
+    CrossAccountScene,
+    ExpectedDeadLetter,
+    HandledEvent,
+    ScenarioResult,
+    _configure_environment,
+)
 
 MISSING = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model/99"
 POISON = ExpectedDeadLetter("poison", "approval", "eval-of-a-missing-version", MISSING, receives=3)
@@ -88,3 +96,85 @@ def test_a_held_version_its_approver_could_not_decide_fails_the_demo() -> None:
     )
     [problem] = result.mismatches()
     assert problem.startswith(f"{HELD}: the link answered 200") and "the second use 200" in problem
+
+
+def _scene(**changes: object) -> CrossAccountScene:
+    """A scene of several accounts that ended where the policy says, but for ``changes``."""
+    from registrar_dev.demo import WORKLOAD_LOCATIONS
+    from registrar_dev.topology import Undelivered
+
+    evidence_role = "arn:aws:iam::111111111111:role/registrar-evidence-reader"
+    compiled = f"{WORKLOAD_LOCATIONS.neo_output_locations[0]}credit-risk-1-ml-c5/model-ml_c5.tar.gz"
+    after = {
+        "ModelApprovalStatus": "Approved",
+        "CustomerMetadataProperties": {"registrar:evidence": "s3://w/evaluations/credit-risk/1/evaluation.json"},
+        "AdditionalInferenceSpecifications": [{"Name": "neo-ml-c5", "Containers": [{"ModelDataUrl": compiled}]}],
+    }
+    scene = CrossAccountScene(
+        report_uri="s3://w/evaluations/credit-risk/1/evaluation.json",
+        evidence_role=evidence_role,
+        function_roles={
+            "approval": "arn:aws:iam::123456789012:role/registrar-approval-us-east-1",
+            "neo": "arn:aws:iam::123456789012:role/registrar-neo-registration-us-east-1",
+        },
+        after=after,
+        after_forged=after,
+        assumed={"approval": [evidence_role], "neo": [evidence_role]},
+        swept=1,
+        forged=[Undelivered("SageMakerProcessingJobStateChange", {}, "AccessDenied", "not authorized")],
+    )
+    for name, value in changes.items():
+        setattr(scene, name, value)
+    return scene
+
+
+def test_the_scene_of_several_accounts_ending_as_the_policy_says_passes() -> None:
+    result = _result()
+    result.cross_account = _scene()
+    assert result.mismatches() == []
+
+
+def test_a_workload_version_not_approved_fails_the_demo() -> None:
+    scene = _scene()
+    scene.after = {**scene.after, "ModelApprovalStatus": "PendingManualApproval"}
+    scene.after_forged = scene.after
+    result = _result()
+    result.cross_account = scene
+    assert result.mismatches() == ["credit-risk v1 (from the workload): PendingManualApproval, expected Approved"]
+
+
+def test_a_forged_event_that_got_through_fails_the_demo() -> None:
+    result = _result()
+    result.cross_account = _scene(forged=[], forged_received=1, after_forged={"ModelApprovalStatus": "Rejected"})
+    assert result.mismatches() == [
+        "forged event from 999999999999: not refused, expected AccessDenied once",
+        "forged event from 999999999999: 1 reached a function",
+        "forged event from 999999999999: credit-risk v1 (from the workload) changed",
+    ]
+
+
+def test_the_evidence_assumed_per_event_fails_the_demo() -> None:
+    result = _result()
+    role = "arn:aws:iam::111111111111:role/registrar-evidence-reader"
+    result.cross_account = _scene(assumed={"approval": [role, role], "neo": [role]})
+    [problem] = result.mismatches()
+    assert "expected the evidence role once each" in problem
+
+
+def test_the_story_tells_which_account_did_what(capsys: pytest.CaptureFixture[str]) -> None:
+    from registrar_dev.demo_output import Story
+
+    result = _result()
+    result.cross_account = _scene(
+        version_arn="arn:aws:sagemaker:us-east-1:123456789012:model-package/credit-risk/1",
+        evaluation_job="arn:aws:sagemaker:us-east-1:111111111111:processing-job/credit-risk-eval-1",
+        before={"ModelApprovalStatus": "PendingManualApproval"},
+    )
+    Story().cross_account(result)
+    told = capsys.readouterr().out
+    assert "several accounts — registry 123456789012, workload 111111111111" in told
+    assert "111111111111 registered credit-risk/1 into the registry's credit-risk group" in told
+    assert "the approval function (role registrar-approval-us-east-1) read the job and the report through" in told
+    assert "PendingManualApproval → Approved" in told
+    assert "the Neo function (role registrar-neo-registration-us-east-1, 1 AssumeRole) attached neo-ml-c5" in told
+    assert "forged event from 999999999999: refused by the bus policy, nothing changed" in told

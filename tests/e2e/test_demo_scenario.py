@@ -1,4 +1,5 @@
-"""The demo's scenario, without the pretty output: every version ends where the policy says, the poison in its DLQ."""
+"""The demo's scenario, without the pretty output: every version ends where the policy says, the poison in its DLQ,
+and the scene of several accounts ends where the policy says, the forged event refused."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from registrar_dev.demo import (
     MISSING_VERSION,
     POLICY_FILE,
     SENDER,
+    UNLISTED,
+    WORKLOAD,
+    WORKLOAD_LOCATIONS,
+    CrossAccountScene,
     ScenarioResult,
     run_scenario,
 )
@@ -87,14 +92,15 @@ def test_the_approval_policy_is_read_from_its_ssm_parameter_as_deployed(
     result: ScenarioResult, emulator: Emulator
 ) -> None:
     # THEN the parameter holds the policy file as the stack deploys it, the function was pointed at the
-    # parameter and not at the file, and it read it (once: Powertools caches it)
+    # parameter and not at the file, and it read it once per container (Powertools caches it): the story's, and the
+    # one of the scene of several accounts, which runs as the approval function's role
     ssm = boto3.client("ssm", endpoint_url=emulator.endpoint, region_name=emulator.region)
     stored = ssm.get_parameter(Name=POLICY_PARAMETER)["Parameter"]
     assert (stored["Type"], stored["Value"]) == ("String", deployable_json(POLICY_FILE))
     assert result.policy_parameter == POLICY_PARAMETER
     assert os.environ.get("REGISTRAR_POLICY_PARAMETER") == POLICY_PARAMETER
     assert "REGISTRAR_POLICY_FILE" not in os.environ
-    assert result.calls["ssm:GetParameter"] == 1
+    assert result.calls["ssm:GetParameter"] == 2
     # AND the decisions name the policy file's digest
     description = result.after["churn v1 (passes)"]["ApprovalDescription"]
     assert description.endswith(f"(policy {load_policy(POLICY_FILE).digest})")
@@ -114,14 +120,14 @@ def test_every_write_is_announced_mailed_and_posted_once(result: ScenarioResult)
     # THEN a subscriber got one Registrar Decision per write, and each reached the e-mail subscriber (SNS, through
     # the contract's input transformer) and the chat webhook (API destination) exactly once, word for word
     assert result.notification_mismatches() == []
-    assert len(result.decisions) == result.calls["sagemaker:UpdateModelPackage"] == 11
+    assert len(result.decisions) == result.calls["sagemaker:UpdateModelPackage"] == 13
     verdicts = Counter((decision.verdict, decision.flow) for decision in result.decisions)
     assert verdicts == {
-        ("Approved", "approval"): 2,
+        ("Approved", "approval"): 3,  # the scene of several accounts' version among them
         ("Rejected", "approval"): 2,
         ("Held", "approval"): 2,
         ("Approved", "person"): 1,
-        ("Attached", "neo"): 2,
+        ("Attached", "neo"): 3,
         ("Recorded", "neo"): 1,
         ("Failed", "neo"): 1,
     }
@@ -148,3 +154,49 @@ def test_the_held_versions_approver_decides_it_from_the_link_e_mailed_to_them(re
     assert held["ApprovalDescription"] == f"Approved by {APPROVER} via link: {APPROVER_COMMENT}"
     [announced] = [d for d in result.decisions if d.flow == "person"]
     assert (announced.decided_by, announced.previous_status) == (APPROVER, "PendingManualApproval")
+
+
+def _scene(result: ScenarioResult) -> CrossAccountScene:
+    assert result.cross_account is not None
+    return result.cross_account
+
+
+def test_the_workloads_version_is_decided_in_the_registry_from_the_workloads_evidence(result: ScenarioResult) -> None:
+    # THEN the version the workload registered into the registry's group is the registry's, Approved as the
+    # credit-risk rule says, on the report in the workload's bucket, read through the workload's evidence role, which
+    # each function (running as its own role) assumed once
+    scene = _scene(result)
+    assert scene.mismatches() == []
+    assert scene.version_arn == "arn:aws:sagemaker:us-east-1:123456789012:model-package/credit-risk/1"
+    assert f":{WORKLOAD}:" in scene.evaluation_job and f":{WORKLOAD}:" in scene.compilation_job
+    assert (scene.before["ModelApprovalStatus"], scene.after["ModelApprovalStatus"]) == (
+        "PendingManualApproval",
+        "Approved",
+    )
+    assert scene.after["CustomerMetadataProperties"]["registrar:evidence"] == scene.report_uri
+    assert scene.report_uri.startswith(WORKLOAD_LOCATIONS.report_locations[0])
+    evidence_role = f"arn:aws:iam::{WORKLOAD}:role/registrar-evidence-reader"
+    assert scene.assumed == {"approval": [evidence_role], "neo": [evidence_role]}
+    assert scene.function_roles == {
+        "approval": "arn:aws:iam::123456789012:role/registrar-approval-us-east-1",
+        "neo": "arn:aws:iam::123456789012:role/registrar-neo-registration-us-east-1",
+    }
+
+
+def test_the_workloads_compilation_is_attached_to_its_version(result: ScenarioResult) -> None:
+    # THEN the workload's sweeper announced its compilation, and the compiled model, in the workload's Neo output
+    # location, is attached to the version
+    scene = _scene(result)
+    assert scene.swept == 1
+    [specification] = scene.after["AdditionalInferenceSpecifications"]
+    assert specification["Containers"][0]["ModelDataUrl"].startswith(WORKLOAD_LOCATIONS.neo_output_locations[0])
+
+
+def test_the_forged_event_of_an_unlisted_account_changes_nothing(result: ScenarioResult) -> None:
+    # THEN the unlisted account's evaluation, forwarded to the registry's bus, was refused by its policy, reached no
+    # function, and left the version as it was
+    scene = _scene(result)
+    [refused] = scene.forged
+    assert (refused.error_code, refused.event["account"]) == ("AccessDenied", UNLISTED)
+    assert scene.forged_received == 0
+    assert scene.after_forged == scene.after

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -12,6 +13,7 @@ from registrar.errors import ConfigurationError
 from registrar_cli.queues import Queue
 from registrar_dev.emulator import Emulator
 from registrar_dev.runner import DEFAULT_TIMEOUT_SECONDS, LocalEventSourceMapping
+from registrar_dev.support import ACCOUNT
 from registrar_dev.topology import POLICY_PARAMETER, build_topology
 from tests.integration.scenario import POLICY
 
@@ -80,3 +82,23 @@ def test_without_a_policy_file_no_parameter_is_made(aws: Emulator) -> None:
     ssm = boto3.client("ssm", endpoint_url=aws.endpoint, region_name=aws.region)
     assert topology.policy_parameter is None
     assert ssm.describe_parameters()["Parameters"] == []
+
+
+def test_with_workloads_the_forwarded_rules_also_accept_their_events_and_no_other_rule_does(aws: Emulator) -> None:
+    # WHEN the registry's topology is built for a deployment with one workload account
+    topology = build_topology(endpoint_url=aws.endpoint, workloads=["111111111111"])
+    events = boto3.client("events", endpoint_url=aws.endpoint, region_name=aws.region)
+    accounts = {
+        rule: json.loads(events.describe_rule(Name=rule)["EventPattern"])["account"]
+        for flow in topology.flows.values()
+        for rule in flow.rules
+    }
+    # THEN exactly the rules of the forwarded patterns (a finished evaluation job, registrar's own compilation event)
+    # match the workload's events besides the registry's, as registrar.patterns.for_registry narrows them for infra
+    assert topology.workloads == ("111111111111",)
+    assert accounts == {
+        "registrar-approval-0": [ACCOUNT],
+        "registrar-approval-1": [ACCOUNT, "111111111111"],
+        "registrar-neo-0": [ACCOUNT, "111111111111"],
+        "registrar-deployment-0": [ACCOUNT],
+    }

@@ -4,7 +4,11 @@ The scenario registers a realistic set of model versions through ordinary SageMa
 approval policy in SSM as the stack does, lets the emulator's events flow through the same rule
 patterns, queues and handlers the CDK app deploys, runs the sweeper on a short schedule, and checks
 that every version ends where the policy says it must, and that the one poison event (an evaluation
-job of a version that does not exist) ends in the approval flow's DLQ after its receives.
+job of a version that does not exist) ends in the approval flow's DLQ after its receives. Then a
+scene of several accounts: a workload account registers a version into the registry's group,
+evaluates and compiles it at home, and registrar, running as its function roles in the registry
+account, decides it and attaches the compiled model from the workload's evidence; an account
+nobody listed forwards a forged evaluation, which the registry's bus refuses.
 :func:`run_scenario` does the work and returns what happened; :func:`run_demo` tells the story.
 """
 
@@ -20,10 +24,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registrar.decisions.contract import DecisionDetail
 from registrar.outcome import Outcome
+from registrar.settings import WorkloadAccount
 from registrar_dev.support import (
     ACCOUNT,
     REGION,
@@ -32,6 +37,10 @@ from registrar_dev.support import (
     create_processing_job,
     emulator_clients,
 )
+
+if TYPE_CHECKING:
+    from registrar_dev.runner import LocalEventSourceMapping
+    from registrar_dev.topology import CrossAccount
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -54,6 +63,19 @@ SENDER = "registrar@example.com"
 APPROVER_COMMENT = "read the failed job's logs: a flaky data source, the model is fine"
 HELD = "fraud v2 (job failed)"
 KEPT_HELD = "fraud v3 (held for you)"
+# The scene of several accounts: the demo's account is the registry; a workload account trains, evaluates and
+# compiles, and forwards its events; an account the deployment does not list tries to get in.
+WORKLOAD = "111111111111"
+UNLISTED = "999999999999"
+CREDIT = "credit-risk"
+WORKLOAD_BUCKET = "registrar-demo-workload-evidence"
+WORKLOAD_LOCATIONS = WorkloadAccount(
+    report_locations=[f"s3://{WORKLOAD_BUCKET}/evaluations/"],
+    neo_output_locations=[f"s3://{WORKLOAD_BUCKET}/compiled/"],
+)
+WORKLOAD_ROLE_ARN = f"arn:aws:iam::{WORKLOAD}:role/registrar-demo-sagemaker"
+UNLISTED_BUCKET = "registrar-demo-unlisted-evidence"
+SCENE_TIMEOUT = 20.0  # seconds each function of the scene gets to empty its queue
 
 
 @dataclass(frozen=True)
@@ -105,6 +127,91 @@ class PersonStep:
 
 
 @dataclass
+class CrossAccountScene:
+    """The scene of several accounts: what each account did, and where the workload's version ended.
+
+    Attributes
+    ----------
+    version_arn
+        The version the workload registered into the registry's ``credit-risk`` group.
+    report_uri, evaluation_job, compilation_job
+        Its evidence, in the workload account: the report and the two jobs' ARNs.
+    function_roles
+        The registry's function roles the approval and Neo functions ran as, by flow.
+    evidence_role
+        The workload's evidence role.
+    before, after
+        The version when registered, and at the end of the scene.
+    assumed
+        The roles each function assumed (STS AssumeRole), by flow: the evidence role, once per function.
+    swept
+        The compilation jobs the workload's sweeper announced.
+    undelivered
+        What the workload's forwarder could not deliver to the registry (its dead-letter queues): nothing may be.
+    forged
+        What the unlisted account's forwarder could not deliver to the registry (its dead-letter queue).
+    forged_received
+        How many events of the unlisted account reached a function (none may).
+    after_forged
+        The version once the forged event was refused.
+    problems
+        What went wrong running the scene itself (a queue that did not empty).
+    """
+
+    version_arn: str = ""
+    report_uri: str = ""
+    evaluation_job: str = ""
+    compilation_job: str = ""
+    function_roles: dict[str, str] = field(default_factory=dict)
+    evidence_role: str = ""
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+    assumed: dict[str, list[str]] = field(default_factory=dict)
+    swept: int = 0
+    undelivered: list[Any] = field(default_factory=list)  # registrar_dev.topology.Undelivered
+    forged: list[Any] = field(default_factory=list)
+    forged_received: int = 0
+    after_forged: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def mismatches(self) -> list[str]:
+        """Every way the scene did not end where the policy says (empty when all is well)."""
+        label = "credit-risk v1 (from the workload)"
+        problems = [f"{label}: {problem}" for problem in self.problems]
+        after = self.after
+        status = after.get("ModelApprovalStatus")
+        if status != "Approved":
+            problems.append(f"{label}: {status}, expected Approved")
+        evidence = after.get("CustomerMetadataProperties", {}).get("registrar:evidence")
+        if evidence != self.report_uri:
+            problems.append(f"{label}: decided on {evidence}, expected the workload's report {self.report_uri}")
+        compiled = [
+            container["ModelDataUrl"]
+            for spec in after.get("AdditionalInferenceSpecifications", [])
+            for container in spec["Containers"]
+        ]
+        if len(compiled) != 1 or not compiled[0].startswith(WORKLOAD_LOCATIONS.neo_output_locations[0]):
+            problems.append(f"{label}: compiled models attached {compiled}, expected the workload's one")
+        if self.swept != 1:
+            problems.append(f"{label}: the workload's sweeper announced {self.swept} job(s), expected 1")
+        problems.extend(
+            f"{label}: the registry refused the workload's {u.rule}: {u.error_code} {u.error_message}"
+            for u in self.undelivered
+        )
+        expected = {flow: [self.evidence_role] for flow in ("approval", "neo")}
+        if self.assumed != expected:
+            problems.append(f"{label}: the functions assumed {self.assumed}, expected the evidence role once each")
+        refused = [(u.rule, u.error_code) for u in self.forged]
+        if refused != [("SageMakerProcessingJobStateChange", "AccessDenied")]:
+            problems.append(f"forged event from {UNLISTED}: {refused or 'not refused'}, expected AccessDenied once")
+        if self.forged_received:
+            problems.append(f"forged event from {UNLISTED}: {self.forged_received} reached a function")
+        if self.after_forged != self.after:
+            problems.append(f"forged event from {UNLISTED}: {label} changed")
+        return problems
+
+
+@dataclass
 class ScenarioResult:
     """Everything the scenario observed, for the printed story and for the e2e test."""
 
@@ -128,6 +235,7 @@ class ScenarioResult:
     page_url: str = ""  # the decision page, served on loopback
     approver_emails: list[dict[str, str]] = field(default_factory=list)  # what SES sent the approvers
     person: PersonStep | None = None  # the approver following their link
+    cross_account: CrossAccountScene | None = None  # the scene of several accounts
 
     def receives(self, expected: ExpectedDeadLetter) -> int:
         """How many times the handler dealt with the poison event (once per receive)."""
@@ -165,6 +273,8 @@ class ScenarioResult:
             if self.expected_dead_letter(flow, body) is None
         )
         problems.extend(self.notification_mismatches())
+        if self.cross_account is not None:
+            problems.extend(self.cross_account.mismatches())
         person = self.person
         if person is None:
             if HELD in self.expectations:
@@ -221,6 +331,7 @@ def _configure_environment(endpoint: str, table_name: str, policy_parameter: str
     # environment is the stack's, not the caller's: a REGISTRAR_* variable of the shell (a policy file,
     # which would win over the SSM parameter, other groups, a typo Settings refuses) is left out.
     from registrar.settings import PREFIX, READ_ELSEWHERE
+    from registrar_dev.topology import registry_settings
 
     for variable in [name for name in os.environ if name.startswith(PREFIX) and name not in READ_ELSEWHERE]:
         del os.environ[variable]
@@ -243,6 +354,8 @@ def _configure_environment(endpoint: str, table_name: str, policy_parameter: str
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "CRITICAL"),
             "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
+            # A deployment of several accounts: the demo's account is the registry, WORKLOAD forwards to it.
+            **registry_settings(ACCOUNT, {WORKLOAD: WORKLOAD_LOCATIONS}),
         }
     )
 
@@ -253,8 +366,8 @@ class _Setup:
     sagemaker: Any
     s3: Any
 
-    def __init__(self, endpoint: str) -> None:
-        clients = emulator_clients(endpoint)
+    def __init__(self, endpoint: str, account: str | None = None) -> None:
+        clients = emulator_clients(endpoint, account=account)
         self.sagemaker = clients.sagemaker
         self.s3 = clients.s3
 
@@ -262,7 +375,15 @@ class _Setup:
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="application/json")
         return f"s3://{BUCKET}/{key}"
 
-    def register(self, group: str, *, report_uri: str | None, approval: str = "PendingManualApproval") -> str:
+    def register(
+        self,
+        group: str,
+        *,
+        report_uri: str | None,
+        approval: str = "PendingManualApproval",
+        model_data_url: str | None = None,
+    ) -> str:
+        """Register a version of ``group`` (its name, or another account's group ARN) of its own trained model."""
         kwargs: dict[str, Any] = {
             "ModelPackageGroupName": group,
             "ModelApprovalStatus": approval,
@@ -271,7 +392,8 @@ class _Setup:
                     {
                         "Image": XGBOOST_IMAGE,
                         # Each version its own trained model, as a pipeline's training step writes it.
-                        "ModelDataUrl": f"s3://{BUCKET}/models/{group}/{uuid.uuid4().hex[:8]}/model.tar.gz",
+                        "ModelDataUrl": model_data_url
+                        or f"s3://{BUCKET}/models/{group}/{uuid.uuid4().hex[:8]}/model.tar.gz",
                         "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "MODEL_SERVER_WORKERS": "2"},
                         "Framework": "XGBOOST",
                         "FrameworkVersion": "1.7",
@@ -416,6 +538,110 @@ def register_scenario(setup: _Setup, result: ScenarioResult) -> None:
     )
 
 
+def _new_container(variables: dict[str, str], observe: Callable[[str, str, dict[str, Any]], None]) -> None:
+    """Give this process's functions ``variables`` (their credentials), as a new Lambda container gets them.
+
+    Registrar's clients read credentials once: the clients, and the flows holding them, are rebuilt, and the calls
+    are observed again on the new clients.
+    """
+    from registrar import aws
+    from registrar_dev.support import fresh_container
+
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.update(variables)
+    fresh_container()
+    aws.observe_calls(observe)
+
+
+def _cross_account_scene(
+    cross: CrossAccount,
+    setup: _Setup,
+    mappings: dict[str, LocalEventSourceMapping],
+    current_flow: threading.local,
+    observe: Callable[[str, str, dict[str, Any]], None],
+) -> CrossAccountScene:
+    """A version of the workload's, decided and compiled from its evidence in the registry; a forgery refused.
+
+    ``cross`` is what :func:`registrar_dev.topology.build_cross_account` made. Each function runs as its
+    function role (the workload's evidence role trusts those alone), in a container of its own.
+    """
+    from registrar import aws
+    from registrar_dev.runner import run_until_quiet
+    from registrar_dev.topology import build_forwarding
+
+    scene = CrossAccountScene(function_roles=dict(cross.function_roles), evidence_role=cross.evidence_roles[WORKLOAD])
+    workload = _Setup(cross.endpoint_url, account=WORKLOAD)
+    workload.s3.create_bucket(Bucket=WORKLOAD_BUCKET)
+    # The workload's pipeline registers a version into the registry's group by the group's ARN (the group's policy
+    # lets it, and nothing more: it names the model it evaluates rather than describing the version).
+    group_arn = f"arn:aws:sagemaker:{REGION}:{cross.registry}:model-package-group/{CREDIT}"
+    model = f"s3://{WORKLOAD_BUCKET}/models/{CREDIT}/{uuid.uuid4().hex[:8]}/model.tar.gz"
+    scene.version_arn = workload.register(group_arn, report_uri=None, model_data_url=model)
+    scene.before = setup.describe(scene.version_arn)
+    output = f"{WORKLOAD_LOCATIONS.report_locations[0]}{CREDIT}/1/"
+    scene.report_uri = f"{output}evaluation.json"
+    workload.s3.put_object(
+        Bucket=WORKLOAD_BUCKET, Key=scene.report_uri.split("/", 3)[3], Body=(REPORTS / "processing.json").read_bytes()
+    )
+    create_processing_job(
+        workload.sagemaker, "credit-risk-eval-1", scene.version_arn, output, role=WORKLOAD_ROLE_ARN, model_uri=model
+    )
+    scene.evaluation_job = workload.sagemaker.describe_processing_job(ProcessingJobName="credit-risk-eval-1")[
+        "ProcessingJobArn"
+    ]
+
+    def run(flow: str) -> None:
+        assumed = scene.assumed.setdefault(flow, [])
+
+        def observe_assumed(service: str, operation: str, params: dict[str, Any]) -> None:
+            if operation == "AssumeRole":
+                assumed.append(str(params.get("RoleArn")))
+
+        _new_container(cross.environment(flow), observe)
+        aws.observe_calls(observe_assumed)
+        current_flow.name = flow
+        try:
+            run_until_quiet({flow: mappings[flow]}, timeout=SCENE_TIMEOUT)
+        except TimeoutError as error:
+            scene.problems.append(str(error))
+
+    # Its evaluation job's event is forwarded to the registry's bus: the approval function decides the version.
+    run("approval")
+    # The workload compiles it; its sweeper, where the compilations run, announces the job on its own bus.
+    name = "credit-risk-1-ml-c5"
+    compiled = f"{WORKLOAD_LOCATIONS.neo_output_locations[0]}{name}/"
+    create_compilation_job(
+        workload.sagemaker, name, "ml_c5", compiled, role=WORKLOAD_ROLE_ARN, package_arn=scene.version_arn
+    )
+    scene.compilation_job = workload.sagemaker.describe_compilation_job(CompilationJobName=name)["CompilationJobArn"]
+    scene.swept = cross.sweep(WORKLOAD).published
+    run("neo")
+    scene.after = setup.describe(scene.version_arn)
+    scene.undelivered = cross.forwarders[WORKLOAD].undelivered()
+
+    # An account nobody listed copies the forwarder stack and forwards an evaluation of its own, failing, tagged
+    # with the version: the registry's bus policy refuses it, into that account's own dead-letter queue.
+    forger = build_forwarding(cross.endpoint_url, account=UNLISTED, registry=cross.registry, region=cross.region)
+    unlisted = emulator_clients(cross.endpoint_url, account=UNLISTED)
+    unlisted.s3.create_bucket(Bucket=UNLISTED_BUCKET)
+    unlisted.s3.put_object(
+        Bucket=UNLISTED_BUCKET, Key=f"{CREDIT}/1/evaluation.json", Body=(REPORTS / "failing.json").read_bytes()
+    )
+    create_processing_job(
+        unlisted.sagemaker,
+        "credit-risk-eval-1",
+        scene.version_arn,
+        f"s3://{UNLISTED_BUCKET}/{CREDIT}/1/",
+        role=f"arn:aws:iam::{UNLISTED}:role/sagemaker",
+        model_uri=model,
+    )
+    scene.forged = forger.undelivered()
+    # EventBridge delivers to the bus at once here: whatever got through would be in a flow's queue now.
+    scene.forged_received = sum(sum(mapping.queue.depth()) for mapping in mappings.values())
+    scene.after_forged = setup.describe(scene.version_arn)
+    return scene
+
+
 def run_scenario(
     endpoint: str,
     *,
@@ -448,6 +674,7 @@ def run_scenario(
     from registrar_dev.topology import (
         IDEMPOTENCY_TABLE,
         POLICY_PARAMETER,
+        build_cross_account,
         build_decision_page,
         build_notifications,
         build_topology,
@@ -467,7 +694,12 @@ def run_scenario(
         visibility_timeout=VISIBILITY_TIMEOUT,
         function_timeout=FUNCTION_TIMEOUT,
         policy_file=POLICY_FILE,
+        workloads=[WORKLOAD],
     )
+    # With several accounts, the registry's grants and the workload's forwarder stack; the registry's credit-risk
+    # group, created by its operator, is shared with the workload.
+    emulator_clients(endpoint).sagemaker.create_model_package_group(ModelPackageGroupName=CREDIT)
+    cross = build_cross_account(endpoint, workloads={WORKLOAD: WORKLOAD_LOCATIONS}, groups=[CREDIT])
     result = ScenarioResult(policy_parameter=topology.policy_parameter)
     # As the stack's notify block would deploy it, telling of every verdict: the demo checks each decision's mail.
     chat = ChatReceiver().start()
@@ -567,6 +799,10 @@ def run_scenario(
                 if on_tick:
                     on_tick(f"waiting for events ({in_queues} in flight, {result.sweeps} sweeps)")
                 time.sleep(0.2)
+        demo_credentials = {name: os.environ[name] for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        result.cross_account = _cross_account_scene(cross, setup, mappings, current_flow, count_call)
+        # Back to the functions' own credentials: the decision page keeps serving with them (--keep).
+        _new_container(demo_credentials, count_call)
         result.after = {label: setup.describe(arn) for label, arn in result.versions.items()}
         for flow in topology.flows.values():
             queue = Queue(url=flow.queue_url, client=sqs)

@@ -17,6 +17,11 @@ def _short(arn: str | None) -> str:
     return arn.split("model-package/", 1)[-1] if arn else "-"
 
 
+def _job(arn: str) -> str:
+    """``processing-job/credit-risk-eval-1`` of a job's ARN."""
+    return arn.rsplit(":", 1)[-1] if arn else "-"
+
+
 class Story:
     """Prints the demo as it happens (uses ``rich`` when installed and stdout is a terminal)."""
 
@@ -109,6 +114,7 @@ class Story:
         self.line("(the flow rules' DLQs are not checked: the emulator ignores an SQS target's DeadLetterConfig)")
         self.notifications(result)
         self.approvers(result)
+        self.cross_account(result)
         problems = result.mismatches()
         if problems:
             self.line("NOT as the policy says:", "bold red")
@@ -154,6 +160,51 @@ class Story:
         self.line(
             f"  the approver opened the link (HTTP {person.shown}, evidence shown: {person.evidence_shown}), "
             f"approved (HTTP {person.decided}); the same link again: HTTP {person.again}",
+            "green" if ok else "red",
+        )
+
+    def cross_account(self, result: ScenarioResult) -> None:
+        """The scene of several accounts: which account did what, where the version ended, the forgery refused."""
+        from registrar_dev.demo import CREDIT, UNLISTED, WORKLOAD
+        from registrar_dev.support import ACCOUNT
+
+        scene = result.cross_account
+        if scene is None:
+            return
+        ok = not scene.mismatches()
+        after = scene.after
+        roles = {flow: arn.rsplit("/", 1)[-1] for flow, arn in scene.function_roles.items()}
+        self.line("")
+        self.line(f"several accounts — registry {ACCOUNT}, workload {WORKLOAD}", "bold")
+        self.line(
+            f"  {WORKLOAD} registered {_short(scene.version_arn)} into the registry's {CREDIT} group "
+            "(CreateModelPackage with the group's ARN, allowed by the group's policy)"
+        )
+        self.line(f"  {WORKLOAD} evaluated it: {_job(scene.evaluation_job)}, report {scene.report_uri}")
+        self.line(
+            f"  {ACCOUNT} decided it: the job's event forwarded to its bus, the approval function (role "
+            f"{roles.get('approval')}) read the job and the report through {WORKLOAD}'s evidence role "
+            f"({len(scene.assumed.get('approval', []))} AssumeRole)"
+        )
+        self.line(
+            f"      {scene.before.get('ModelApprovalStatus')} → {after.get('ModelApprovalStatus')}: "
+            f"{after.get('ApprovalDescription') or '-'}",
+            "green" if after.get("ModelApprovalStatus") == "Approved" else "red",
+        )
+        specs = [spec["Name"] for spec in after.get("AdditionalInferenceSpecifications", [])]
+        self.line(
+            f"  {WORKLOAD} compiled it: {_job(scene.compilation_job)}; its sweeper announced {scene.swept} job on "
+            f"{WORKLOAD}'s bus, forwarded; the Neo function (role {roles.get('neo')}, "
+            f"{len(scene.assumed.get('neo', []))} AssumeRole) attached {', '.join(specs) or 'nothing'}"
+        )
+        for undelivered in scene.undelivered:
+            self.line(f"  {WORKLOAD}'s {undelivered.rule} refused by the registry: {undelivered.error_code}", "red")
+        refused = ", ".join(sorted({u.error_code for u in scene.forged})) or "not refused"
+        changed = "nothing changed" if scene.after_forged == after and not scene.forged_received else "IT CHANGED"
+        how = "refused by the bus policy" if refused == "AccessDenied" else refused
+        self.line(
+            f"  forged event from {UNLISTED}: {how}, {changed} (an evaluation of its own tagged with "
+            f"{_short(scene.version_arn)}, in its forwarder's dead-letter queue: {refused})",
             "green" if ok else "red",
         )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -257,3 +257,36 @@ def approver_mail_mapping(
         region=region,
         timeout_seconds=timeout_seconds,
     )
+
+
+# Consecutive looks, ``pause`` apart, that must find every queue empty and nothing received: moto counts a message whose
+# visibility timeout ends between the two counts of one look in neither.
+QUIET_LOOKS = 3
+
+
+def run_until_quiet(
+    mappings: Mapping[str, LocalEventSourceMapping], *, timeout: float = 30.0, pause: float = 0.2
+) -> int:
+    """Poll ``mappings`` as Lambda would until their queues hold nothing, visible or in flight; returns the records.
+
+    A record that keeps failing comes back after each visibility timeout until its queue's redrive policy moves
+    it to the dead-letter queue: the queues are quiet only once every such record has gone there.
+
+    Raises
+    ------
+    TimeoutError
+        A queue still held messages after ``timeout`` seconds; the message says how many, per mapping.
+    """
+    started = time.monotonic()
+    handled = 0
+    quiet = 0
+    while quiet < QUIET_LOOKS:
+        busy = sum(mapping.poll_once() for mapping in mappings.values())
+        handled += busy
+        pending = {name: sum(mapping.queue.depth()) for name, mapping in mappings.items()}
+        quiet = quiet + 1 if busy == 0 and not any(pending.values()) else 0
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"queues not quiet after {timeout:.0f} s: messages left per mapping {pending}")
+        if busy == 0:
+            time.sleep(pause)
+    return handled
