@@ -177,7 +177,14 @@ def run(endpoint: str | None = None, emulator: Any = None) -> list[Figure]:
     base.pop("REGISTRAR_TABLE_NAME")
     several = {
         **base,
-        "REGISTRAR_WORKLOAD_ACCOUNTS": json.dumps({WORKLOAD: {"report_locations": [f"s3://{WORKLOAD_BUCKET}/"]}}),
+        "REGISTRAR_WORKLOAD_ACCOUNTS": json.dumps(
+            {
+                WORKLOAD: {
+                    "report_locations": [f"s3://{WORKLOAD_BUCKET}/"],
+                    "neo_output_locations": [f"s3://{WORKLOAD_BUCKET}-compiled/"],
+                }
+            }
+        ),
     }
     home_calls, home_seconds, home_failed = _handle(single, base)
     workload_calls, workload_seconds, workload_failed = _handle(forwarded, several)

@@ -42,6 +42,8 @@ class Accounts:
         The workload accounts, each with where its evidence lies.
     evidence_role
         The role registrar assumes in a workload account.
+    registry_report_locations
+        The registry's own report locations (``REGISTRAR_REPORT_LOCATIONS``); empty allows any.
     endpoint_url, region
         Where the clients call (the emulator, the CLI's ``--endpoint-url``); AWS by default.
     """
@@ -49,6 +51,7 @@ class Accounts:
     registry: str | None = None
     workloads: Mapping[str, WorkloadAccount] = field(default_factory=dict)
     evidence_role: str = "registrar-evidence-reader"
+    registry_report_locations: Sequence[str] = ()
     endpoint_url: str | None = None
     region: str | None = None
 
@@ -61,6 +64,7 @@ class Accounts:
             registry=settings.registry_account,
             workloads=dict(settings.workload_accounts),
             evidence_role=settings.evidence_role,
+            registry_report_locations=tuple(settings.report_locations),
             endpoint_url=endpoint_url,
             region=region,
         )
@@ -114,6 +118,12 @@ class Accounts:
         return next(
             (account for account, w in self.workloads.items() if object_within(uri, w.report_locations)),
             None,
+        )
+
+    def is_registry_report(self, uri: str) -> bool:
+        """Whether ``uri`` lies in the registry's own report locations (and in no workload's)."""
+        return self.owner_of_report(uri) is None and (
+            not self.registry_report_locations or object_within(uri, self.registry_report_locations)
         )
 
     def role_arn(self, account: str) -> str:

@@ -17,7 +17,7 @@ import os
 from typing import Any, Final
 
 MAX_ATTEMPTS = 5
-# How registrar's sessions in a workload account are named in its CloudTrail.
+# How registrar's sessions in a workload account are named in its CloudTrail, outside Lambda (_session_name).
 ROLE_SESSION_NAME = "registrar"
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 20
@@ -176,7 +176,7 @@ def _role_session(role_arn: str, endpoint_url: str | None, region: str | None) -
         client_creator=sts_client,
         source_credentials=source.get_credentials(),
         role_arn=role_arn,
-        extra_args={"RoleSessionName": ROLE_SESSION_NAME},
+        extra_args={"RoleSessionName": _session_name()},
     )
 
     class Assumed(CredentialProvider):
@@ -196,6 +196,16 @@ def _role_session(role_arn: str, endpoint_url: str | None, region: str | None) -
         session.register("before-parameter-build", observer)
     _role_sessions.append(session)
     return session
+
+
+def _session_name() -> str:
+    """``registrar``, or the Lambda function's name: a workload's CloudTrail then tells which function read what."""
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+    # A session name is 2-64 of letters, digits and =,.@_- (a function name's characters fit).
+    name = "".join(
+        character for character in function if (character.isascii() and character.isalnum()) or character in "=,.@_-"
+    )[:64]
+    return name if len(name) >= 2 else ROLE_SESSION_NAME
 
 
 def reset_clients() -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from registrar import aws
-from registrar.accounts import Accounts, arn_account
+from registrar.accounts import Accounts, UntrustedAccountError, arn_account
 from registrar.package import ModelPackage
 from registrar.updates import PackageUpdate
 
@@ -45,9 +45,16 @@ class Registry:
 
     def _in(self, account: str | None) -> Any:
         """The client acting in ``account``: a workload's through its evidence role, else the registry's own."""
-        if self._accounts is None or account is None or account not in self._accounts.workloads:
+        if self._accounts is None or account is None:
             return self.client
-        return self._accounts.client("sagemaker", account)
+        if account in self._accounts.workloads:
+            return self._accounts.client("sagemaker", account)
+        registry = self._accounts.registry
+        if registry is not None and account != registry:
+            raise UntrustedAccountError(
+                f"account {account} is neither the registry account ({registry}) nor a listed workload account"
+            )
+        return self.client
 
     @property
     def client(self) -> Any:

@@ -338,6 +338,9 @@ class ReportStore:
             request["IfMatch"] = f'"{version.removeprefix(ETAG_PREFIX)}"'
         owner = self._accounts.owner_of_report(uri) if self._accounts is not None else None
         client = self.client if owner is None or self._accounts is None else self._accounts.client("s3", owner)
+        if owner is not None:
+            # A workload's bucket must still be that workload's: a name given up and taken by another account is not.
+            request["ExpectedBucketOwner"] = owner
         try:
             response: dict[str, Any] = client.get_object(**request)
         except client.exceptions.ClientError as error:

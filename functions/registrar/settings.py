@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from registrar.errors import ConfigurationError
 
@@ -139,8 +139,37 @@ class WorkloadAccount(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    report_locations: list[ReportLocation] = Field(default_factory=list)
-    neo_output_locations: list[ReportLocation] = Field(default_factory=list)
+    report_locations: list[ReportLocation] = Field(min_length=1)
+    neo_output_locations: list[ReportLocation] = Field(min_length=1)
+
+
+def _bucket(location: str) -> str:
+    return location.removeprefix("s3://").partition("/")[0]
+
+
+def _one_account_per_bucket(workloads: dict[str, WorkloadAccount], info: ValidationInfo) -> dict[str, WorkloadAccount]:
+    """The workload accounts, once the registry account is set for them and no bucket is two accounts'.
+
+    A bucket listed under two accounts would be read with whichever account's role matched first.
+    """
+    if not workloads:
+        return workloads
+    if info.data.get("registry_account") is None:
+        raise ValueError(f"needs {PREFIX}REGISTRY_ACCOUNT: the account whose model package groups registrar manages")
+    owners: dict[str, str] = {}
+    own = [*info.data.get("report_locations", []), *info.data.get("neo_output_locations", [])]
+    listed = [
+        ("the registry account", own),
+        *((f"account {a}", [*w.report_locations, *w.neo_output_locations]) for a, w in workloads.items()),
+    ]
+    for account, locations in listed:
+        for bucket in map(_bucket, locations):
+            other = owners.setdefault(bucket, account)
+            if other != account:
+                raise ValueError(
+                    f"bucket {bucket} is listed for {other} and for {account}: give each bucket one account"
+                )
+    return workloads
 
 
 def _json_object(value: object) -> object:
@@ -224,6 +253,7 @@ class Settings(BaseModel):
 
     _split_lists = field_validator("report_locations", "neo_output_locations", "managed_groups", mode="before")(_split)
     _parse_accounts = field_validator("workload_accounts", mode="before")(_json_object)
+    _check_accounts = field_validator("workload_accounts")(_one_account_per_bucket)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

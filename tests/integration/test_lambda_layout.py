@@ -207,7 +207,14 @@ def test_the_approval_handler_reads_a_workload_accounts_evidence_through_its_rol
         AWS_SESSION_TOKEN=credentials["SessionToken"],
         REGISTRAR_MANAGED_GROUPS="credit-risk",
         REGISTRAR_REGISTRY_ACCOUNT=aws.account_id,
-        REGISTRAR_WORKLOAD_ACCOUNTS=json.dumps({WORKLOAD: {"report_locations": [f"s3://{WORKLOAD_BUCKET}/"]}}),
+        REGISTRAR_WORKLOAD_ACCOUNTS=json.dumps(
+            {
+                WORKLOAD: {
+                    "report_locations": [f"s3://{WORKLOAD_BUCKET}/"],
+                    "neo_output_locations": ["s3://registrar-test-workload-compiled/"],
+                }
+            }
+        ),
     )
     # THEN the layer's botocore assumed the evidence role, read the job and the report there, and approved the version
     assert reported["result"] == {"batchItemFailures": []}

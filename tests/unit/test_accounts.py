@@ -26,7 +26,9 @@ WORKLOADS = {
     DEV: WorkloadAccount(
         report_locations=["s3://dev-evaluations/reports/"], neo_output_locations=["s3://dev-evaluations/compiled/"]
     ),
-    PROD: WorkloadAccount(report_locations=["s3://prod-evaluations/reports/"]),
+    PROD: WorkloadAccount(
+        report_locations=["s3://prod-evaluations/reports/"], neo_output_locations=["s3://prod-compiled/neo/"]
+    ),
 }
 
 
@@ -92,7 +94,7 @@ def test_a_report_belongs_to_the_workload_whose_locations_hold_it() -> None:
 def test_a_workload_job_must_write_compiled_models_to_its_own_locations() -> None:
     own = ["s3://registry-reports/compiled/"]
     assert trusted().neo_output_locations(DEV, own) == ["s3://dev-evaluations/compiled/"]
-    assert trusted().neo_output_locations(PROD, own) == []  # none configured: the stack always sets them
+    assert trusted().neo_output_locations(PROD, own) == ["s3://prod-compiled/neo/"]
     assert trusted().neo_output_locations(REGISTRY, own) == own
 
 
@@ -174,7 +176,9 @@ def test_a_workload_report_is_read_through_that_account_and_the_registry_report_
         stub.add_response(
             "get_object",
             {"Body": StreamingBody(BytesIO(body), len(body)), "ContentLength": len(body), "ETag": '"e"'},
-            {"Bucket": bucket, "Key": "reports/a.json" if bucket.startswith("dev") else "evaluations/a.json"},
+            {"Bucket": bucket, "Key": "reports/a.json", "ExpectedBucketOwner": DEV}
+            if bucket.startswith("dev")
+            else {"Bucket": bucket, "Key": "evaluations/a.json"},
         )
         stub.activate()
     assert store.read("s3://dev-evaluations/reports/a.json").document == {"auc": 0.9}
@@ -192,11 +196,14 @@ def test_a_report_outside_every_configured_location_is_refused_before_any_call()
 # --- settings ----------------------------------------------------------------------------------
 
 
+DEV_SETTINGS = {"report_locations": ["s3://dev-evaluations/reports/"], "neo_output_locations": ["s3://dev-compiled/"]}
+
+
 def test_settings_read_the_accounts_from_the_environment() -> None:
     settings = Settings.from_environment(
         {
             "REGISTRAR_REGISTRY_ACCOUNT": REGISTRY,
-            "REGISTRAR_WORKLOAD_ACCOUNTS": json.dumps({DEV: {"report_locations": ["s3://dev-evaluations/reports/"]}}),
+            "REGISTRAR_WORKLOAD_ACCOUNTS": json.dumps({DEV: DEV_SETTINGS}),
             "REGISTRAR_EVIDENCE_ROLE": "reader",
         }
     )
@@ -223,7 +230,76 @@ def test_bad_account_settings_name_the_variable_and_the_rule(variable: str, valu
         Settings.from_environment({variable: value})
 
 
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        (
+            {"REGISTRAR_WORKLOAD_ACCOUNTS": json.dumps({DEV: DEV_SETTINGS})},
+            "REGISTRAR_WORKLOAD_ACCOUNTS: needs REGISTRAR_REGISTRY_ACCOUNT",
+        ),
+        (
+            {
+                "REGISTRAR_REGISTRY_ACCOUNT": REGISTRY,
+                "REGISTRAR_WORKLOAD_ACCOUNTS": json.dumps({DEV: {"report_locations": ["s3://dev-evaluations/r/"]}}),
+            },
+            f"REGISTRAR_WORKLOAD_ACCOUNTS.{DEV}.neo_output_locations: Field required",
+        ),
+        (
+            {
+                "REGISTRAR_REGISTRY_ACCOUNT": REGISTRY,
+                "REGISTRAR_WORKLOAD_ACCOUNTS": json.dumps(
+                    {DEV: {"report_locations": ["s3://dev-evaluations/r/"], "neo_output_locations": []}}
+                ),
+            },
+            f"REGISTRAR_WORKLOAD_ACCOUNTS.{DEV}.neo_output_locations: List should have at least 1 item",
+        ),
+        (
+            {
+                "REGISTRAR_REGISTRY_ACCOUNT": REGISTRY,
+                "REGISTRAR_REPORT_LOCATIONS": "s3://shared-reports/registry/",
+                "REGISTRAR_WORKLOAD_ACCOUNTS": json.dumps(
+                    {DEV: {"report_locations": ["s3://shared-reports/dev/"], "neo_output_locations": ["s3://dev-c/"]}}
+                ),
+            },
+            f"bucket shared-reports is listed for the registry account and for account {DEV}",
+        ),
+        (
+            {
+                "REGISTRAR_REGISTRY_ACCOUNT": REGISTRY,
+                "REGISTRAR_WORKLOAD_ACCOUNTS": json.dumps(
+                    {
+                        DEV: {"report_locations": ["s3://evals/"], "neo_output_locations": ["s3://dev-c/"]},
+                        PROD: {"report_locations": ["s3://evals/prod/"], "neo_output_locations": ["s3://prod-c/"]},
+                    }
+                ),
+            },
+            f"bucket evals is listed for account {DEV} and for account {PROD}",
+        ),
+    ],
+)
+def test_workload_accounts_need_the_registry_their_locations_and_a_bucket_of_their_own(
+    environment: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        Settings.from_environment(environment)
+
+
 def test_arn_account_reads_the_account_field() -> None:
     assert arn_account(f"arn:aws:sagemaker:eu-west-1:{DEV}:compilation-job/x") == DEV
     assert arn_account("not-an-arn") is None
     assert arn_account(None) is None
+
+
+def test_the_registry_never_describes_a_job_of_an_unlisted_account() -> None:
+    from registrar.registry import Registry
+
+    # No client is made nor call sent (unit tests have no network): refused first.
+    with pytest.raises(UntrustedAccountError, match=f"account {UNLISTED} is neither the registry account"):
+        Registry(accounts=trusted()).describe_processing_job("eval-1", account=UNLISTED)
+
+
+def test_a_workload_reads_name_the_function_in_its_cloudtrail(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "Registrar-ApprovalFunction1A2B3C")
+    assert aws._session_name() == "Registrar-ApprovalFunction1A2B3C"
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
+    assert aws._session_name() == "registrar"

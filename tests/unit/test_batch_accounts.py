@@ -63,7 +63,14 @@ def handle(bodies: list[str], accounts: Accounts | None) -> tuple[RecordingFlow,
 
 def test_events_of_its_account_and_of_listed_workloads_reach_the_flow_and_others_are_poison() -> None:
     # GIVEN a deployment listing one workload account, and the same event from home, the workload and elsewhere
-    accounts = Accounts(registry=HOME, workloads={WORKLOAD: WorkloadAccount()})
+    accounts = Accounts(
+        registry=HOME,
+        workloads={
+            WORKLOAD: WorkloadAccount(
+                report_locations=["s3://dev-reports/"], neo_output_locations=["s3://dev-compiled/"]
+            )
+        },
+    )
     # WHEN the batch handles them
     flow, failed = handle([event_of(HOME), event_of(WORKLOAD), event_of(UNLISTED)], accounts)
     # THEN the first two reach the flow, the third fails (and is dead-lettered after its receives) unread

@@ -18,6 +18,7 @@ from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 from pydantic import BaseModel, ConfigDict
 
+from registrar.accounts import Accounts, arn_account
 from registrar.approval.policy import Evaluation, compile_expression
 from registrar.errors import DeploymentError, EvidenceError
 from registrar.package import ModelPackage
@@ -232,6 +233,74 @@ def job_evidence(
             subject=subject,
         )
     return read_evidence(reports, uri, subject=subject).model_copy(update={"job_status": status})
+
+
+def foreign_evidence_reason(
+    job: dict[str, Any] | None, package: ModelPackage, evaluation: Evaluation | None, accounts: Accounts
+) -> str | None:
+    """Why evidence crossing accounts is refused for ``package``, or ``None``: with one account, never.
+
+    With workload accounts listed, evidence counts only where it was made:
+
+    - a job's report must lie in its own account's report locations (a workload's, or the registry's
+      own for a job of the registry account): a job cannot name another account's report as its
+      evidence, nor have it read with that account's role;
+    - a workload's job is bound to a version by the version's model artifact among its inputs alone,
+      not by the version's ARN in its environment or arguments, which any workload could write;
+    - a version's own report (``ModelMetrics``, registered by whoever registered the version) is read
+      from the registry's own report locations only: a workload's evidence counts through its job's event.
+
+    Parameters
+    ----------
+    job
+        DescribeProcessingJob's answer when the evidence is a job's; ``None`` for the version's own report.
+    package
+        The version decided.
+    evaluation
+        Where the rule reads a job's report (its output and file); unused for the version's own report.
+    accounts
+        The registry and workload accounts.
+    """
+    if not accounts.workloads:
+        return None
+    if job is None:
+        owner = accounts.owner_of_report(package.quality_report_uri or "")
+        if owner is None:
+            return None
+        return (
+            f"the version's own report {package.quality_report_uri} lies in workload account {owner}'s report "
+            "locations: a workload's evidence counts through its evaluation job's event, read in its account"
+        )
+    name = job.get("ProcessingJobName") or job.get("ProcessingJobArn") or "the processing job"
+    account = arn_account(job.get("ProcessingJobArn"))
+    uri = evaluation_uri(job, evaluation) if evaluation is not None else None
+    home = account if account in accounts.workloads else None
+    owner = accounts.owner_of_report(uri) if uri is not None else home
+    # A report in no configured location at all is the reader's to refuse: the version is held and says so.
+    if owner != home and (owner is not None or accounts.is_registry_report(uri or "")):
+        where = f"workload account {owner}'s" if owner is not None else "the registry account's"
+        return (
+            f"evaluation job {name} of account {account} wrote its report {uri} to {where} report locations: "
+            "a job's evidence counts only from its own account's"
+        )
+    artifact = package.model_data_url
+    if home is not None and (artifact is None or artifact not in _input_uris(job)):
+        looked_for = (
+            f"the version's model artifact {artifact}" if artifact else "a model artifact (the version has none)"
+        )
+        return (
+            f"evaluation job {name} of workload account {account} did not take {looked_for} as an input: "
+            "a workload's job is bound to a version by the version's model alone"
+        )
+    return None
+
+
+def _input_uris(job: dict[str, Any]) -> set[str]:
+    return {
+        uri
+        for entry in job.get("ProcessingInputs") or []
+        if isinstance(entry, dict) and isinstance(uri := (entry.get("S3Input") or {}).get("S3Uri"), str)
+    }
 
 
 def job_inputs(job: dict[str, Any]) -> set[str]:

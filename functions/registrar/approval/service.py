@@ -35,6 +35,7 @@ from registrar.approval.evidence import (
     Refusal,
     ReportReader,
     champion_evidence,
+    foreign_evidence_reason,
     job_evidence,
     package_evidence,
 )
@@ -303,6 +304,9 @@ class ApprovalFlow:
     def _evidence(self, target: Target, matched: MatchedRule) -> Evidence | Refusal | Outcome:
         number, rule = matched
         if target.job is not None:
+            foreign = foreign_evidence_reason(target.job, target.package, rule.evaluation_output, self.accounts)
+            if foreign is not None:
+                return Refusal(reason=foreign)
             return job_evidence(target.job, rule.evaluation_output, self.reports, package=target.package)
         if rule.evidence_from_jobs_only:
             output = rule.evaluation_output
@@ -311,6 +315,9 @@ class ApprovalFlow:
                 f"{output.output_name!r}); the job's event decides this version",
                 arn=target.package.ModelPackageArn,
             )
+        foreign = foreign_evidence_reason(None, target.package, None, self.accounts)
+        if foreign is not None:
+            return Refusal(reason=foreign)
         return package_evidence(target.package, self.reports)
 
     def _refuse(self, target: Target, refusal: Refusal, *, apply: bool) -> Outcome:

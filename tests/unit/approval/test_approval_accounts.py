@@ -24,10 +24,14 @@ FakeReportStore = Any
 WORKLOAD = "111111111111"
 UNLISTED = "999999999999"
 WORKLOAD_REPORTS = "s3://training-dev-evaluations/jobs/"
+DEV_COMPILED = "s3://training-dev-compiled/neo/"
 
 
 def accounts(registry: str | None = ACCOUNT) -> Accounts:
-    return Accounts(registry=registry, workloads={WORKLOAD: WorkloadAccount(report_locations=[WORKLOAD_REPORTS])})
+    return Accounts(
+        registry=registry,
+        workloads={WORKLOAD: WorkloadAccount(report_locations=[WORKLOAD_REPORTS], neo_output_locations=[DEV_COMPILED])},
+    )
 
 
 def flow_of(registry: FakeRegistry, reports: FakeReportStore, policy: Policy, trusted: Accounts) -> ApprovalFlow:
@@ -156,3 +160,125 @@ def test_a_package_event_of_a_workload_account_is_refused(
     outcome = flow_of(registry, reports, policy, accounts()).handle(event)  # type: ignore[arg-type]
     assert outcome.outcome == "invalid"
     assert registry.calls["describe"] == 0
+
+
+# --- evidence counts only where it was made (security review of #18) ---------------------------------------------
+
+PROD = "333333333333"
+PROD_REPORTS = "s3://training-prod-evaluations/reports/"
+
+
+def two_workloads() -> Accounts:
+    return Accounts(
+        registry=ACCOUNT,
+        workloads={
+            WORKLOAD: WorkloadAccount(report_locations=[WORKLOAD_REPORTS], neo_output_locations=[DEV_COMPILED]),
+            PROD: WorkloadAccount(report_locations=[PROD_REPORTS], neo_output_locations=["s3://prod-compiled/neo/"]),
+        },
+    )
+
+
+def test_a_workload_job_cannot_name_another_workloads_report_as_its_evidence(
+    new_package: Builder,
+    processing_job: Builder,
+    registry: FakeRegistry,
+    reports: FakeReportStore,
+    policy: Policy,
+    quality_report: Builder,
+) -> None:
+    # GIVEN a dev job bound to the registry's version, whose output points at prod's reports (a good run of prod's)
+    package = registry.add_package(new_package("credit-risk", 7))
+    job = workload_job(processing_job, "eval-dev-steal", package)
+    job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] = f"{PROD_REPORTS}good-run/evaluation"
+    registry.add_job(job, tags={PACKAGE_TAG: package.ModelPackageArn})
+    reports.put(f"{PROD_REPORTS}good-run/evaluation/evaluation.json", quality_report(auc=0.99))
+    # WHEN dev's event is handled
+    outcome = flow_of(registry, reports, policy, two_workloads()).handle(event_of(job))
+    # THEN the evidence is refused, unread: nothing is decided, the version stays pending with the refusal recorded
+    assert outcome.verdict == "Refused"
+    assert reports.reads == []
+    assert f"to workload account {PROD}'s report locations" in outcome.reasons[0]
+    assert registry.packages[package.ModelPackageArn].ModelApprovalStatus == "PendingManualApproval"
+
+
+def test_a_workload_job_is_bound_by_the_versions_model_alone_not_by_its_arn(
+    new_package: Builder, processing_job: Builder, registry: FakeRegistry, reports: FakeReportStore, policy: Policy
+) -> None:
+    # GIVEN a dev job that names the registry's version in its environment but evaluated another model
+    package = registry.add_package(new_package("credit-risk", 8))
+    job = workload_job(processing_job, "eval-dev-named", "s3://training-dev-models/other/model.tar.gz")
+    job["Environment"] = {"MODEL_PACKAGE": package.ModelPackageArn}
+    registry.add_job(job, tags={PACKAGE_TAG: package.ModelPackageArn})
+    # WHEN handled THEN refused: one account's job binds by ARN, a workload's by the model it took as input
+    outcome = flow_of(registry, reports, policy, two_workloads()).handle(event_of(job))
+    assert outcome.verdict == "Refused"
+    assert "bound to a version by the version's model alone" in outcome.reasons[0]
+    assert reports.reads == []
+
+
+def test_a_registry_job_cannot_take_its_evidence_from_a_workloads_locations(
+    new_package: Builder, processing_job: Builder, registry: FakeRegistry, reports: FakeReportStore, policy: Policy
+) -> None:
+    # GIVEN a job of the registry account itself whose report lies in dev's locations
+    package = registry.add_package(new_package("credit-risk", 9))
+    job = workload_job(processing_job, "eval-home", package, account=ACCOUNT)
+    registry.add_job(job, tags={PACKAGE_TAG: package.ModelPackageArn})
+    # WHEN handled THEN refused, unread (it would be read with dev's role)
+    outcome = flow_of(registry, reports, policy, two_workloads()).handle(event_of(job))
+    assert outcome.verdict == "Refused"
+    assert f"of account {ACCOUNT} wrote its report" in outcome.reasons[0]
+    assert reports.reads == []
+
+
+def test_a_versions_own_report_in_a_workloads_locations_is_refused(
+    new_package: Builder, registry: FakeRegistry, reports: FakeReportStore, policy: Policy, quality_report: Builder
+) -> None:
+    # GIVEN a churn version (its rule reads the version's own report) whose ModelMetrics point into prod's bucket
+    uri = f"{PROD_REPORTS}churn/evaluation.json"
+    package = registry.add_package(new_package("churn-model", 3, report=uri))
+    reports.put(uri, quality_report(auc=0.99, recall=0.9))
+    arn = package.ModelPackageArn
+    event = parse_event(
+        {
+            "version": "0",
+            "id": "11111111-2222-3333-4444-555555555555",
+            "detail-type": "SageMaker Model Package State Change",
+            "source": "aws.sagemaker",
+            "account": ACCOUNT,
+            "time": "2025-03-04T09:15:27Z",
+            "region": REGION,
+            "resources": [arn],
+            "detail": {
+                "ModelPackageArn": arn,
+                "ModelPackageStatus": "Completed",
+                "ModelApprovalStatus": "PendingManualApproval",
+            },
+        }
+    )
+    # WHEN handled THEN refused unread: a workload's evidence counts through its job's event, read in its account
+    outcome = flow_of(registry, reports, policy, two_workloads()).handle(event)  # type: ignore[arg-type]
+    assert outcome.verdict == "Refused"
+    assert f"lies in workload account {PROD}'s report locations" in outcome.reasons[0]
+    assert reports.reads == []
+    assert registry.packages[arn].ModelApprovalStatus == "PendingManualApproval"
+
+
+def test_with_one_account_a_job_still_binds_by_the_versions_arn(
+    new_package: Builder,
+    processing_job: Builder,
+    registry: FakeRegistry,
+    reports: FakeReportStore,
+    policy: Policy,
+    quality_report: Builder,
+) -> None:
+    # GIVEN one account (no workloads) and a job that names the version in its environment only
+    package = registry.add_package(new_package("credit-risk", 10))
+    job = processing_job("eval-single", model="s3://elsewhere/model.tar.gz")
+    job["Environment"] = {"MODEL_PACKAGE": package.ModelPackageArn}
+    registry.add_job(job, tags={PACKAGE_TAG: package.ModelPackageArn})
+    reports.put(
+        f"{job['ProcessingOutputConfig']['Outputs'][0]['S3Output']['S3Uri']}/evaluation.json", quality_report(auc=0.93)
+    )
+    # WHEN handled THEN decided as before (the single-account binding rule is unchanged)
+    outcome = flow_of(registry, reports, policy, Accounts()).handle(event_of(job))
+    assert outcome.verdict == "Approved", outcome.reasons

@@ -56,7 +56,10 @@ def event_of(job: dict[str, Any]) -> CompilationJobEvent:
 
 def flow_of(registry: FakeRegistry) -> NeoFlow:
     accounts = Accounts(
-        registry=ACCOUNT, workloads={WORKLOAD: WorkloadAccount(neo_output_locations=[WORKLOAD_COMPILED])}
+        registry=ACCOUNT,
+        workloads={
+            WORKLOAD: WorkloadAccount(report_locations=["s3://dev-reports/"], neo_output_locations=[WORKLOAD_COMPILED])
+        },
     )
     return NeoFlow(registry=registry, output_locations=(REGISTRY_COMPILED,), accounts=accounts)
 
