@@ -505,6 +505,38 @@ class RegistrarConfig(BaseModel):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _one_account_per_bucket(self) -> RegistrarConfig:
+        # A bucket is one account's: listed under two, which role reads it (the registry's own, or which workload's
+        # evidence role) would depend on the order the locations are looked in.
+        if self.accounts is None:
+            return self
+        listed: list[tuple[str, list[str]]] = [
+            (
+                f"the registry account {self.accounts.registry} (report_locations, neo_output_locations)",
+                [*self.report_locations, *self.neo_output_locations],
+            ),
+            *(
+                (
+                    f"workload {workload.name!r} ({workload.account}, accounts.workloads[{number}])",
+                    [*workload.report_locations, *workload.neo_output_locations],
+                )
+                for number, workload in enumerate(self.accounts.workloads)
+            ),
+        ]
+        owners: dict[str, str] = {}
+        for owner, locations in listed:
+            for location in locations:
+                bucket, _ = split_location(location)
+                first = owners.setdefault(bucket, owner)
+                if first != owner:
+                    raise ValueError(
+                        f"the bucket {bucket!r} is in the locations of two accounts, {first} and {owner}: a bucket "
+                        "belongs to one account, and which role reads it would depend on the order the locations are "
+                        "looked in; list each bucket under the account that owns it only"
+                    )
+        return self
+
     def model_post_init(self, context: Any, /) -> None:
         self._root = _root(context)
         self._policy_text = deployable_json(self.policy_path)

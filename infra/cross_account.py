@@ -31,6 +31,11 @@ from registrar.patterns import FORWARDED
 # What a workload account may do in a shared model package group: register a version. The SageMaker developer
 # guide's cross-account model registry example grants exactly this action, on model-package/<group>/*.
 GROUP_POLICY_ACTIONS: Final = ("sagemaker:CreateModelPackage",)
+# ...and only a version pending approval: CreateModelPackage takes a ModelApprovalStatus, and a version registered
+# Approved would never pass registrar's gate (its rule matches PendingManualApproval). `sagemaker:ModelApprovalStatus`
+# is SageMaker's condition key on "the model approval status with the model-package in the request" (service
+# authorization reference); IfExists, because a request without a status registers the version pending approval.
+PENDING_APPROVAL_ONLY: Final = {"StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
 
 
 def is_exact_group(group: str) -> bool:
@@ -106,7 +111,14 @@ def statement_id(pattern: Mapping[str, Any]) -> str:
 
 
 def group_policy(group: str, accounts: AccountsConfig) -> dict[str, Any]:
-    """A model package group's resource policy: the workload accounts may register versions in it, nothing more."""
+    """A model package group's resource policy: the workload accounts may register pending versions, nothing more.
+
+    Pending approval only (:data:`PENDING_APPROVAL_ONLY`); with ``organization_id``, only principals of that
+    organization.
+    """
+    condition: dict[str, Any] = dict(PENDING_APPROVAL_ONLY)
+    if accounts.organization_id:
+        condition["StringEquals"] = organization_condition(accounts)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -116,11 +128,7 @@ def group_policy(group: str, accounts: AccountsConfig) -> dict[str, Any]:
                 "Principal": {"AWS": account_roots(accounts.workload_ids)},
                 "Action": list(GROUP_POLICY_ACTIONS),
                 "Resource": [cdk.Fn.sub(arn) for arn in permissions.package_versions([group])],
-                **(
-                    {"Condition": {"StringEquals": organization_condition(accounts)}}
-                    if accounts.organization_id
-                    else {}
-                ),
+                "Condition": condition,
             }
         ],
     }
@@ -134,7 +142,8 @@ class CrossAccountAccess(Construct):
       from principals of that organization), for that pattern's source and detail-type only.
     - For each *exact* model package group (no ``*`` or ``?``), its resource policy
       (PutModelPackageGroupPolicy through a custom resource; DeleteModelPackageGroupPolicy when removed):
-      the workload accounts may call CreateModelPackage on its versions, nothing else. A pattern names no
+      the workload accounts may call CreateModelPackage on its versions, with no ``ModelApprovalStatus`` or
+      ``PendingManualApproval`` (:data:`PENDING_APPROVAL_ONLY`), nothing else. A pattern names no
       group to put a policy on: the operator shares those groups (docs/deployment.md, "Several accounts").
       The policy replaces any other on the group: registrar owns the resource policy of the groups it shares.
 

@@ -109,8 +109,10 @@ class EvidenceReader(Construct):
     roles there (``aws:PrincipalArn``; the roles have physical names, :data:`infra.names.APPROVAL_ROLE_NAME`),
     so no other principal of the registry account may assume it, and the trust does not depend on which
     stack is deployed first. It may read the workload's report locations (``s3:GetObject``, and
-    ``s3:ListBucket`` limited to their prefixes, as the approval role does in its own account) and describe
-    and list the tags of the account's processing and compilation jobs.
+    ``s3:ListBucket`` limited to their prefixes, as the approval role does in its own account), provided the
+    bucket belongs to the workload account itself (``aws:ResourceAccount``: a bucket name deleted or mistyped
+    could be created by any other account), and describe and list the tags of the account's processing and
+    compilation jobs.
 
     Parameters
     ----------
@@ -141,7 +143,8 @@ class EvidenceReader(Construct):
             ),
             description="registrar: the registry account's approval and Neo functions read this account's evidence",
         )
-        permissions.read_reports(self.role, workload.report_locations)
+        # The workload's own account: a bucket of that name in any other account is not its evidence.
+        permissions.read_reports(self.role, workload.report_locations, owner="${AWS::AccountId}")
         permissions.read_jobs(self.role, "processing-job", ["sagemaker:DescribeProcessingJob"])
         permissions.read_jobs(self.role, "compilation-job", ["sagemaker:DescribeCompilationJob"])
 

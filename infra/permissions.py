@@ -23,6 +23,8 @@ from registrar.events import REGISTRAR_SOURCE
 from registrar.watermark import DEFAULT_KEY as SWEEPER_WATERMARK_KEY
 from registrar.watermark import ID_PREFIX as WATERMARK_ID_PREFIX
 
+# The global condition key of the account that owns the resource a request acts on (for S3, the bucket's owner).
+RESOURCE_ACCOUNT = "aws:ResourceAccount"
 UPDATE_PACKAGE_ACTIONS = ("sagemaker:UpdateModelPackage", "sagemaker:DescribeModelPackage")
 # What Powertools Idempotency's DynamoDBPersistenceLayer calls (get_item, put_item, update_item, delete_item).
 IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -142,15 +144,20 @@ def read_jobs(role: iam.IRole, kind: str, actions: Sequence[str]) -> None:
     )
 
 
-def read_reports(role: iam.IRole, locations: Sequence[str]) -> None:
+def read_reports(role: iam.IRole, locations: Sequence[str], *, owner: str | None = None) -> None:
     """s3:GetObject under the configured report locations, and s3:ListBucket limited to the same prefixes.
 
     Without s3:ListBucket, S3 answers GetObject on a missing key with 403 AccessDenied rather than 404
     NoSuchKey, and a report that was never written reads as a permission problem. The s3:prefix condition
     lets the role list (and so learn that a key is missing) under the configured prefixes and nowhere else.
+
+    ``owner``, an ``Fn::Sub`` template of an account id (``${AWS::AccountId}``), adds ``aws:ResourceAccount``
+    to every statement: the buckets must belong to that account. A bucket name is global; one deleted, or
+    mistyped in the configuration, may be created by another account, and the role then reads nothing there.
     """
     resources = report_objects(locations)
-    role.add_to_principal_policy(_statement("ReadEvaluationReports", ["s3:GetObject"], resources))
+    owned: dict[str, Any] = {} if owner is None else {"StringEquals": {RESOURCE_ACCOUNT: cdk.Fn.sub(owner)}}
+    role.add_to_principal_policy(_statement("ReadEvaluationReports", ["s3:GetObject"], resources, owned or None))
     nag.acknowledge_wildcards(
         role,
         (
@@ -163,9 +170,9 @@ def read_reports(role: iam.IRole, locations: Sequence[str]) -> None:
         ),
     )
     for number, (bucket, patterns) in enumerate(report_listings(locations), start=1):
-        conditions = None if patterns is None else {"StringLike": {"s3:prefix": patterns}}
+        conditions: dict[str, Any] = {} if patterns is None else {"StringLike": {"s3:prefix": patterns}}
         role.add_to_principal_policy(
-            _statement(f"ListEvaluationReports{number}", ["s3:ListBucket"], [bucket], conditions)
+            _statement(f"ListEvaluationReports{number}", ["s3:ListBucket"], [bucket], {**conditions, **owned} or None)
         )
 
 

@@ -16,7 +16,7 @@ from infra.config import (
     context_from_file,
     load_config,
 )
-from infra.names import CONTEXT_KEY, ENV_REPORT_LOCATIONS, ENV_WORKLOAD_ACCOUNTS
+from infra.names import CONTEXT_KEY, ENV_REGISTRY_ACCOUNT, ENV_REPORT_LOCATIONS, ENV_WORKLOAD_ACCOUNTS
 from registrar.approval.policy import load_policy, parse_policy
 from registrar.errors import ConfigurationError
 from registrar.settings import Settings
@@ -242,7 +242,9 @@ def test_the_workloads_settings_are_what_the_functions_parse() -> None:
     # GIVEN the workloads WHEN handed to the functions as REGISTRAR_WORKLOAD_ACCOUNTS THEN they read the same back
     accounts = load_config(with_accounts(), root=ROOT).accounts
     assert accounts is not None
-    settings = Settings.from_environment({ENV_WORKLOAD_ACCOUNTS: accounts.workload_settings})
+    settings = Settings.from_environment(
+        {ENV_REGISTRY_ACCOUNT: accounts.registry, ENV_WORKLOAD_ACCOUNTS: accounts.workload_settings}
+    )
     assert {a: w.model_dump() for a, w in settings.workload_accounts.items()} == {
         "111111111111": {
             "report_locations": ["s3://training-dev-evaluations/reports/"],
@@ -308,3 +310,54 @@ def test_a_bad_accounts_configuration_names_the_key_and_the_rule(context: Any, w
     error = invalid(context)
     assert f"- {where}: " in error
     assert message in error
+
+
+PROD = {
+    "name": "training-prod",
+    "account": "333333333333",
+    "report_locations": ["s3://training-prod-evaluations/reports/"],
+    "neo_output_locations": ["s3://training-prod-evaluations/compiled/"],
+}
+
+
+@pytest.mark.parametrize(
+    ("context", "bucket", "first", "second"),
+    [
+        # Two workloads: one's report bucket is the other's Neo output bucket.
+        (
+            with_accounts(
+                workloads=[workload(), {**PROD, "neo_output_locations": ["s3://training-dev-evaluations/prod/"]}]
+            ),
+            "training-dev-evaluations",
+            "workload 'training-dev' (111111111111, accounts.workloads[0])",
+            "workload 'training-prod' (333333333333, accounts.workloads[1])",
+        ),
+        # A workload and the registry's own report_locations.
+        (
+            with_accounts(workloads=[workload(report_locations=["s3://reports/workload/"])]),
+            "reports",
+            "the registry account 222222222222 (report_locations, neo_output_locations)",
+            "workload 'training-dev' (111111111111, accounts.workloads[0])",
+        ),
+        # A workload and the registry's own neo_output_locations, under another prefix.
+        (
+            with_accounts(workloads=[workload(), {**PROD, "report_locations": ["s3://artifacts/prod-reports/"]}]),
+            "artifacts",
+            "the registry account 222222222222 (report_locations, neo_output_locations)",
+            "workload 'training-prod' (333333333333, accounts.workloads[1])",
+        ),
+    ],
+)
+def test_a_bucket_listed_under_two_accounts_is_refused(context: Any, bucket: str, first: str, second: str) -> None:
+    # GIVEN a bucket in the locations of two accounts WHEN validated THEN refused, naming the bucket and both accounts
+    error = invalid(context)
+    assert f"the bucket {bucket!r} is in the locations of two accounts, {first} and {second}" in error
+
+
+def test_one_accounts_reports_and_neo_outputs_may_share_a_bucket() -> None:
+    # GIVEN each account's two lists in one bucket of its own (as docs/examples/multi-account.json) THEN valid
+    config = load_config(with_accounts(workloads=[workload(), PROD]), root=ROOT)
+    assert config.accounts is not None
+    assert config.accounts.workload_ids == ["111111111111", "333333333333"]
+    # AND one account alone names its buckets as it likes
+    assert load_config({**MINIMAL, "neo_output_locations": ["s3://reports/neo/"]}, root=ROOT).accounts is None

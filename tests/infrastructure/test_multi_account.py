@@ -14,7 +14,7 @@ from cfnlint.api import lint_file
 
 from infra import nag
 from infra.config import AccountsConfig, WorkloadAccount
-from infra.cross_account import GROUP_POLICY_ACTIONS, forwarded_event_statement
+from infra.cross_account import GROUP_POLICY_ACTIONS, forwarded_event_statement, group_policy
 from infra.names import (
     APPROVAL_HANDLER,
     ENV_EVIDENCE_ROLE,
@@ -289,6 +289,9 @@ def test_the_evidence_role_reads_its_own_accounts_evidence_and_nothing_else(
     s3_statements = [s for s in granted if s["Action"] in ("s3:GetObject", "s3:ListBucket")]
     s3 = [r for s in s3_statements for r in as_list(s["Resource"])]
     assert {r.removeprefix("arn:${AWS::Partition}:s3:::").split("/")[0] for r in s3} == buckets
+    # AND only in buckets the workload account itself owns: a bucket of that name elsewhere is not its evidence
+    for statement in s3_statements:
+        assert statement["Condition"]["StringEquals"] == {"aws:ResourceAccount": "${AWS::AccountId}"}, statement
     jobs = [r for s in granted if s not in s3_statements for r in as_list(s["Resource"])]
     assert sorted(jobs) == [
         "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:compilation-job/*",
@@ -359,13 +362,29 @@ def test_each_exact_group_lets_the_workloads_register_versions_and_nothing_more(
     assert statement["Resource"] == [
         "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:model-package/credit-risk/*"
     ]
-    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}
+    # AND only versions pending approval (a request's ModelApprovalStatus, when given), from the organization
+    assert statement["Condition"] == {
+        "StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"},
+        "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"},
+    }
     # AND removing the group from the configuration removes its policy
     delete = json.loads(policy["Delete"])
     assert (delete["action"], delete["parameters"]) == (
         "DeleteModelPackageGroupPolicy",
         {"ModelPackageGroupName": "credit-risk"},
     )
+
+
+def test_without_an_organization_the_group_policy_still_accepts_pending_versions_only(
+    multi_account: MultiAccount,
+) -> None:
+    # GIVEN no organization id WHEN a shared group's policy is made
+    accounts = accounts_of(multi_account).model_copy(update={"organization_id": None})
+    [statement] = group_policy("credit-risk", accounts)["Statement"]
+    # THEN a workload may still not register a version already Approved (or Rejected): registrar's gate decides
+    assert statement["Condition"] == {
+        "StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}
+    }
 
 
 def test_the_group_policy_provider_may_only_put_and_delete_those_groups_policies(multi_account: MultiAccount) -> None:

@@ -610,8 +610,11 @@ FUNCTION_ROLE_NAMES = {"approval": "registrar-approval-{region}", "neo": "regist
 FORWARDER_ROLE_NAME = "registrar-forwarder"
 SWEEPER_ROLE_NAME = "registrar-sweeper"
 FORWARD_RULE_PREFIX = "registrar-forward-"
-# infra.cross_account.GROUP_POLICY_ACTIONS: what a workload may do in a shared group, register a version.
+# infra.cross_account.GROUP_POLICY_ACTIONS: what a workload may do in a shared group, register a version...
 GROUP_POLICY_ACTIONS = ("sagemaker:CreateModelPackage",)
+# ...pending approval only (infra.cross_account.PENDING_APPROVAL_ONLY): never one already Approved.
+APPROVAL_STATUS_KEY = "sagemaker:ModelApprovalStatus"
+PENDING_APPROVAL = "PendingManualApproval"
 DEFAULT_EVIDENCE_ROLE: str = Settings.model_fields["evidence_role"].default
 
 
@@ -683,9 +686,10 @@ def group_policy(
     organization_id: str | None = None,
     partition: str = PARTITION,
 ) -> dict[str, Any]:
-    """A shared model package group's resource policy: ``workloads`` may register versions in it, nothing more.
+    """A shared model package group's resource policy: ``workloads`` may register pending versions, nothing more.
 
-    As infra.cross_account.group_policy (the group's name in both spellings, as infra.permissions grants it).
+    As infra.cross_account.group_policy (the group's name in both spellings, as infra.permissions grants it):
+    ``sagemaker:ModelApprovalStatus``, when the request gives one, must be ``PendingManualApproval``.
     """
     statement: dict[str, Any] = {
         "Sid": "WorkloadAccountsRegisterVersions",
@@ -696,9 +700,10 @@ def group_policy(
             f"arn:{partition}:sagemaker:{region}:{registry}:model-package/{name}/*"
             for name in dict.fromkeys((group, group.lower()))
         ],
+        "Condition": {"StringEqualsIfExists": {APPROVAL_STATUS_KEY: PENDING_APPROVAL}},
     }
     if organization_id is not None:
-        statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": organization_id}}
+        statement["Condition"]["StringEquals"] = {"aws:PrincipalOrgID": organization_id}
     return {"Version": POLICY_VERSION, "Statement": [statement]}
 
 
@@ -736,8 +741,10 @@ def evidence_policy(
     """The evidence role's permissions in workload ``account``: read-only, on its reports and its jobs.
 
     As infra.permissions.read_reports and read_jobs: ``s3:GetObject`` under the report locations,
-    ``s3:ListBucket`` limited to their prefixes, Describe and ListTags of processing and compilation jobs.
+    ``s3:ListBucket`` limited to their prefixes, both only on buckets ``account`` owns (``aws:ResourceAccount``),
+    Describe and ListTags of processing and compilation jobs.
     """
+    owned = {"StringEquals": {"aws:ResourceAccount": account}}
     listed: dict[str, list[str] | None] = {}
     objects = []
     for location in report_locations:
@@ -748,7 +755,13 @@ def evidence_policy(
         elif (patterns := listed.setdefault(bucket, [])) is not None:
             patterns.extend(p for p in (prefix, f"{prefix}*") if p not in patterns)
     statements: list[dict[str, Any]] = [
-        {"Sid": "ReadEvaluationReports", "Effect": "Allow", "Action": "s3:GetObject", "Resource": _one_or_many(objects)}
+        {
+            "Sid": "ReadEvaluationReports",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": _one_or_many(objects),
+            "Condition": owned,
+        }
     ]
     for number, (bucket, patterns) in enumerate(listed.items(), start=1):
         listing: dict[str, Any] = {
@@ -756,9 +769,8 @@ def evidence_policy(
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": f"arn:{partition}:s3:::{bucket}",
+            "Condition": {**({} if patterns is None else {"StringLike": {"s3:prefix": patterns}}), **owned},
         }
-        if patterns is not None:
-            listing["Condition"] = {"StringLike": {"s3:prefix": patterns}}
         statements.append(listing)
     for kind, action in (
         ("processing-job", "sagemaker:DescribeProcessingJob"),

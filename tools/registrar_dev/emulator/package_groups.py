@@ -22,6 +22,8 @@ response handler (:mod:`registrar_dev.emulator.sagemaker`):
       for ListModelPackages. Otherwise ``AccessDeniedException`` ("User: <caller> is not authorized to perform:
       sagemaker:CreateModelPackage on resource: <arn> because no resource-based policy allows the
       sagemaker:CreateModelPackage action", as IAM words a missing grant, with the emulator's reason).
+      CreateModelPackage's request context carries ``sagemaker:ModelApprovalStatus`` (its ``ModelApprovalStatus``,
+      absent when not given), so a policy's condition on it holds as in AWS ([sm-condition-keys]).
       A version created so belongs to the group's account (its ARN, its ``SageMaker Model Package State
       Change`` event on that account's bus), as in AWS.
     - A compilation job whose ``ModelPackageVersionArn`` is in another account reads that version (its first
@@ -33,12 +35,14 @@ Same-account calls are not checked against the group's policy: IAM is not emulat
 [api-put-policy]: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_PutModelPackageGroupPolicy.html
 [sm-register-xaccount]: https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-version.html#model-registry-version-xaccount
 [sm-ram-discover]: https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-ram-discover.html
+[sm-condition-keys]: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from moto.core.exceptions import AWSError
@@ -49,6 +53,8 @@ from moto.sagemaker.models import ModelPackage, ModelPackageGroup, sagemaker_bac
 from registrar_dev.emulator import accounts
 from registrar_dev.emulator.policies import Caller, evaluate
 
+# SageMaker's condition key on the approval status a request gives a model package (service authorization reference).
+APPROVAL_STATUS_KEY = "sagemaker:ModelApprovalStatus"
 # Operation -> the member naming the group or version it acts on.
 ROUTED_MEMBERS = {
     "CreateModelPackage": "ModelPackageGroupName",
@@ -60,6 +66,19 @@ ROUTED_MEMBERS = {
 _SAGEMAKER_ARN = re.compile(
     r"arn:(aws[a-z-]*):sagemaker:([a-z0-9-]+):(\d{12}):(model-package-group|model-package)/(.+)"
 )
+
+
+def request_context(operation: str, get_param: Callable[[str], Any]) -> dict[str, str]:
+    """The condition keys a SageMaker request carries besides the caller's, as far as the emulator evaluates them.
+
+    CreateModelPackage: ``sagemaker:ModelApprovalStatus``, the request's ``ModelApprovalStatus`` when it gives one
+    (absent otherwise), the service authorization reference's "model approval status with the model-package in
+    the request". So a group policy conditioned on it (``StringEqualsIfExists`` ``PendingManualApproval``) refuses
+    a version registered already ``Approved`` from another account, as AWS does.
+    """
+    if operation == "CreateModelPackage" and (status := get_param("ModelApprovalStatus")) is not None:
+        return {APPROVAL_STATUS_KEY: str(status)}
+    return {}
 
 
 class SageMakerAccessDeniedError(AWSError):
@@ -153,7 +172,9 @@ class PackageGroupPoliciesBackend:
         count = sum(1 for package in self.model_packages.values() if package.model_package_group_name == group_name)
         return f"arn:aws:sagemaker:{self.region_name}:{self.account_id}:model-package/{group_name.lower()}/{count + 1}"
 
-    def authorize(self, caller: Caller, operation: str, name_or_arn: str) -> None:
+    def authorize(
+        self, caller: Caller, operation: str, name_or_arn: str, context: Mapping[str, str] | None = None
+    ) -> None:
         """Refuse a call from another account unless this account's group policy allows it (fix 21).
 
         Parameters
@@ -164,6 +185,8 @@ class PackageGroupPoliciesBackend:
             The SageMaker operation, e.g. ``CreateModelPackage``.
         name_or_arn
             The ARN the request names: a group's, or a version's.
+        context
+            The request's own condition keys (:func:`request_context`), evaluated with the caller's.
 
         Raises
         ------
@@ -184,7 +207,7 @@ class PackageGroupPoliciesBackend:
         else:
             resource = name_or_arn
         policy = self.package_group_policies.get(group.model_package_group_name) if group else None
-        decision = evaluate(policy, caller, f"sagemaker:{operation}", resource)
+        decision = evaluate(policy, caller, f"sagemaker:{operation}", resource, context)
         if not decision.allowed:
             action = f"sagemaker:{operation}"
             raise SageMakerAccessDeniedError(
@@ -228,7 +251,7 @@ class PackageGroupPoliciesResponse:
             raise ValidationError(f"{value} is not in region {self.region}.")
         owner: Any = sagemaker_backends[account][region]  # the emulator's backend class (PackageGroupPoliciesBackend)
         caller = accounts.caller(self.get_access_key(), self.current_account, self.region)
-        owner.authorize(caller, self._get_action(), value)
+        owner.authorize(caller, self._get_action(), value, request_context(self._get_action(), self._get_param))
         return owner
 
     def put_model_package_group_policy(self) -> ActionResult:
