@@ -45,6 +45,7 @@ from registrar_dev.topology import (
     build_cross_account,
     build_forwarding,
     build_topology,
+    registry_bus,
 )
 from tests.integration.scenario import POLICY, REPORTS
 
@@ -53,6 +54,7 @@ WORKLOAD = "111111111111"
 UNLISTED = "999999999999"
 GROUP = "credit-risk"
 GROUP_ARN = f"arn:aws:sagemaker:{REGION}:{REGISTRY}:model-package-group/{GROUP}"
+REGISTRY_BUS = registry_bus(REGISTRY, REGION)
 EVIDENCE_BUCKET = "registrar-workload-evidence"  # the workload's bucket: its report and Neo output locations
 SCRATCH_BUCKET = "registrar-workload-scratch"  # the workload's too, but no location of the deployment
 UNLISTED_BUCKET = "registrar-unlisted-evidence"
@@ -82,6 +84,7 @@ class Scene:
     assumed: dict[str, list[str]] = field(default_factory=dict)  # flow -> the roles its function assumed
     dead_letters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # flow -> the events in its DLQ
     swept: int = 0  # compilation jobs the workload's sweeper published
+    put_directly: dict[str, Any] = field(default_factory=dict)  # the unlisted account's PutEvents on the registry's bus
 
 
 def _version(sagemaker: Any, group: str, model: str) -> str:
@@ -149,6 +152,26 @@ def _register_and_evaluate(scene: Scene) -> None:
     unlisted.events.put_events(
         Entries=[{"Source": "registrar", "DetailType": "Compilation Job State Change", "Detail": json.dumps(detail)}]
     )
+    # And it puts the same two kinds of event on the registry's bus directly, naming the bus by its ARN.
+    processing = {"ProcessingJobName": "credit-risk-eval-2", "ProcessingJobStatus": "Completed"}
+    answer = unlisted.events.put_events(
+        Entries=[
+            {
+                "Source": "aws.sagemaker",
+                "DetailType": "SageMaker Processing Job State Change",
+                "Resources": [scene.jobs["forged"]],
+                "Detail": json.dumps(processing),
+                "EventBusName": REGISTRY_BUS,
+            },
+            {
+                "Source": "registrar",
+                "DetailType": "Compilation Job State Change",
+                "Detail": json.dumps(detail),
+                "EventBusName": REGISTRY_BUS,
+            },
+        ]
+    )
+    scene.put_directly = {key: value for key, value in answer.items() if key != "ResponseMetadata"}
 
 
 def _run(scene: Scene, flow: str, emulator: Emulator) -> None:
@@ -320,6 +343,32 @@ def _refusal_names_the_bus(undelivered: Undelivered) -> bool:
     return f"events:PutEvents on resource: arn:aws:events:{REGION}:{REGISTRY}:event-bus/default" in (
         undelivered.error_message
     )
+
+
+def test_events_an_unlisted_account_puts_on_the_registrys_bus_directly_are_refused_and_change_nothing(
+    scene: Scene,
+) -> None:
+    # THEN both entries the unlisted account put on the registry's bus by its ARN failed, as PutEvents reports a
+    # refused entry: the SageMaker event for its source (only SageMaker publishes aws.sagemaker), registrar's
+    # Compilation Job State Change because the registry's bus policy does not list the account
+    assert scene.put_directly["FailedEntryCount"] == 2
+    sagemaker, compilation = scene.put_directly["Entries"]
+    assert (sagemaker["ErrorCode"], sagemaker["ErrorMessage"]) == (
+        "NotAuthorizedForSourceException",
+        "Not authorized for the source.",
+    )
+    assert "EventId" not in sagemaker
+    assert compilation["ErrorCode"] == "AccessDeniedException" and "EventId" not in compilation
+    assert compilation["ErrorMessage"].startswith(
+        f"User: arn:aws:iam::{UNLISTED}:root is not authorized to perform: events:PutEvents on resource: {REGISTRY_BUS}"
+    )
+    # AND neither reached a function, nor the unlisted account's own bus (its forwarders refused only what they
+    # forwarded), and the Neo function attached the workload's compilation once, from the workload's event
+    assert [event for events in scene.received.values() for event in events if event["account"] == UNLISTED] == []
+    assert len(scene.unlisted.undelivered()) == 2
+    assert [event["account"] for event in scene.received["neo"]] == [WORKLOAD]
+    assert [(o.outcome, o.verdict) for o in scene.handled["neo"]] == [("updated", "Attached")]
+    assert scene.after["elsewhere"]["ModelApprovalStatus"] == "PendingManualApproval"
 
 
 def test_a_workload_job_tagged_with_an_unlisted_accounts_version_is_invalid_and_changes_nothing(

@@ -2,8 +2,8 @@
 
 docs/sagemaker.md#accounts-in-the-emulator: what moto 5.2.5 already does (credentials select the account; every
 resource is kept per account), and fixes 19 (AssumeRole only where the trust policy allows), 20 (an event sent to
-another account's bus keeps its envelope and needs that bus's policy) and 21 (model package group policies, and
-versions registered from another account).
+another account's bus keeps its envelope and needs that bus's policy), 21 (model package group policies, and
+versions registered from another account) and 22 (PutEvents naming another account's bus, per entry by its policy).
 """
 
 from __future__ import annotations
@@ -483,6 +483,199 @@ def test_forwarding_role_that_events_cannot_assume_is_dead_lettered(aws: Emulato
     assert "events.amazonaws.com cannot assume" in refusal["ERROR_MESSAGE"]
 
 
+# Fix 22: PutEvents naming another account's bus -----------------------------------------------------------------
+
+
+class DirectPut:
+    """A registry rule sending what arrives from the workload to a queue, and a workload rule catching what lands on
+    the workload's own bus (where moto put an entry naming the registry's bus)."""
+
+    def __init__(self, aws: Emulator) -> None:
+        self.received = Queue(aws, unique("received"))
+        self.stayed_home = Queue(aws, unique("stayed-home"), WORKLOAD)
+        pattern = json.dumps({"source": ["registrar", "aws.sagemaker"], "account": [WORKLOAD]})
+        for account, queue in ((REGISTRY, self.received), (WORKLOAD, self.stayed_home)):
+            events = emulator_client("events", aws.endpoint, account=account)
+            rule = unique("from-workload")
+            events.put_rule(Name=rule, EventPattern=pattern)
+            events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queue.arn}])
+        self.events = emulator_client("events", aws.endpoint, account=WORKLOAD)
+
+    def put(self, *entries: dict[str, Any], events: Any = None) -> dict[str, Any]:
+        """PutEvents from the workload (or ``events``); returns the answer without its metadata."""
+        answer = dict((events or self.events).put_events(Entries=list(entries)))
+        answer.pop("ResponseMetadata", None)
+        return answer
+
+
+def entry(
+    source: str = "registrar", detail_type: str = "Compilation Job State Change", bus: str | None = REGISTRY_BUS
+) -> dict[str, Any]:
+    detail = {"CompilationJobName": unique("compile"), "CompilationJobStatus": "COMPLETED"}
+    put = {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail), "Resources": ["arn:x"]}
+    return {**put, "EventBusName": bus} if bus else put
+
+
+def refused(message: str, caller: str = f"arn:aws:iam::{WORKLOAD}:root", bus: str = REGISTRY_BUS) -> bool:
+    return message.startswith(
+        f"User: {caller} is not authorized to perform: events:PutEvents on resource: {bus} because no resource-based "
+        "policy allows the events:PutEvents action"
+    )
+
+
+def test_put_events_to_another_accounts_bus_is_delivered_there_from_the_caller(aws: Emulator) -> None:
+    # GIVEN a registry bus whose policy lets the workload account put events, and a registry rule matching it
+    allow_account(aws)
+    direct = DirectPut(aws)
+
+    # WHEN the workload puts an event naming the registry's bus by ARN
+    sent = entry()
+    answer = direct.put(sent)
+
+    # THEN it is accepted, and the registry's rule receives it whole, as the workload's event, under its EventId
+    assert answer["FailedEntryCount"] == 0
+    [result] = answer["Entries"]
+    [event] = direct.received.events()
+    assert (event["id"], event["account"], event["source"], event["detail-type"], event["region"]) == (
+        result["EventId"],
+        WORKLOAD,
+        "registrar",
+        "Compilation Job State Change",
+        REGION,
+    )
+    assert (event["detail"], event["resources"]) == (json.loads(sent["Detail"]), ["arn:x"])
+    # AND it did not land on the workload's own bus
+    assert direct.stayed_home.events(wait=0.5) == []
+
+
+def test_put_events_to_another_accounts_bus_without_its_policy_fails_that_entry(aws: Emulator) -> None:
+    # GIVEN a registry bus without any policy, and a custom bus name the registry does not have
+    direct = DirectPut(aws)
+    missing = REGISTRY_BUS.replace("/default", "/missing")
+
+    # WHEN the workload puts one event on its own bus, one on the registry's, one on the missing bus
+    answer = direct.put(entry(bus=None), entry(), entry(bus=missing))
+
+    # THEN the call succeeds; its own entry is put, the two others fail with AccessDeniedException, in their places
+    assert answer["FailedEntryCount"] == 2
+    own, registry, elsewhere = answer["Entries"]
+    assert set(own) == {"EventId"}
+    assert (registry["ErrorCode"], elsewhere["ErrorCode"]) == ("AccessDeniedException", "AccessDeniedException")
+    assert "EventId" not in registry and "EventId" not in elsewhere
+    assert refused(registry["ErrorMessage"]) and refused(elsewhere["ErrorMessage"], bus=missing)
+    assert "does not exist" in elsewhere["ErrorMessage"]
+    # AND nothing reached the registry; only the workload's own entry is on the workload's bus
+    assert direct.received.events(wait=0.5) == []
+    assert [event["id"] for event in direct.stayed_home.events()] == [own["EventId"]]
+
+
+def test_put_events_bus_policy_for_another_account_refuses_the_workload(aws: Emulator) -> None:
+    # GIVEN a registry bus that lets another account in, not the workload
+    allow_account(aws, OTHER)
+    direct = DirectPut(aws)
+
+    # WHEN the workload, then the other account, put an event on the registry's bus
+    [workload] = direct.put(entry())["Entries"]
+    other = direct.put(entry(), events=emulator_client("events", aws.endpoint, account=OTHER))
+
+    # THEN the workload's entry is refused and nothing of it arrives; the other account's is accepted
+    assert workload["ErrorCode"] == "AccessDeniedException"
+    assert direct.received.events(wait=0.5) == []
+    assert other["FailedEntryCount"] == 0
+
+
+def test_put_events_bus_policy_conditions_on_source_and_detail_type_hold_per_entry(aws: Emulator) -> None:
+    # GIVEN the registry stack's kind of statement: the workload's root, one source and one detail-type
+    statement = {
+        "Sid": "registrar-CompilationJobStateChange",
+        "Effect": "Allow",
+        "Principal": {"AWS": [f"arn:aws:iam::{WORKLOAD}:root"]},
+        "Action": "events:PutEvents",
+        "Resource": REGISTRY_BUS,
+        "Condition": {
+            "ForAllValues:StringEquals": {"events:source": ["registrar"]},
+            "StringEquals": {"events:detail-type": "Compilation Job State Change"},
+        },
+    }
+    emulator_client("events", aws.endpoint).put_permission(
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )
+    direct = DirectPut(aws)
+
+    # WHEN the workload puts, in one call, a matching entry, one of another detail-type and one of another source
+    matching = entry()
+    answer = direct.put(matching, entry(detail_type="Registrar Decision"), entry(source="registrar.other"))
+
+    # THEN only the first is accepted and delivered; the others fail, each in its place
+    assert answer["FailedEntryCount"] == 2
+    codes = [result.get("ErrorCode") for result in answer["Entries"]]
+    assert codes == [None, "AccessDeniedException", "AccessDeniedException"]
+    assert [event["detail"] for event in direct.received.events()] == [json.loads(matching["Detail"])]
+
+
+def test_put_events_bus_policy_on_principal_arn_lets_that_role_in_only(aws: Emulator) -> None:
+    # GIVEN a registry bus letting in one workload role, by aws:PrincipalArn, and nobody else of the workload
+    role = make_role(aws, WORKLOAD, unique("publisher"), trust({"AWS": f"arn:aws:iam::{REGISTRY}:root"}))
+    statement = {
+        "Sid": "publisher",
+        "Effect": "Allow",
+        "Principal": {"AWS": WORKLOAD},
+        "Action": "events:PutEvents",
+        "Resource": REGISTRY_BUS,
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": role}},
+    }
+    emulator_client("events", aws.endpoint).put_permission(Policy=json.dumps({"Statement": [statement]}))
+    direct = DirectPut(aws)
+
+    # WHEN a session of that role, then the workload's root, put an event on the registry's bus
+    session = as_credentials(aws, "events", assume(aws, role))
+    as_role = direct.put(entry(), events=session)
+    as_root = direct.put(entry())
+
+    # THEN the role's entry is delivered, from the workload; the root's is refused
+    assert as_role["FailedEntryCount"] == 0
+    [event] = direct.received.events()
+    assert event["account"] == WORKLOAD
+    [result] = as_root["Entries"]
+    assert result["ErrorCode"] == "AccessDeniedException"
+    assert refused(result["ErrorMessage"])
+
+
+def test_put_events_to_another_accounts_bus_refuses_an_aws_source_whatever_its_policy(aws: Emulator) -> None:
+    # GIVEN a registry bus whose policy lets the workload put anything
+    allow_account(aws)
+    direct = DirectPut(aws)
+
+    # WHEN the workload puts a SageMaker event of its own making on the registry's bus
+    [result] = direct.put(entry(source="aws.sagemaker", detail_type="SageMaker Processing Job State Change"))["Entries"]
+
+    # THEN it is refused as EventBridge refuses aws.* sources from customers, and nothing arrives
+    assert result == {"ErrorCode": "NotAuthorizedForSourceException", "ErrorMessage": "Not authorized for the source."}
+    assert direct.received.events(wait=0.5) == []
+
+
+def test_event_bus_invocation_tells_a_forwarding_rule_from_put_events(aws: Emulator) -> None:
+    # GIVEN a registry bus that accepts the workload's events only through a rule (events:eventBusInvocation)
+    statement = {
+        "Sid": "forwarded-only",
+        "Effect": "Allow",
+        "Principal": {"AWS": WORKLOAD},
+        "Action": "events:PutEvents",
+        "Resource": REGISTRY_BUS,
+        "Condition": {"Bool": {"events:eventBusInvocation": "true"}},
+    }
+    emulator_client("events", aws.endpoint).put_permission(Policy=json.dumps({"Statement": [statement]}))
+    forwarding = Forwarding(aws)
+
+    # WHEN the workload puts an event on the registry's bus directly, then on its own bus, which forwards it
+    [result] = DirectPut(aws).put(entry())["Entries"]
+    detail = forwarding.publish()
+
+    # THEN the direct one is refused, the forwarded one arrives
+    assert result["ErrorCode"] == "AccessDeniedException"
+    assert [event["detail"] for event in forwarding.received.events()] == [detail]
+
+
 # Fix 21: model package groups shared with workload accounts ------------------------------------------------------
 
 
@@ -673,3 +866,30 @@ def test_boto3_default_credentials_stay_in_the_registry(aws: Emulator) -> None:
 
     # THEN it is the default (registry) account
     assert identity["Account"] == REGISTRY
+
+
+def test_group_policy_condition_on_the_approval_status_holds_for_create_model_package(
+    aws: Emulator, registry_group: str
+) -> None:
+    # GIVEN a group shared as the registry stack shares it: CreateModelPackage, pending approval only
+    registry = emulator_client("sagemaker", aws.endpoint)
+    name = registry_group.split("/")[-1]
+    document = json.loads(group_policy(registry_group, ["sagemaker:CreateModelPackage"]))
+    document["Statement"][0]["Condition"] = {
+        "StringEqualsIfExists": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}
+    }
+    registry.put_model_package_group_policy(ModelPackageGroupName=name, ResourcePolicy=json.dumps(document))
+    workload = as_credentials(aws, "sagemaker", workload_session(aws))
+    pending = version_request(registry_group)
+    unstated = {key: value for key, value in pending.items() if key != "ModelApprovalStatus"}
+
+    # WHEN/THEN the workload cannot register a version already Approved (the request carries the key)...
+    denied(
+        lambda: workload.create_model_package(**{**pending, "ModelApprovalStatus": "Approved"}),
+        "AccessDeniedException",
+    )
+    assert registry.list_model_packages(ModelPackageGroupName=name)["ModelPackageSummaryList"] == []
+    # ...and may register one pending approval, or one without a status (the key is then absent)
+    created = [workload.create_model_package(**request)["ModelPackageArn"] for request in (pending, unstated)]
+    listed = registry.list_model_packages(ModelPackageGroupName=name)["ModelPackageSummaryList"]
+    assert sorted(summary["ModelPackageArn"] for summary in listed) == sorted(created)

@@ -25,7 +25,7 @@ The fixes, numbered across the package, each in the module that holds it:
 Not emulated: the emulator enforces no IAM within an account (any credentials may do anything their account
 holds), no queue, topic or bucket policies (kept, not enforced) and no KMS (keys named in encryption settings
 are neither required nor used): a deployment's permissions are not tested here. Between accounts it enforces
-what fixes 19-21 name: role trust policies, event-bus policies and model package group policies.
+what fixes 19-22 name: role trust policies, event-bus policies and model package group policies.
 
 - :mod:`registrar_dev.emulator.sqs`: 11 one receive at a time per queue (moto could hand a message over twice).
 - :mod:`registrar_dev.emulator.targets`: 12 a target's input (``Input``, ``InputPath``, ``InputTransformer``) as
@@ -38,8 +38,9 @@ what fixes 19-21 name: role trust policies, event-bus policies and model package
   only where the role's trust policy allows (and a role's credentials as Lambda gets them,
   ``POST /registrar-emulator/sts/service-credentials``); :mod:`registrar_dev.emulator.targets` 20 events sent to
   another account's bus keep their envelope and need that bus's policy; :mod:`registrar_dev.emulator.package_groups`
-  21 model package group policies, and versions registered from another account. The policy language they share
-  is :mod:`registrar_dev.emulator.policies`.
+  21 model package group policies, and versions registered from another account; :mod:`registrar_dev.emulator.events`
+  22 PutEvents naming another account's bus, entry by entry by that bus's policy. The policy language they share is
+  :mod:`registrar_dev.emulator.policies`.
 
 Helpers: :mod:`registrar_dev.emulator.outcome` (the ``emulator:outcome`` tag that makes a job fail or stop),
 :mod:`registrar_dev.emulator.clock` (times to the millisecond), :mod:`registrar_dev.emulator.server` (start/serve).

@@ -25,15 +25,47 @@ Departures corrected (docs/sagemaker.md#departures-corrected):
 (20, event buses of other accounts, is in :mod:`registrar_dev.emulator.targets`; PutPermission's ``Principal: "*"``
 is kept as ``"*"`` here, as EventBridge keeps it, where moto wrote ``arn:aws:iam::*:root``.)
 
+22. PutEvents whose entry names another account's bus by ARN (``EventBusName`` =
+    ``arn:aws:events:us-east-1:123456789012:event-bus/default`` from account 111111111111). moto keeps the name
+    after the last ``/`` and puts the event on the **caller's own** bus of that name: ``FailedEntryCount`` 0, the
+    other account's rules never see it, whatever that bus's policy says. EventBridge authorizes such a call with
+    the receiving bus's resource policy ([eb-bus-perms], [eb-cross-account]) and reports what it refuses per entry
+    ([eb-result-entry]). :meth:`EmulatorEventsBackend.put_events_as` (called by :class:`EmulatorEventsHandler`
+    with the caller, :func:`registrar_dev.emulator.accounts.caller`) does, for each such entry, in order:
+
+    - validates it as moto does (``Source``, ``DetailType``, ``Detail`` required: ``InvalidArgument``; a
+      ``Detail`` that is not JSON: ``MalformedDetail``);
+    - refuses a ``source`` starting with ``aws.`` with ``NotAuthorizedForSourceException`` "Not authorized for
+      the source." (only AWS services publish those, whatever a policy says; on the caller's own bus moto still
+      accepts them, docs/sagemaker.md "Not yet corrected");
+    - evaluates the bus's policy for ``events:PutEvents`` (:func:`registrar_dev.emulator.targets.bus_decision`,
+      shared with fix 20: the caller's ``aws:PrincipalArn``, ``aws:PrincipalAccount``, ``aws:PrincipalOrgID``, the
+      entry's ``events:source`` and ``events:detail-type``, ``events:eventBusInvocation`` ``false``); a refused
+      entry, or one naming a bus that does not exist, fails with ``AccessDeniedException`` "User: <caller> is
+      not authorized to perform: events:PutEvents on resource: <bus> because no resource-based policy allows the
+      events:PutEvents action (emulator: <reason>)" (IAM's wording for a missing grant; EventBridge's exact
+      message is not documented);
+    - otherwise routes the event on that bus (:func:`registrar_dev.emulator.targets.route_on_bus`), ``account``
+      the caller's, ``region`` the call's, ``id`` the entry's ``EventId``.
+
+    Refused entries count in ``FailedEntryCount``; the call answers HTTP 200, as for any failed entry. Entries
+    for the caller's own buses are moto's, unchanged, and keep their place in ``Entries``.
+
+[eb-bus-perms]: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-perms.html
+[eb-cross-account]: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-account.html
+[eb-result-entry]: https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsResultEntry.html
+
 Emission is process-wide, like moto's state: :func:`set_emission` turns it off for tests that do not
 want events.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, cast
@@ -43,6 +75,11 @@ from moto.events import urls as moto_events_urls
 from moto.events.exceptions import ValidationException
 from moto.events.models import EventBus, EventPattern, EventsBackend, events_backends
 from moto.events.responses import EventsHandler
+from moto.events.utils import _BASE_EVENT_MESSAGE
+from moto.moto_api._internal import mock_random as random
+
+from registrar_dev.emulator import accounts, targets
+from registrar_dev.emulator.policies import Caller
 
 SOURCE = "aws.sagemaker"
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
@@ -50,6 +87,9 @@ PROCESSING_JOB_STATE_CHANGE = "SageMaker Processing Job State Change"
 
 # TestEventPattern's documented mandatory members of the event.
 _MANDATORY_EVENT_FIELDS = ("id", "account", "source", "time", "region", "resources", "detail-type")
+_BUS_ARN = re.compile(r"arn:aws[a-z-]*:events:([a-z0-9-]+):(\d{12}):event-bus/(.+)")
+MAX_ENTRIES = 10  # moto's limit, and EventBridge's
+RESERVED_SOURCE_PREFIX = "aws."
 
 _emission = threading.Event()
 _emission.set()
@@ -112,7 +152,23 @@ def publish(
 
 
 class EmulatorEventsHandler(EventsHandler):
-    """moto's EventBridge handler, with ``TestEventPattern`` answered."""
+    """moto's EventBridge handler, with ``TestEventPattern`` answered and PutEvents to other accounts' buses (22)."""
+
+    def put_events(self) -> str:
+        """PutEvents: each entry on the bus it names, another account's only where that bus's policy allows (22).
+
+        Returns
+        -------
+        str
+            ``{"FailedEntryCount": n, "Entries": [...]}``, one result per entry, in order.
+        """
+        backend = cast(EmulatorEventsBackend, self.events_backend)
+        results = backend.put_events_as(
+            self._get_param("Entries") or [],
+            lambda: accounts.caller(self.get_access_key(), self.current_account, self.region),
+        )
+        failed = sum(1 for result in results if "ErrorCode" in result)
+        return json.dumps({"FailedEntryCount": failed, "Entries": results})
 
     def test_event_pattern(self) -> str:  # type: ignore[override]
         """Match ``Event`` against ``EventPattern`` with moto's rule matcher.
@@ -138,6 +194,78 @@ class EmulatorEventsHandler(EventsHandler):
 class EmulatorEventsBackend(EventsBackend):
     """moto's EventBridge backend, routing its HTTP requests to :class:`EmulatorEventsHandler`."""
 
+    def put_events_as(self, entries: list[dict[str, Any]], caller: Callable[[], Caller]) -> list[dict[str, Any]]:
+        """Put ``entries`` for ``caller``: on this account's buses as moto does, on another account's as fix 22 says.
+
+        Parameters
+        ----------
+        entries
+            PutEvents' ``Entries``.
+        caller
+            Who calls (asked only when an entry names another account's bus).
+
+        Returns
+        -------
+        list
+            One result per entry, in order: ``{"EventId": ...}`` or ``{"ErrorCode": ..., "ErrorMessage": ...}``.
+        """
+        if len(entries) > MAX_ENTRIES or not any(self._foreign_bus(entry) for entry in entries):
+            return self.put_events(entries)  # moto's, whole (its ValidationException for too many entries)
+        who: Caller | None = None
+        results: list[dict[str, Any]] = []
+        for entry in entries:
+            bus_arn = self._foreign_bus(entry)
+            if bus_arn is None:
+                results.extend(self.put_events([entry]))
+                continue
+            who = who or caller()
+            results.append(self._put_on_foreign_bus(entry, bus_arn, who))
+        return results
+
+    def _foreign_bus(self, entry: dict[str, Any]) -> re.Match[str] | None:
+        """The ARN of another account's bus that ``entry`` names (``EventBusName``), parsed; ``None`` otherwise."""
+        match = _BUS_ARN.fullmatch(str(entry.get("EventBusName") or ""))
+        return match if match is not None and match.group(2) != self.account_id else None
+
+    def _put_on_foreign_bus(self, entry: dict[str, Any], bus_arn: re.Match[str], caller: Caller) -> dict[str, Any]:
+        """One entry for another account's bus: validated, its source and the bus's policy checked, routed (22)."""
+        invalid = _invalid_entry(entry)
+        if invalid is not None:
+            return invalid
+        if str(entry["Source"]).startswith(RESERVED_SOURCE_PREFIX):
+            return {"ErrorCode": "NotAuthorizedForSourceException", "ErrorMessage": "Not authorized for the source."}
+        region, account, name = bus_arn.groups()
+        event_id = str(random.uuid4())
+        event: dict[str, Any] = {
+            **copy.deepcopy(_BASE_EVENT_MESSAGE),  # moto's envelope, as its own PutEvents builds it
+            "id": event_id,
+            "detail-type": entry["DetailType"],
+            "source": entry["Source"],
+            "account": caller.account,  # the sender's, as EventBridge keeps it (fix 20)
+            "time": entry.get("Time", unix_time()),
+            "region": self.region_name,
+            "resources": entry.get("Resources", []),
+            "detail": json.loads(entry["Detail"]),
+        }
+        try:
+            bus = events_backends[account][region].event_buses.get(name)
+        except KeyError:  # a region moto does not know
+            bus = None
+        if bus is None:
+            reason = f"event bus {bus_arn.group(0)} does not exist"
+        else:
+            decision = targets.bus_decision(bus, caller, event)
+            if decision.allowed:
+                targets.route_on_bus(bus, event)
+                return {"EventId": event_id}
+            reason = decision.reason
+        action = "events:PutEvents"
+        return {
+            "ErrorCode": "AccessDeniedException",
+            "ErrorMessage": f"User: {caller.arn} is not authorized to perform: {action} on resource: "
+            f"{bus_arn.group(0)} because no resource-based policy allows the {action} action (emulator: {reason})",
+        }
+
     def _put_permission_from_params(
         self, event_bus: EventBus, action: str | None, principal: str, statement_id: str, condition: dict[str, str]
     ) -> None:
@@ -157,6 +285,21 @@ class EmulatorEventsBackend(EventsBackend):
             url_bases=moto_events_urls.url_bases,
             url_paths=dict.fromkeys(moto_events_urls.url_paths, EmulatorEventsHandler.dispatch),
         )
+
+
+def _invalid_entry(entry: dict[str, Any]) -> dict[str, str] | None:
+    """moto's PutEvents checks of one entry: its result when invalid, ``None`` when it may be put."""
+    for member in ("Source", "DetailType", "Detail"):
+        if not entry.get(member):
+            return {
+                "ErrorCode": "InvalidArgument",
+                "ErrorMessage": f"Parameter {member} is not valid. Reason: {member} is a required argument.",
+            }
+    try:
+        json.loads(entry["Detail"])
+    except ValueError:
+        return {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+    return None
 
 
 # moto keeps the time it received an event in the event itself; EventBridge delivers no such member.

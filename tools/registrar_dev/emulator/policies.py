@@ -1,9 +1,9 @@
 """The part of IAM's policy language the emulator enforces: trust, event-bus and model-package-group policies.
 
-Used by fixes 19-21 (docs/sagemaker.md#accounts-in-the-emulator) to decide whether a caller of one account may
-act on a resource of another: AssumeRole against a role's trust policy, a rule's delivery to another account's
-event bus against that bus's policy, and a SageMaker call on another account's model package group against the
-group's resource policy. Pure: nothing here reads moto.
+Used by fixes 19-22 (docs/sagemaker.md#accounts-in-the-emulator) to decide whether a caller of one account may
+act on a resource of another: AssumeRole against a role's trust policy, a rule's delivery (20) or a PutEvents entry
+(22) to another account's event bus against that bus's policy, and a SageMaker call on another account's model
+package group against the group's resource policy. Pure: nothing here reads moto.
 
 What is evaluated, as the IAM user guide describes it ([iam-principal], [iam-conditions], [iam-evaluation]):
 

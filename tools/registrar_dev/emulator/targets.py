@@ -61,7 +61,10 @@ Departures corrected (docs/sagemaker.md#departures-corrected):
     [eb-bus-perms]): the sender is the target's ``RoleArn`` (which must be a role of the rule's account trusting
     ``events.amazonaws.com``: ``aws:PrincipalArn`` is the role, ``aws:PrincipalOrgID`` the account's
     organization) or, without one, the rule's account (no organization: accounts granted through an
-    organization must name a role). ``events:source`` and ``events:detail-type`` are the event's. A refused,
+    organization must name a role). ``events:source`` and ``events:detail-type`` are the event's,
+    ``events:eventBusInvocation`` is ``true``, ``aws:SourceArn`` the rule and ``aws:SourceAccount`` its account
+    ([eb-conditions]; :func:`bus_decision` and :func:`route_on_bus` serve fix 22 too, a PutEvents naming another
+    account's bus, in :mod:`registrar_dev.emulator.events`). A refused,
     missing-role or missing-bus delivery fails: to the target's ``DeadLetterConfig`` queue (``ERROR_CODE``
     ``AccessDenied`` or ``ResourceNotFound``), as 13 and 14 do. Every failed delivery of 13, 14 and 20 counts
     one ``FailedInvocations`` in ``AWS/Events`` of the rule's account ([eb-monitoring]). The target's input
@@ -79,6 +82,7 @@ still not used.
 [eb-bus-perms]: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-perms.html
 [eb-putpermission]: https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutPermission.html
 [eb-monitoring]: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html
+[eb-conditions]: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html
 """
 
 from __future__ import annotations
@@ -93,20 +97,20 @@ import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from moto.core.utils import iso_8601_datetime_without_milliseconds
-from moto.events.models import Rule, events_backends
+from moto.events.models import EventBus, Rule, events_backends
 from moto.sns.models import SNSBackend, Subscription, sns_backends
 from moto.sqs.models import sqs_backends
 from moto.utilities.arns import parse_arn
 from moto.utilities.utils import get_partition
 
 from registrar_dev.emulator.accounts import organization_of, trust_decision
-from registrar_dev.emulator.policies import Caller, evaluate
+from registrar_dev.emulator.policies import Caller, Decision, evaluate
 from registrar_dev.emulator.server import ACCOUNT_ID, REGION
 
 SENT_EMAILS_PATH = "/registrar-emulator/sns/sent-emails"
@@ -397,18 +401,49 @@ def _send_to_bus(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> N
         raise DeliveryError("ResourceNotFound", f"event bus {target['Arn']} does not exist")
     if arn.account != rule.account_id:
         sender = _sender(rule, target)
-        decision = evaluate(
-            bus.policy,
-            sender,
-            "events:PutEvents",
-            bus.arn,
-            {"events:source": str(event.get("source")), "events:detail-type": str(event.get("detail-type"))},
-        )
+        decision = bus_decision(bus, sender, event, rule=rule)
         if not decision.allowed:
             refused = f"{sender.arn} is not authorized to perform: events:PutEvents on resource: {bus.arn}"
             raise DeliveryError("AccessDenied", f"{refused}: {decision.reason}")
+    route_on_bus(bus, event)
+
+
+def bus_decision(bus: EventBus, sender: Caller, event: Mapping[str, Any], *, rule: Rule | None = None) -> Decision:
+    """Whether ``bus``'s resource policy lets ``sender`` put ``event`` on it (fixes 20 and 22).
+
+    Parameters
+    ----------
+    bus
+        The receiving bus, of another account than ``sender``'s.
+    sender
+        Who puts the event: the role or account a rule sends as (fix 20), or the PutEvents caller (fix 22).
+    event
+        The event as routed (``source``, ``detail-type``, ...).
+    rule
+        The rule whose target the bus is; ``None`` for a PutEvents call.
+
+    Returns
+    -------
+    Decision
+        ``events:PutEvents`` on the bus's ARN, with the keys EventBridge documents ([eb-conditions]):
+        ``events:source`` and ``events:detail-type`` of the event, ``events:eventBusInvocation`` (``true`` from a
+        rule, ``false`` from PutEvents) and, from a rule, ``aws:SourceArn`` (the rule) and ``aws:SourceAccount``;
+        the sender's ``aws:PrincipalArn``, ``aws:PrincipalAccount`` and ``aws:PrincipalOrgID``.
+    """
+    context = {
+        "events:source": str(event.get("source")),
+        "events:detail-type": str(event.get("detail-type")),
+        "events:eventBusInvocation": "false" if rule is None else "true",
+    }
+    if rule is not None:
+        context.update({"aws:SourceArn": rule.arn, "aws:SourceAccount": rule.account_id})
+    return evaluate(bus.policy, sender, "events:PutEvents", bus.arn, context)
+
+
+def route_on_bus(bus: EventBus, event: Mapping[str, Any]) -> None:
+    """Hand ``event``, envelope unchanged, to every rule of ``bus``; each matches and delivers it as usual."""
     for receiving_rule in list(bus.rules.values()):
-        forwarded = copy.deepcopy(event)
+        forwarded = copy.deepcopy(dict(event))
         forwarded["ingestion-time"] = time.time()
         receiving_rule.send_to_targets(cast(Any, forwarded))
 
