@@ -13,7 +13,7 @@ from typing import Any
 from registrar.accounts import Accounts
 from registrar.approval.policy import Policy
 from registrar.approval.service import PACKAGE_TAG, ApprovalFlow
-from registrar.events import ProcessingJobEvent, parse_event
+from registrar.events import ModelPackageEvent, ProcessingJobEvent, parse_event
 from registrar.settings import WorkloadAccount
 from tests.unit.approval.conftest import ACCOUNT, REGION
 
@@ -67,6 +67,29 @@ def event_of(job: dict[str, Any]) -> ProcessingJobEvent:
         }
     )
     assert isinstance(event, ProcessingJobEvent)
+    return event
+
+
+def package_event_of(arn: str, account: str) -> ModelPackageEvent:
+    """A Model Package State Change about ``arn``, from ``account``, awaiting a decision."""
+    event = parse_event(
+        {
+            "version": "0",
+            "id": "11111111-2222-3333-4444-555555555555",
+            "detail-type": "SageMaker Model Package State Change",
+            "source": "aws.sagemaker",
+            "account": account,
+            "time": "2025-03-04T09:15:27Z",
+            "region": REGION,
+            "resources": [arn],
+            "detail": {
+                "ModelPackageArn": arn,
+                "ModelPackageStatus": "Completed",
+                "ModelApprovalStatus": "PendingManualApproval",
+            },
+        }
+    )
+    assert isinstance(event, ModelPackageEvent)
     return event
 
 
@@ -143,21 +166,9 @@ def test_a_package_event_of_a_workload_account_is_refused(
 ) -> None:
     # GIVEN a Model Package State Change forwarded from a workload account, about a version there
     arn = f"arn:aws:sagemaker:{REGION}:{WORKLOAD}:model-package/churn-model/4"
-    event = parse_event(
-        {
-            "version": "0",
-            "id": "11111111-2222-3333-4444-555555555555",
-            "detail-type": "SageMaker Model Package State Change",
-            "source": "aws.sagemaker",
-            "account": WORKLOAD,
-            "time": "2025-03-04T09:15:27Z",
-            "region": REGION,
-            "resources": [arn],
-            "detail": {"ModelPackageArn": arn, "ModelPackageStatus": "Completed", "ModelApprovalStatus": "Approved"},
-        }
-    )
+    event = package_event_of(arn, WORKLOAD)
     # WHEN handled THEN invalid, nothing described
-    outcome = flow_of(registry, reports, policy, accounts()).handle(event)  # type: ignore[arg-type]
+    outcome = flow_of(registry, reports, policy, accounts()).handle(event)
     assert outcome.outcome == "invalid"
     assert registry.calls["describe"] == 0
 
@@ -237,26 +248,10 @@ def test_a_versions_own_report_in_a_workloads_locations_is_refused(
     uri = f"{PROD_REPORTS}churn/evaluation.json"
     package = registry.add_package(new_package("churn-model", 3, report=uri))
     reports.put(uri, quality_report(auc=0.99, recall=0.9))
+    event = package_event_of(package.ModelPackageArn, ACCOUNT)
     arn = package.ModelPackageArn
-    event = parse_event(
-        {
-            "version": "0",
-            "id": "11111111-2222-3333-4444-555555555555",
-            "detail-type": "SageMaker Model Package State Change",
-            "source": "aws.sagemaker",
-            "account": ACCOUNT,
-            "time": "2025-03-04T09:15:27Z",
-            "region": REGION,
-            "resources": [arn],
-            "detail": {
-                "ModelPackageArn": arn,
-                "ModelPackageStatus": "Completed",
-                "ModelApprovalStatus": "PendingManualApproval",
-            },
-        }
-    )
     # WHEN handled THEN refused unread: a workload's evidence counts through its job's event, read in its account
-    outcome = flow_of(registry, reports, policy, two_workloads()).handle(event)  # type: ignore[arg-type]
+    outcome = flow_of(registry, reports, policy, two_workloads()).handle(event)
     assert outcome.verdict == "Refused"
     assert f"lies in workload account {PROD}'s report locations" in outcome.reasons[0]
     assert reports.reads == []
