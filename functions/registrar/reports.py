@@ -255,6 +255,7 @@ class ReportStore:
         self._region = region
         self._accounts = accounts
         workload_locations = accounts.report_locations() if accounts is not None else {}
+        self._own_locations = tuple(allowed_locations)
         self.allowed_locations = tuple(dict.fromkeys([*allowed_locations, *workload_locations]))
         self.max_bytes = max_bytes
 
@@ -276,9 +277,12 @@ class ReportStore:
         """
         bucket, key = split_s3_uri(uri)
         if self.allowed_locations and not any(within(bucket, key, loc) for loc in self.allowed_locations):
-            raise ReportRefusedError(
-                f"report {uri} is outside the allowed report locations ({', '.join(self.allowed_locations)})"
-            )
+            # The reason reaches the version, its decision event and e-mail: it names the registry's own
+            # locations, and of the workload accounts' only how many there are.
+            shown = ", ".join(self._own_locations) or "none of its own"
+            others = len(self.allowed_locations) - len(set(self._own_locations) & set(self.allowed_locations))
+            workloads = f", and {others} of workload accounts" if others else ""
+            raise ReportRefusedError(f"report {uri} is outside the allowed report locations ({shown}{workloads})")
         return bucket, key
 
     def read(self, uri: str, *, version: str | None = None) -> Report:

@@ -303,3 +303,14 @@ def test_a_workload_reads_name_the_function_in_its_cloudtrail(monkeypatch: pytes
     assert aws._session_name() == "Registrar-ApprovalFunction1A2B3C"
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
     assert aws._session_name() == "registrar"
+
+
+def test_a_refused_reports_reason_names_no_workloads_bucket() -> None:
+    # The reason is written on the version and announced: other workloads' buckets stay out of it.
+    store = ReportStore(_s3()[0], allowed_locations=["s3://registry-reports/evaluations/"], accounts=trusted())
+    with pytest.raises(ReportRefusedError) as refused:
+        store.read("s3://someone-elses-bucket/reports/a.json")
+    assert str(refused.value) == (
+        "report s3://someone-elses-bucket/reports/a.json is outside the allowed report locations "
+        "(s3://registry-reports/evaluations/, and 2 of workload accounts)"
+    )
