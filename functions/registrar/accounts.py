@@ -140,8 +140,8 @@ class Accounts:
             )
         return f"arn:{_partition(self.region or os.environ.get('AWS_REGION'))}:iam::{account}:role/{self.evidence_role}"
 
-    def client(self, service: str, account: str | None) -> Any:
-        """A client acting in ``account``: the function's own, or through the evidence role in a workload.
+    def reached_directly(self, account: str | None) -> bool:
+        """Whether ``account`` is reached with the function's own credentials; ``False`` for a workload's role.
 
         Raises
         ------
@@ -150,12 +150,24 @@ class Accounts:
             account when no registry account is set: a local run).
         """
         if account is not None and account in self.workloads:
-            return aws.assumed_client(service, self.role_arn(account), self.endpoint_url, self.region)
+            return False
         if account is not None and self.registry is not None and account != self.registry:
             raise UntrustedAccountError(
                 f"account {account} is neither the registry account ({self.registry}) nor a listed workload account"
             )
-        return aws.client(service, self.endpoint_url, self.region)
+        return True
+
+    def client(self, service: str, account: str | None) -> Any:
+        """A client acting in ``account``: the function's own, or through the evidence role in a workload.
+
+        Raises
+        ------
+        UntrustedAccountError
+            As :meth:`reached_directly`.
+        """
+        if account is None or self.reached_directly(account):
+            return aws.client(service, self.endpoint_url, self.region)
+        return aws.assumed_client(service, self.role_arn(account), self.endpoint_url, self.region)
 
 
 def arn_account(arn: str | None) -> str | None:

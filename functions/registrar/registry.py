@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from registrar import aws
-from registrar.accounts import Accounts, UntrustedAccountError, arn_account
+from registrar.accounts import Accounts, arn_account
 from registrar.package import ModelPackage
 from registrar.updates import PackageUpdate
 
@@ -45,16 +45,9 @@ class Registry:
 
     def _in(self, account: str | None) -> Any:
         """The client acting in ``account``: a workload's through its evidence role, else the registry's own."""
-        if self._accounts is None or account is None:
+        if self._accounts is None or self._accounts.reached_directly(account):
             return self.client
-        if account in self._accounts.workloads:
-            return self._accounts.client("sagemaker", account)
-        registry = self._accounts.registry
-        if registry is not None and account != registry:
-            raise UntrustedAccountError(
-                f"account {account} is neither the registry account ({registry}) nor a listed workload account"
-            )
-        return self.client
+        return self._accounts.client("sagemaker", account)
 
     @property
     def client(self) -> Any:

@@ -305,11 +305,7 @@ def _input_uris(job: dict[str, Any]) -> set[str]:
 
 def job_inputs(job: dict[str, Any]) -> set[str]:
     """What a processing job was given: its inputs' S3 URIs, its environment's values and its container arguments."""
-    given: set[str] = set()
-    for entry in job.get("ProcessingInputs") or []:
-        uri = ((entry or {}).get("S3Input") or {}).get("S3Uri") if isinstance(entry, dict) else None
-        if isinstance(uri, str):
-            given.add(uri)
+    given = _input_uris(job)
     environment = job.get("Environment") or {}
     if isinstance(environment, dict):
         given.update(value for value in environment.values() if isinstance(value, str))
